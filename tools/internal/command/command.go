@@ -1,0 +1,37 @@
+// Package command assembles the keiyaku command tree.
+package command
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/keiyaku/keiyaku/tools/internal/command/generate"
+	"github.com/keiyaku/keiyaku/tools/internal/command/lint"
+	"github.com/keiyaku/keiyaku/tools/internal/config"
+)
+
+const configFlagName = "config"
+
+// New returns the root command. It prints errors itself only through the
+// caller: SilenceErrors is set so that main decides the exit code.
+func New(name string) *cobra.Command {
+	var configFile string
+	root := &cobra.Command{
+		Use:   name,
+		Short: "Contract-first toolkit for Go microservices",
+		Long: `keiyaku makes contracts the single source of truth between services:
+OpenAPI for synchronous REST, AsyncAPI + Avro for Kafka events.
+
+Exit codes: 0 ok, 1 usage or load error, 100 findings (lint, breaking, generate --check).`,
+		Example: `  keiyaku lint
+  keiyaku generate
+  keiyaku generate --check`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.PersistentFlags().StringVar(&configFile, configFlagName, config.FileName, "path of the configuration file; its folder is the workspace root")
+	root.AddCommand(
+		generate.NewCommand("generate", &configFile),
+		lint.NewCommand("lint", &configFile),
+	)
+	return root
+}

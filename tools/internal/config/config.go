@@ -1,0 +1,496 @@
+// Package config reads keiyaku.yaml, the one configuration file of a Keiyaku
+// workspace.
+//
+// Decoding is strict: an unknown key, a missing "version: v1", a module that
+// does not exist or a "uses" entry that names no module is an error that
+// carries the file, line and column of the offending node.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/mod/modfile"
+
+	"github.com/keiyaku/keiyaku/tools/internal/diag"
+)
+
+// FileName is the name of the configuration file at the workspace root.
+const FileName = "keiyaku.yaml"
+
+// Version is the only configuration version this build understands.
+const Version = "v1"
+
+// DefaultOut is the folder generated Go code is written to unless
+// generate.out says otherwise.
+const DefaultOut = "gen"
+
+// Config is a decoded keiyaku.yaml.
+type Config struct {
+	// Version must be "v1".
+	Version string `yaml:"version"`
+	// Modules lists the contract modules of the workspace.
+	Modules []Module `yaml:"modules"`
+	// Generate holds the code generation settings.
+	Generate Generate `yaml:"generate"`
+
+	// Root is the absolute path of the folder holding keiyaku.yaml. It is
+	// not read from the file.
+	Root string `yaml:"-"`
+	// File is the path of keiyaku.yaml as it was given to Load.
+	File string `yaml:"-"`
+}
+
+// Module is one contract module: a folder holding the contracts of one
+// version of one service's API (openapi.yaml, later asyncapi.yaml and
+// avro/*.avsc). Each generated module becomes one Go package.
+type Module struct {
+	// Path is the folder, relative to the workspace root, with forward
+	// slashes, e.g. "contracts/member/v1".
+	Path string `yaml:"path"`
+	// Service is the name of the service that owns the contracts, e.g.
+	// "member". Empty for modules of shared definitions.
+	Service string `yaml:"service"`
+	// Package overrides the Go package name, which defaults to the last two
+	// path elements joined ("contracts/member/v1" → "memberv1").
+	Package string `yaml:"package"`
+	// Generate set to false keeps the module out of code generation: a
+	// module of shared definitions that other contracts reference with a
+	// relative $ref.
+	Generate *bool `yaml:"generate"`
+	// Uses lists the modules this module's service calls synchronously. A
+	// service gets the clients of the modules it uses.
+	Uses []Use `yaml:"uses"`
+
+	// Line and Column locate the module entry in keiyaku.yaml.
+	Line, Column int `yaml:"-"`
+}
+
+// Use is one synchronous dependency of a service.
+type Use struct {
+	// Module is the Path of the provider's module, e.g. "contracts/member/v1".
+	Module string `yaml:"module"`
+
+	// Line and Column locate the entry in keiyaku.yaml.
+	Line, Column int `yaml:"-"`
+}
+
+// Generate holds the code generation settings.
+type Generate struct {
+	// Out is the folder generated code is written to, relative to the root.
+	// Default "gen".
+	Out string `yaml:"out"`
+	// GoModule is the Go module path of the workspace; generated packages
+	// are imported as GoModule/Out/<module path below contracts>. Default:
+	// the module line of go.mod at the root.
+	GoModule string `yaml:"go_module"`
+}
+
+// Generated reports whether code is generated for the module.
+func (m Module) Generated() bool { return m.Generate == nil || *m.Generate }
+
+// Name is the module path without its leading "contracts/", e.g.
+// "member/v1". Generated code for it lives in Out/Name.
+func (m Module) Name() string { return strings.TrimPrefix(m.Path, "contracts/") }
+
+// GoPackage is the Go package name of the module's generated code.
+func (m Module) GoPackage() string {
+	if m.Package != "" {
+		return m.Package
+	}
+	parts := strings.Split(m.Name(), "/")
+	if len(parts) >= 2 {
+		parts = parts[len(parts)-2:]
+	}
+	return sanitizeIdent(strings.Join(parts, ""))
+}
+
+// OutDir is the folder, relative to the root, that holds the module's
+// generated code.
+func (c *Config) OutDir(m Module) string { return path.Join(c.Generate.Out, m.Name()) }
+
+// ImportPath is the Go import path of the module's generated package.
+func (c *Config) ImportPath(m Module) string { return path.Join(c.Generate.GoModule, c.OutDir(m)) }
+
+// Module returns the module with the given path.
+func (c *Config) Module(p string) (Module, bool) {
+	i := slices.IndexFunc(c.Modules, func(m Module) bool { return m.Path == p })
+	if i < 0 {
+		return Module{}, false
+	}
+	return c.Modules[i], true
+}
+
+// Error is a configuration error at a position of keiyaku.yaml.
+type Error = diag.Error
+
+// Load reads and validates the configuration file at file. The workspace
+// root is the folder holding it.
+func Load(file string) (*Config, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, &Error{File: file, Msg: "no keiyaku.yaml here; run keiyaku from the workspace root or pass --config"}
+		}
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	root, err := filepath.Abs(filepath.Dir(file))
+	if err != nil {
+		return nil, fmt.Errorf("resolve workspace root: %w", err)
+	}
+	cfg, err := Parse(file, data)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Root = root
+	if cfg.Generate.GoModule == "" {
+		mod, err := goModulePath(filepath.Join(root, "go.mod"))
+		if err != nil {
+			return nil, &Error{File: file, Msg: fmt.Sprintf("generate.go_module is not set and go.mod gives none: %v", err)}
+		}
+		cfg.Generate.GoModule = mod
+	}
+	for _, m := range cfg.Modules {
+		st, err := os.Stat(filepath.Join(root, filepath.FromSlash(m.Path)))
+		if err != nil || !st.IsDir() {
+			return nil, &Error{File: file, Line: m.Line, Column: m.Column,
+				Msg: fmt.Sprintf("module %q: no such folder below %s; fix the path or create the folder", m.Path, root)}
+		}
+	}
+	return cfg, nil
+}
+
+// Parse decodes and validates configuration data; file names it in errors.
+// Parse does not touch the file system.
+func Parse(file string, data []byte) (*Config, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		return nil, yamlError(file, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, &Error{File: file, Msg: "empty file; it needs at least \"version: v1\""}
+	}
+	top := doc.Content[0]
+	if top.Kind != yaml.MappingNode {
+		return nil, &Error{File: file, Line: top.Line, Column: top.Column, Msg: "the file must be a mapping of keys such as version and modules"}
+	}
+	if err := checkKeys(file, top, reflect.TypeFor[Config](), ""); err != nil {
+		return nil, err
+	}
+	var cfg Config
+	if err := top.Decode(&cfg); err != nil {
+		return nil, yamlError(file, err)
+	}
+	cfg.File = file
+	setPositions(&cfg, top)
+	if err := cfg.validate(top); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+var (
+	lineRE  = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	identRE = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
+)
+
+// yamlError turns a YAML parser error into an Error with a line when the
+// parser gave one.
+func yamlError(file string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg := te.Errors[0]
+		var line int
+		if _, scanErr := fmt.Sscanf(msg, "line %d:", &line); scanErr == nil {
+			_, rest, _ := strings.Cut(msg, ": ")
+			return &Error{File: file, Line: line, Column: 1, Msg: rest}
+		}
+		return &Error{File: file, Msg: msg}
+	}
+	if m := lineRE.FindStringSubmatch(err.Error()); m != nil {
+		var line int
+		fmt.Sscan(m[1], &line)
+		return &Error{File: file, Line: line, Column: 1, Msg: "invalid YAML: " + m[2]}
+	}
+	return &Error{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+}
+
+// checkKeys walks node against the yaml tags of t and reports the first key
+// that no field of t declares.
+func checkKeys(file string, node *yaml.Node, t reflect.Type, where string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if node.Kind != yaml.MappingNode {
+			return &Error{File: file, Line: node.Line, Column: node.Column, Msg: fmt.Sprintf("%s must be a mapping", orTop(where))}
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			k, v := node.Content[i], node.Content[i+1]
+			f, ok := fields[k.Value]
+			if !ok {
+				known := make([]string, 0, len(fields))
+				for name := range fields {
+					known = append(known, name)
+				}
+				slices.Sort(known)
+				return &Error{File: file, Line: k.Line, Column: k.Column,
+					Msg: fmt.Sprintf("unknown key %q in %s; known keys: %s", k.Value, orTop(where), strings.Join(known, ", "))}
+			}
+			if err := checkKeys(file, v, f.Type, join(where, k.Value)); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		if node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
+			return nil
+		}
+		if node.Kind != yaml.SequenceNode {
+			return &Error{File: file, Line: node.Line, Column: node.Column, Msg: fmt.Sprintf("%s must be a list", where)}
+		}
+		for i, item := range node.Content {
+			if err := checkKeys(file, item, t.Elem(), fmt.Sprintf("%s[%d]", where, i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func yamlFields(t reflect.Type) map[string]reflect.StructField {
+	fields := make(map[string]reflect.StructField)
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		fields[name] = f
+	}
+	return fields
+}
+
+func orTop(where string) string {
+	if where == "" {
+		return "the top level"
+	}
+	return where
+}
+
+func join(where, key string) string {
+	if where == "" {
+		return key
+	}
+	return where + "." + key
+}
+
+// valueNode returns the value node of key in a mapping node, or nil.
+func valueNode(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// setPositions copies node positions into the decoded modules and uses.
+func setPositions(cfg *Config, top *yaml.Node) {
+	mods := valueNode(top, "modules")
+	if mods == nil || mods.Kind != yaml.SequenceNode {
+		return
+	}
+	for i := range cfg.Modules {
+		n := mods.Content[i]
+		cfg.Modules[i].Line, cfg.Modules[i].Column = n.Line, n.Column
+		uses := valueNode(n, "uses")
+		if uses == nil || uses.Kind != yaml.SequenceNode {
+			continue
+		}
+		for j := range cfg.Modules[i].Uses {
+			u := uses.Content[j]
+			cfg.Modules[i].Uses[j].Line, cfg.Modules[i].Uses[j].Column = u.Line, u.Column
+		}
+	}
+}
+
+func (c *Config) validate(top *yaml.Node) error {
+	if c.Version != Version {
+		line, col := 1, 1
+		if n := valueNode(top, "version"); n != nil {
+			line, col = n.Line, n.Column
+		}
+		if c.Version == "" {
+			return &Error{File: c.File, Line: line, Column: col, Msg: `"version" is required; add "version: v1" at the top`}
+		}
+		return &Error{File: c.File, Line: line, Column: col, Msg: fmt.Sprintf("unsupported version %q; this keiyaku reads version v1", c.Version)}
+	}
+	if c.Generate.Out == "" {
+		c.Generate.Out = DefaultOut
+	}
+	if err := checkRelPath(c.Generate.Out); err != nil {
+		n := valueNode(valueNode(top, "generate"), "out")
+		return &Error{File: c.File, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("generate.out: %v", err)}
+	}
+	if len(c.Modules) == 0 {
+		return &Error{File: c.File, Msg: `no modules; list the contract folders under "modules:"`}
+	}
+	seen := make(map[string]bool)
+	pkgs := make(map[string]string)
+	for _, m := range c.Modules {
+		at := func(format string, args ...any) error {
+			return &Error{File: c.File, Line: m.Line, Column: m.Column, Msg: fmt.Sprintf(format, args...)}
+		}
+		if m.Path == "" {
+			return at(`module without "path"; give the contract folder, e.g. "path: contracts/member/v1"`)
+		}
+		if err := checkRelPath(m.Path); err != nil {
+			return at("module path %q: %v", m.Path, err)
+		}
+		if seen[m.Path] {
+			return at("module %q is listed twice", m.Path)
+		}
+		seen[m.Path] = true
+		if !m.Generated() {
+			continue
+		}
+		pkg := m.GoPackage()
+		if !identRE.MatchString(pkg) {
+			return at("module %q: Go package name %q is not a lower-case identifier; set \"package:\"", m.Path, pkg)
+		}
+		out := c.OutDir(m)
+		if other, dup := pkgs[out]; dup {
+			return at("modules %q and %q would both generate into %s", other, m.Path, out)
+		}
+		pkgs[out] = m.Path
+	}
+	for _, m := range c.Modules {
+		for _, u := range m.Uses {
+			at := func(format string, args ...any) error {
+				return &Error{File: c.File, Line: u.Line, Column: u.Column, Msg: fmt.Sprintf(format, args...)}
+			}
+			if m.Service == "" {
+				return at("module %q has \"uses\" but no \"service\"; only a service calls others", m.Path)
+			}
+			p, ok := c.Module(u.Module)
+			switch {
+			case !ok:
+				return at("uses: no module %q; known modules: %s", u.Module, strings.Join(c.modulePaths(), ", "))
+			case u.Module == m.Path || p.Service == m.Service:
+				return at("uses: service %q cannot call itself", m.Service)
+			case !p.Generated():
+				return at("uses: module %q is not generated (generate: false), so it has no client", u.Module)
+			}
+		}
+	}
+	if cycle := c.syncCycle(); cycle != nil {
+		m, _ := c.Module(cycle[0])
+		return &Error{File: c.File, Line: m.Line, Column: m.Column,
+			Msg: fmt.Sprintf("synchronous call cycle %s; break it with an event", strings.Join(cycle, " → "))}
+	}
+	return nil
+}
+
+func (c *Config) modulePaths() []string {
+	paths := make([]string, len(c.Modules))
+	for i, m := range c.Modules {
+		paths[i] = m.Path
+	}
+	return paths
+}
+
+// syncCycle returns the module paths of a cycle in the uses graph, first
+// module repeated at the end, or nil.
+func (c *Config) syncCycle() []string {
+	const (
+		unvisited = iota
+		active
+		done
+	)
+	state := make(map[string]int)
+	var stack []string
+	var visit func(p string) []string
+	visit = func(p string) []string {
+		state[p] = active
+		stack = append(stack, p)
+		m, _ := c.Module(p)
+		for _, u := range m.Uses {
+			switch state[u.Module] {
+			case active:
+				i := slices.Index(stack, u.Module)
+				return append(slices.Clone(stack[i:]), u.Module)
+			case unvisited:
+				if cyc := visit(u.Module); cyc != nil {
+					return cyc
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[p] = done
+		return nil
+	}
+	for _, m := range c.Modules {
+		if state[m.Path] == unvisited {
+			if cyc := visit(m.Path); cyc != nil {
+				return cyc
+			}
+		}
+	}
+	return nil
+}
+
+// checkRelPath accepts a clean, relative, forward-slash path that stays
+// inside the workspace.
+func checkRelPath(p string) error {
+	switch {
+	case strings.Contains(p, `\`):
+		return errors.New("use forward slashes")
+	case path.IsAbs(p) || filepath.IsAbs(p):
+		return errors.New("must be relative to the workspace root")
+	case path.Clean(p) != p:
+		return fmt.Errorf("not clean; write %q", path.Clean(p))
+	case p == ".." || strings.HasPrefix(p, "../"):
+		return errors.New("must stay inside the workspace")
+	}
+	return nil
+}
+
+func sanitizeIdent(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		}
+		return -1
+	}, s)
+}
+
+// goModulePath reads the module path from a go.mod file.
+func goModulePath(file string) (string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	mod := modfile.ModulePath(data)
+	if mod == "" {
+		return "", errors.New("no module line")
+	}
+	return mod, nil
+}

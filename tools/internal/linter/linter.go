@@ -1,0 +1,136 @@
+// Package linter checks that every contract of a workspace loads, validates
+// and follows Keiyaku's rules.
+//
+// A contract that does not load is an error (the caller exits 1); a rule
+// that a loaded contract breaks is a Finding (data, exit 100 at or above the
+// fail level).
+package linter
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/keiyaku/keiyaku/tools/internal/config"
+	"github.com/keiyaku/keiyaku/tools/internal/diag"
+	"github.com/keiyaku/keiyaku/tools/internal/generator"
+	"github.com/keiyaku/keiyaku/tools/internal/openapi"
+)
+
+// Severity ranks a finding.
+type Severity string
+
+// The severities, from most to least serious.
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+)
+
+// Finding is one broken rule at one place.
+type Finding struct {
+	Rule     string
+	Severity Severity
+	File     string
+	Line     int
+	Column   int
+	Msg      string
+}
+
+func (f Finding) String() string {
+	return fmt.Sprintf("%s:%d:%d: %s %s: %s", f.File, f.Line, f.Column, f.Severity, f.Rule, f.Msg)
+}
+
+// Rule is one lint rule over a loaded OpenAPI document.
+type Rule struct {
+	ID          string
+	Severity    Severity
+	Description string
+	Check       func(doc *openapi3.T, report func(loc *openapi3.Location, msg string))
+}
+
+// MaxSyncDepth is the longest chain of synchronous calls (A→B→C is two)
+// that SYNC_CHAIN_TOO_LONG accepts.
+const MaxSyncDepth = 2
+
+// Run loads every contract of cfg and applies the rules. It returns the
+// first contract that fails to load as an error.
+func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
+	loader, err := openapi.NewLoader(cfg.Root)
+	if err != nil {
+		return nil, err
+	}
+	defer loader.Close()
+	var findings []Finding
+	for _, m := range cfg.Modules {
+		files, err := openapi.Documents(cfg.Root, m.Path)
+		if err != nil {
+			return nil, err
+		}
+		if len(files) == 0 {
+			return nil, &diag.Error{File: cfg.File, Line: m.Line, Column: m.Column,
+				Msg: fmt.Sprintf("module %q holds no OpenAPI document", m.Path), Hint: "add its " + generator.OpenAPIFile + " or remove the module"}
+		}
+		for _, src := range files {
+			if err := lintFile(ctx, loader, src, &findings); err != nil {
+				return nil, err
+			}
+		}
+	}
+	findings = append(findings, syncChains(cfg)...)
+	slices.SortFunc(findings, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column), cmp.Compare(a.Rule, b.Rule))
+	})
+	return slices.Compact(findings), nil
+}
+
+func lintFile(ctx context.Context, loader *openapi.Loader, src string, findings *[]Finding) error {
+	doc, err := loader.Load(ctx, src)
+	if err != nil {
+		return err
+	}
+	for _, r := range Rules {
+		r.Check(doc, func(loc *openapi3.Location, msg string) {
+			f := Finding{Rule: r.ID, Severity: r.Severity, File: src, Msg: msg}
+			if loc != nil {
+				f.File, f.Line, f.Column = cmp.Or(loc.File, src), loc.Line, loc.Column
+			}
+			*findings = append(*findings, f)
+		})
+	}
+	return nil
+}
+
+// syncChains reports chains of synchronous calls longer than MaxSyncDepth:
+// each hop adds latency and a way to fail, so long chains are an
+// anti-pattern (prefer an event, or let the caller fan out).
+func syncChains(cfg *config.Config) []Finding {
+	var findings []Finding
+	var longest func(p string, seen []string) []string
+	longest = func(p string, seen []string) []string {
+		m, _ := cfg.Module(p)
+		best := []string{p}
+		for _, u := range m.Uses {
+			if slices.Contains(seen, u.Module) {
+				continue // cycles are config errors, reported by config.Load
+			}
+			if c := append([]string{p}, longest(u.Module, append(seen, p))...); len(c) > len(best) {
+				best = c
+			}
+		}
+		return best
+	}
+	for _, m := range cfg.Modules {
+		if chain := longest(m.Path, nil); len(chain)-1 > MaxSyncDepth {
+			findings = append(findings, Finding{
+				Rule: "SYNC_CHAIN_TOO_LONG", Severity: Warning, File: cfg.File, Line: m.Line, Column: m.Column,
+				Msg: fmt.Sprintf("synchronous call chain %s has %d hops (at most %d): a slow or failing service at its end stalls every caller; publish an event or fan out from the caller",
+					strings.Join(chain, " → "), len(chain)-1, MaxSyncDepth),
+			})
+		}
+	}
+	return findings
+}

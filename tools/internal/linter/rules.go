@@ -1,0 +1,86 @@
+package linter
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+// ProblemJSON is the media type of every error response (RFC 9457).
+const ProblemJSON = "application/problem+json"
+
+// Rules is the rule table, in the order the rules run.
+var Rules = []Rule{
+	{
+		ID:          "OPERATION_ID_REQUIRED",
+		Severity:    Error,
+		Description: "Every operation has an operationId: generated Go names and findings are derived from it.",
+		Check:       checkOperationID,
+	},
+	{
+		ID:          "ERROR_RESPONSE_PROBLEM_JSON",
+		Severity:    Error,
+		Description: "Every 4xx, 5xx and default response is application/problem+json (RFC 9457), so clients handle all errors one way.",
+		Check:       checkProblemJSON,
+	},
+}
+
+func operations(doc *openapi3.T, fn func(path, method string, op *openapi3.Operation)) {
+	if doc.Paths == nil {
+		return
+	}
+	for _, p := range doc.Paths.InMatchingOrder() {
+		ops := doc.Paths.Value(p).Operations()
+		for _, method := range slices.Sorted(maps.Keys(ops)) {
+			fn(p, method, ops[method])
+		}
+	}
+}
+
+func keyOf(o *openapi3.Origin) *openapi3.Location {
+	if o == nil {
+		return nil
+	}
+	return o.Key
+}
+
+func checkOperationID(doc *openapi3.T, report func(*openapi3.Location, string)) {
+	operations(doc, func(path, method string, op *openapi3.Operation) {
+		if op.OperationID == "" {
+			report(keyOf(op.Origin), fmt.Sprintf("%s %s has no operationId; add one in lowerCamelCase, e.g. %q", method, path, "get"+"Thing"))
+		}
+	})
+}
+
+func checkProblemJSON(doc *openapi3.T, report func(*openapi3.Location, string)) {
+	operations(doc, func(path, method string, op *openapi3.Operation) {
+		if op.Responses == nil {
+			return
+		}
+		for _, code := range slices.Sorted(maps.Keys(op.Responses.Map())) {
+			if !(code == "default" || strings.HasPrefix(code, "4") || strings.HasPrefix(code, "5")) {
+				continue
+			}
+			r := op.Responses.Value(code)
+			if r == nil || r.Value == nil {
+				continue
+			}
+			types := slices.Sorted(maps.Keys(r.Value.Content))
+			if len(types) == 1 && types[0] == ProblemJSON {
+				continue
+			}
+			loc := keyOf(r.Value.Origin)
+			if loc == nil {
+				loc = keyOf(op.Origin)
+			}
+			have := "no content"
+			if len(types) > 0 {
+				have = strings.Join(types, ", ")
+			}
+			report(loc, fmt.Sprintf("%s %s response %s has %s; error responses carry exactly %s", method, path, code, have, ProblemJSON))
+		}
+	})
+}

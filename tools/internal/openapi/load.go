@@ -1,0 +1,147 @@
+// Package openapi loads and validates OpenAPI contracts with kin-openapi and
+// turns its failures into positioned errors (file:line:col, what is wrong,
+// how to fix it).
+//
+// Contracts may span several files joined by relative $ref. Every file read
+// goes through an [os.Root] at the workspace root: a $ref to a URL, to an
+// absolute path or to a path that leaves the workspace is refused.
+package openapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/keiyaku/keiyaku/tools/internal/diag"
+)
+
+// Loader loads OpenAPI documents below one workspace root. A Loader is safe
+// for use by one goroutine at a time.
+type Loader struct {
+	root *os.Root
+	dir  string
+}
+
+// NewLoader returns a Loader confined to the folder dir. The caller closes
+// it.
+func NewLoader(dir string) (*Loader, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolve workspace root: %w", err)
+	}
+	root, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, fmt.Errorf("open workspace root: %w", err)
+	}
+	return &Loader{root: root, dir: abs}, nil
+}
+
+// Close releases the workspace root.
+func (l *Loader) Close() error { return l.root.Close() }
+
+// errRefused marks a read outside the workspace.
+var errRefused = errors.New("refused")
+
+// Load reads the document at file (relative to the root, forward slashes),
+// resolves its $refs and validates it. A failure is a *[diag.Error] naming
+// the file, line and column to fix.
+func (l *Loader) Load(ctx context.Context, file string) (*openapi3.T, error) {
+	data, err := l.root.ReadFile(file)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &diag.Error{File: file, Msg: "file not found", Hint: "create it or fix the module path in keiyaku.yaml"}
+		}
+		return nil, &diag.Error{File: file, Msg: fmt.Sprintf("cannot read: %v", err)}
+	}
+	if err := l.precheck(file, data); err != nil {
+		return nil, err
+	}
+	kl := openapi3.NewLoader()
+	kl.Context = ctx
+	kl.IsExternalRefsAllowed = true
+	kl.IncludeOrigin = true
+	kl.ReadFromURIFunc = l.read
+	doc, err := kl.LoadFromDataWithPath(data, &url.URL{Path: file})
+	if err != nil {
+		return nil, l.loadError(file, err)
+	}
+	if err := doc.Validate(ctx, openapi3.EnableExamplesValidation()); err != nil {
+		return nil, l.validationError(ctx, file, doc, err)
+	}
+	return doc, nil
+}
+
+// read is the loader's only way to the file system: relative paths inside
+// the root, nothing else.
+func (l *Loader) read(_ *openapi3.Loader, u *url.URL) ([]byte, error) {
+	if u.Scheme != "" || u.Host != "" {
+		return nil, fmt.Errorf("%w: %s is not a local file; contracts may only $ref files inside the workspace", errRefused, u.String())
+	}
+	p := u.Path
+	if path.IsAbs(p) {
+		rel, err := filepath.Rel(l.dir, filepath.FromSlash(p))
+		if err != nil || strings.HasPrefix(rel, "..") {
+			return nil, fmt.Errorf("%w: %s is outside the workspace; use a relative $ref to a file inside it", errRefused, p)
+		}
+		p = filepath.ToSlash(rel)
+	}
+	p = path.Clean(p)
+	if p == ".." || strings.HasPrefix(p, "../") {
+		return nil, fmt.Errorf("%w: %s is outside the workspace; use a relative $ref to a file inside it", errRefused, p)
+	}
+	data, err := l.root.ReadFile(p)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) && !errors.Is(err, fs.ErrNotExist) && strings.Contains(pe.Err.Error(), "escapes") {
+			return nil, fmt.Errorf("%w: %s leads outside the workspace", errRefused, p)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", p, fs.ErrNotExist)
+		}
+		return nil, err
+	}
+	return data, nil
+}
+
+// Documents lists the OpenAPI documents of a module folder (relative to
+// root): its *.yaml, *.yml and *.json files whose top level has an
+// "openapi" key, sorted. Other files (AsyncAPI, Avro) are skipped.
+func Documents(root, dir string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(root, filepath.FromSlash(dir)))
+	if err != nil {
+		return nil, fmt.Errorf("list module %s: %w", dir, err)
+	}
+	var docs []string
+	for _, e := range entries {
+		ext := path.Ext(e.Name())
+		if e.IsDir() || (ext != ".yaml" && ext != ".yml" && ext != ".json") {
+			continue
+		}
+		file := path.Join(dir, e.Name())
+		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(file)))
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", file, err)
+		}
+		var top map[string]yaml.Node
+		if yaml.Unmarshal(data, &top) != nil {
+			// Not a mapping or not YAML: say so if it is meant as OpenAPI.
+			if e.Name() == "openapi.yaml" {
+				docs = append(docs, file)
+			}
+			continue
+		}
+		if _, ok := top["openapi"]; ok || e.Name() == "openapi.yaml" {
+			docs = append(docs, file)
+		}
+	}
+	return docs, nil
+}
