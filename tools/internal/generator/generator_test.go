@@ -1,0 +1,229 @@
+package generator
+
+import (
+	"bytes"
+	"flag"
+	"go/ast"
+	"go/format"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/keiyaku/keiyaku/tools/internal/config"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/ws/gen")
+
+// loadWS loads the configuration of a workspace folder.
+func loadWS(t *testing.T, dir string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(filepath.Join(dir, config.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// copyDir copies the tree src into a new temporary folder and returns it.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// TestGolden pins the generated code of a multi-file contract (a response
+// taken from another file by relative $ref) and its determinism: two runs
+// give the same bytes, gofmt-clean, marked generated for go/ast.
+func TestGolden(t *testing.T) {
+	t.Parallel()
+	cfg := loadWS(t, "testdata/ws")
+	first, err := Generate(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Generate(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 1 || first[0].Path != "gen/pets/v1/openapi.gen.go" || first[0].Source != "contracts/pets/v1/openapi.yaml" {
+		t.Fatalf("planned files = %+v, want gen/pets/v1/openapi.gen.go from contracts/pets/v1/openapi.yaml", first)
+	}
+	for i, f := range first {
+		if !bytes.Equal(f.Content, second[i].Content) {
+			t.Errorf("%s: two runs differ", f.Path)
+		}
+		formatted, err := format.Source(f.Content)
+		if err != nil || !bytes.Equal(formatted, f.Content) {
+			t.Errorf("%s: not gofmt-clean (err %v)", f.Path, err)
+		}
+		file, err := parser.ParseFile(token.NewFileSet(), f.Path, f.Content, parser.ParseComments|parser.PackageClauseOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ast.IsGenerated(file) {
+			t.Errorf("%s: go/ast does not see it as generated", f.Path)
+		}
+		if file.Name.Name != "petsv1" {
+			t.Errorf("%s: package %s, want petsv1", f.Path, file.Name.Name)
+		}
+		wantHead := Header + "\n// source: contracts/pets/v1/openapi.yaml\n"
+		if !bytes.HasPrefix(f.Content, []byte(wantHead)) {
+			t.Errorf("%s: does not start with %q", f.Path, wantHead)
+		}
+		abs, _ := filepath.Abs(".")
+		if bytes.Contains(f.Content, []byte(abs)) {
+			t.Errorf("%s: holds the absolute path %s", f.Path, abs)
+		}
+		// The shared response came in through the relative $ref.
+		if !bytes.Contains(f.Content, []byte("type Problem struct")) {
+			t.Errorf("%s: Problem from common.yaml was not bundled", f.Path)
+		}
+		golden := filepath.Join("testdata/ws", filepath.FromSlash(f.Path))
+		if *update {
+			if err := writeFile(golden, f.Content); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test -update)", err)
+		}
+		if !bytes.Equal(want, f.Content) {
+			t.Errorf("%s differs from %s; run go test -update and review the diff", f.Path, golden)
+		}
+	}
+}
+
+// TestCheckAndWrite pins what --check reports and what a write repairs: a
+// stale file, a missing file, an orphan whose contract is gone; a
+// hand-written file in the output folder is never touched.
+func TestCheckAndWrite(t *testing.T) {
+	t.Parallel()
+	ws := copyDir(t, "testdata/ws")
+	// A second generated module, to make one file missing.
+	catsDir := filepath.Join(ws, "contracts/cats/v1")
+	if err := os.MkdirAll(catsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	petsSpec, err := os.ReadFile(filepath.Join(ws, "contracts/pets/v1/openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(catsDir, "openapi.yaml"), petsSpec, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, filepath.Join(ws, "keiyaku.yaml"), "  - path: contracts/cats/v1\n    service: cats\n")
+	// Stale: a hand edit of a generated file.
+	appendFile(t, filepath.Join(ws, "gen/pets/v1/openapi.gen.go"), "\n// edited by hand\n")
+	// Orphan: generated once from a contract that is gone.
+	orphan := filepath.Join(ws, "gen/dogs/v1/openapi.gen.go")
+	if err := writeFile(orphan, []byte(Header+"\n// source: contracts/dogs/v1/openapi.yaml\n\npackage dogsv1\n")); err != nil {
+		t.Fatal(err)
+	}
+	// Hand-written: no header, must survive.
+	handWritten := filepath.Join(ws, "gen/pets/v1/doc.go")
+	if err := os.WriteFile(handWritten, []byte("package petsv1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := loadWS(t, ws)
+	files, err := Generate(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, err := Check(cfg.Root, cfg.Generate.Out, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"gen/cats/v1/openapi.gen.go missing",
+		"gen/dogs/v1/openapi.gen.go orphaned",
+		"gen/pets/v1/openapi.gen.go stale",
+	}
+	if got := summary(changes); !slices.Equal(got, want) {
+		t.Fatalf("check = %q, want %q", got, want)
+	}
+	if _, err := os.Stat(orphan); err != nil {
+		t.Fatalf("check removed the orphan: %v", err)
+	}
+
+	changes, err = Write(cfg.Root, cfg.Generate.Out, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{
+		"gen/cats/v1/openapi.gen.go wrote",
+		"gen/dogs/v1/openapi.gen.go removed",
+		"gen/pets/v1/openapi.gen.go wrote",
+	}
+	if got := summary(changes); !slices.Equal(got, want) {
+		t.Fatalf("write = %q, want %q", got, want)
+	}
+	if _, err := os.Stat(filepath.Dir(orphan)); !os.IsNotExist(err) {
+		t.Errorf("the orphan's empty folder is left: %v", err)
+	}
+	if _, err := os.Stat(handWritten); err != nil {
+		t.Errorf("the hand-written file is gone: %v", err)
+	}
+
+	changes, err = Check(cfg.Root, cfg.Generate.Out, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"gen/cats/v1/openapi.gen.go unchanged", "gen/pets/v1/openapi.gen.go unchanged"}
+	if got := summary(changes); !slices.Equal(got, want) {
+		t.Fatalf("check after write = %q, want %q", got, want)
+	}
+}
+
+func summary(changes []Change) []string {
+	var out []string
+	for _, c := range changes {
+		out = append(out, c.Path+" "+string(c.Status))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func appendFile(t *testing.T, file, text string) {
+	t.Helper()
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGenerateRefusesBrokenContract pins that a bad contract stops
+// generation with its position and writes nothing.
+func TestGenerateRefusesBrokenContract(t *testing.T) {
+	t.Parallel()
+	ws := copyDir(t, "testdata/ws")
+	spec := filepath.Join(ws, "contracts/pets/v1/openapi.yaml")
+	data, err := os.ReadFile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = []byte(strings.Replace(string(data), "common.yaml#", "commn.yaml#", 1))
+	if err := os.WriteFile(spec, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Generate(t.Context(), loadWS(t, ws))
+	want := `contracts/pets/v1/openapi.yaml:24:17: $ref "../../common/v1/commn.yaml#/components/responses/NotFound": file contracts/common/v1/commn.yaml not found; fix the path; it is relative to the file holding the $ref`
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+}
