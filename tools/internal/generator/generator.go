@@ -39,7 +39,10 @@ type File struct {
 	// Path is relative to the workspace root, with forward slashes.
 	Path string
 	// Source is the contract it was generated from.
-	Source  string
+	Source string
+	// Inputs are the files generation read: Source and every file its
+	// $refs reach.
+	Inputs  []string
 	Content []byte
 	// Took is how long generating it took.
 	Took time.Duration
@@ -90,7 +93,7 @@ func Generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, File{Path: t.Path, Source: t.Source, Content: content, Took: time.Since(start)})
+		files = append(files, File{Path: t.Path, Source: t.Source, Inputs: loader.Reads(), Content: content, Took: time.Since(start)})
 	}
 	return files, nil
 }

@@ -227,3 +227,69 @@ func TestGenerateRefusesBrokenContract(t *testing.T) {
 		t.Fatalf("err = %v\nwant %s", err, want)
 	}
 }
+
+// TestUpToDate pins the no-op cache: it answers true only while the
+// generator, keiyaku.yaml, every file read (including one reached by a
+// relative $ref) and every file written are unchanged and no orphan
+// appeared.
+func TestUpToDate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		change func(t *testing.T, ws string)
+		gen    string
+		want   bool
+	}{
+		{name: "nothing changed", change: func(*testing.T, string) {}, gen: "g1", want: true},
+		{name: "other generator", change: func(*testing.T, string) {}, gen: "g2", want: false},
+		{name: "shared file reached by $ref", change: func(t *testing.T, ws string) {
+			appendFile(t, filepath.Join(ws, "contracts/common/v1/common.yaml"), "# edited\n")
+		}, gen: "g1", want: false},
+		{name: "contract", change: func(t *testing.T, ws string) {
+			appendFile(t, filepath.Join(ws, "contracts/pets/v1/openapi.yaml"), "# edited\n")
+		}, gen: "g1", want: false},
+		{name: "config", change: func(t *testing.T, ws string) {
+			appendFile(t, filepath.Join(ws, "keiyaku.yaml"), "# edited\n")
+		}, gen: "g1", want: false},
+		{name: "generated file edited by hand", change: func(t *testing.T, ws string) {
+			appendFile(t, filepath.Join(ws, "gen/pets/v1/openapi.gen.go"), "// edited\n")
+		}, gen: "g1", want: false},
+		{name: "generated file deleted", change: func(t *testing.T, ws string) {
+			if err := os.Remove(filepath.Join(ws, "gen/pets/v1/openapi.gen.go")); err != nil {
+				t.Fatal(err)
+			}
+		}, gen: "g1", want: false},
+		{name: "orphan appeared", change: func(t *testing.T, ws string) {
+			if err := writeFile(filepath.Join(ws, "gen/old/v1/openapi.gen.go"), []byte(Header+"\npackage oldv1\n")); err != nil {
+				t.Fatal(err)
+			}
+		}, gen: "g1", want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ws := copyDir(t, "testdata/ws")
+			cfg := loadWS(t, ws)
+			if UpToDate(cfg, "g1") {
+				t.Fatal("up to date before any generation was recorded")
+			}
+			files, err := Generate(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{"contracts/common/v1/common.yaml", "contracts/pets/v1/openapi.yaml"}; !slices.Equal(files[0].Inputs, want) {
+				t.Fatalf("inputs = %q, want %q", files[0].Inputs, want)
+			}
+			if _, err := Write(cfg.Root, cfg.Generate.Out, files); err != nil {
+				t.Fatal(err)
+			}
+			if err := Remember(cfg, "g1", files); err != nil {
+				t.Fatal(err)
+			}
+			tt.change(t, ws)
+			if got := UpToDate(cfg, tt.gen); got != tt.want {
+				t.Fatalf("UpToDate = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

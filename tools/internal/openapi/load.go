@@ -16,6 +16,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -27,8 +28,9 @@ import (
 // Loader loads OpenAPI documents below one workspace root. A Loader is safe
 // for use by one goroutine at a time.
 type Loader struct {
-	root *os.Root
-	dir  string
+	root  *os.Root
+	dir   string
+	reads []string
 }
 
 // NewLoader returns a Loader confined to the folder dir. The caller closes
@@ -45,6 +47,22 @@ func NewLoader(dir string) (*Loader, error) {
 	return &Loader{root: root, dir: abs}, nil
 }
 
+// Reads returns the workspace-relative paths of the files read since the
+// last call, each once, sorted, and forgets them. Everything a generated
+// file depends on is in this list.
+func (l *Loader) Reads() []string {
+	reads := l.reads
+	l.reads = nil
+	slices.Sort(reads)
+	return slices.Compact(reads)
+}
+
+// readFile reads a workspace-relative file through the root and records it.
+func (l *Loader) readFile(p string) ([]byte, error) {
+	l.reads = append(l.reads, p)
+	return l.root.ReadFile(p)
+}
+
 // Close releases the workspace root.
 func (l *Loader) Close() error { return l.root.Close() }
 
@@ -55,7 +73,7 @@ var errRefused = errors.New("refused")
 // resolves its $refs and validates it. A failure is a *[diag.Error] naming
 // the file, line and column to fix.
 func (l *Loader) Load(ctx context.Context, file string) (*openapi3.T, error) {
-	data, err := l.root.ReadFile(file)
+	data, err := l.readFile(file)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, &diag.Error{File: file, Msg: "file not found", Hint: "create it or fix the module path in keiyaku.yaml"}
@@ -98,7 +116,7 @@ func (l *Loader) read(_ *openapi3.Loader, u *url.URL) ([]byte, error) {
 	if p == ".." || strings.HasPrefix(p, "../") {
 		return nil, fmt.Errorf("%w: %s is outside the workspace; use a relative $ref to a file inside it", errRefused, p)
 	}
-	data, err := l.root.ReadFile(p)
+	data, err := l.readFile(p)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) && !errors.Is(err, fs.ErrNotExist) && strings.Contains(pe.Err.Error(), "escapes") {

@@ -3,8 +3,10 @@ package generate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,14 +16,19 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/generator"
 )
 
-const checkFlagName = "check"
+const (
+	checkFlagName   = "check"
+	noCacheFlagName = "no-cache"
+)
 
 type flags struct {
-	Check bool
+	Check   bool
+	NoCache bool
 }
 
 func (f *flags) Bind(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.Check, checkFlagName, false, "write nothing; list stale, missing and orphaned files and exit 100 if there are any")
+	cmd.Flags().BoolVar(&f.NoCache, noCacheFlagName, false, "regenerate even when nothing changed since the last generation")
 }
 
 // NewCommand returns the generate command. configFile points at the
@@ -36,7 +43,9 @@ func NewCommand(name string, configFile *string) *cobra.Command {
 net/http server, a client with typed responses and the embedded spec.
 
 Unchanged files are not rewritten; generated files whose contract is gone are
-removed. With --check nothing is written: the command lists what is stale,
+removed. When neither the contracts, keiyaku.yaml, the generated files nor the
+keiyaku binary changed since the last run (recorded in .keiyaku/cache/),
+nothing is regenerated; --no-cache forces a full run. With --check nothing is written: the command lists what is stale,
 missing or orphaned and exits 100 if anything is.`,
 		Example: `  keiyaku generate
   keiyaku generate --check   # in CI: fail when gen/ is out of date`,
@@ -54,6 +63,13 @@ func run(ctx context.Context, w io.Writer, configFile string, f *flags) error {
 	cfg, err := config.Load(configFile)
 	if err != nil {
 		return err
+	}
+	if !f.Check && !f.NoCache && generator.UpToDate(cfg, fingerprint()) {
+		for _, t := range generator.Plan(cfg) {
+			fmt.Fprintf(w, "%-9s %s%s\n", generator.Unchanged, t.Path, from(t.Source))
+		}
+		fmt.Fprintf(w, "done in %s (nothing changed since the last generation)\n", ms(time.Since(start)))
+		return nil
 	}
 	files, err := generator.Generate(ctx, cfg)
 	if err != nil {
@@ -80,6 +96,9 @@ func run(ctx context.Context, w io.Writer, configFile string, f *flags) error {
 	}
 	changes, err := generator.Write(cfg.Root, cfg.Generate.Out, files)
 	if err != nil {
+		return errors.Join(err, generator.Forget(cfg.Root))
+	}
+	if err := generator.Remember(cfg, fingerprint(), files); err != nil {
 		return err
 	}
 	for _, c := range changes {
@@ -91,6 +110,20 @@ func run(ctx context.Context, w io.Writer, configFile string, f *flags) error {
 	}
 	fmt.Fprintf(w, "done in %s\n", ms(time.Since(start)))
 	return nil
+}
+
+// fingerprint identifies the running keiyaku build for the generation
+// cache: a rebuilt binary never reuses a record of another one.
+func fingerprint() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	st, err := os.Stat(exe)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%s %d %d", exe, st.Size(), st.ModTime().UnixNano())
 }
 
 func from(source string) string {

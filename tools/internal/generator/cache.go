@@ -1,0 +1,118 @@
+package generator
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/keiyaku/keiyaku/tools/internal/config"
+)
+
+// CacheFile is where the last generation is remembered, relative to the
+// workspace root. The folder is meant to be git-ignored.
+const CacheFile = ".keiyaku/cache/generate.json"
+
+// cacheEntry records one generation: the generator that ran, the
+// configuration, every file it read with its digest and every file it
+// wrote with its digest. While all of them still match, generating again
+// would give the same bytes.
+type cacheEntry struct {
+	Generator string            `json:"generator"`
+	Config    string            `json:"config"`
+	Inputs    map[string]string `json:"inputs"`
+	Outputs   map[string]string `json:"outputs"`
+}
+
+// UpToDate reports whether the generated files of cfg are exactly what the
+// last generation by the same generator wrote from the same inputs, so that
+// generating again would change nothing. generator identifies the running
+// generator (e.g. its executable's size and modification time); a
+// different one never matches. Any doubt (no record, an unreadable file)
+// answers false. "generate --check" does not use this: it always
+// regenerates.
+func UpToDate(cfg *config.Config, generator string) bool {
+	data, err := os.ReadFile(filepath.Join(cfg.Root, CacheFile))
+	if err != nil {
+		return false
+	}
+	var e cacheEntry
+	if json.Unmarshal(data, &e) != nil || e.Generator != generator || e.Config != digestFile(cfg.Root, filepath.Base(cfg.File)) {
+		return false
+	}
+	plan := Plan(cfg)
+	if len(plan) != len(e.Outputs) {
+		return false
+	}
+	for _, t := range plan {
+		if want, ok := e.Outputs[t.Path]; !ok || digestFile(cfg.Root, t.Path) != want {
+			return false
+		}
+	}
+	for p, want := range e.Inputs {
+		if digestFile(cfg.Root, p) != want {
+			return false
+		}
+	}
+	orphans, err := findGenerated(cfg.Root, cfg.Generate.Out)
+	if err != nil {
+		return false
+	}
+	return slices.Equal(orphans, slices.Sorted(maps.Keys(e.Outputs)))
+}
+
+// Remember records a generation that wrote files, for UpToDate.
+func Remember(cfg *config.Config, generator string, files []File) error {
+	e := cacheEntry{
+		Generator: generator,
+		Config:    digestFile(cfg.Root, filepath.Base(cfg.File)),
+		Inputs:    map[string]string{},
+		Outputs:   map[string]string{},
+	}
+	for _, f := range files {
+		e.Outputs[f.Path] = digest(f.Content)
+		for _, in := range f.Inputs {
+			e.Inputs[in] = digestFile(cfg.Root, in)
+		}
+	}
+	data, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode generate cache: %w", err)
+	}
+	if err := writeFile(filepath.Join(cfg.Root, CacheFile), data); err != nil {
+		return fmt.Errorf("save generate cache: %w", err)
+	}
+	return nil
+}
+
+// Forget drops the record, so that the next generation runs in full.
+func Forget(root string) error {
+	if err := os.Remove(filepath.Join(root, CacheFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove generate cache: %w", err)
+	}
+	return nil
+}
+
+func digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// digestFile hashes a file given relative to root (or absolute); a file
+// that cannot be read hashes to "" and so never matches a record.
+func digestFile(root, p string) string {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(root, filepath.FromSlash(p))
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return ""
+	}
+	return digest(data)
+}
