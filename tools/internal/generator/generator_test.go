@@ -19,7 +19,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/ws/gen")
 
 // loadWS loads the configuration of a workspace folder.
-func loadWS(t *testing.T, dir string) *config.Config {
+func loadWS(t testing.TB, dir string) *config.Config {
 	t.Helper()
 	cfg, err := config.Load(filepath.Join(dir, config.FileName))
 	if err != nil {
@@ -32,10 +32,26 @@ func loadWS(t *testing.T, dir string) *config.Config {
 func copyDir(t *testing.T, src string) string {
 	t.Helper()
 	dst := t.TempDir()
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+	if err := copyTree(src, dst); err != nil {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+// copyTree copies a file or a folder tree to dst.
+func copyTree(src, dst string) error {
+	st, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, data, 0o644)
+	}
+	return os.CopyFS(dst, os.DirFS(src))
 }
 
 // TestGolden pins the generated code of a multi-file contract (a response

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/oapi-codegen/oapi-codegen/v2/pkg/codegen"
@@ -27,6 +28,9 @@ func generateOpenAPI(ctx context.Context, loader *openapi.Loader, t Target) ([]b
 	}
 	doc.InternalizeRefs(ctx, componentName)
 	pkg := t.Module.GoPackage()
+	// oapi-codegen keeps its state in package globals: one run at a time.
+	codegenMu.Lock()
+	defer codegenMu.Unlock()
 	code, err := codegen.Generate(doc, codegen.Configuration{
 		PackageName: pkg,
 		Generate: codegen.GenerateOptions{
@@ -49,6 +53,10 @@ func generateOpenAPI(ctx context.Context, loader *openapi.Loader, t Target) ([]b
 	}
 	return withHeader(pkg, t.Source, docTitle(doc), code)
 }
+
+// codegenMu serialises calls of codegen.Generate, which is not safe for
+// concurrent use.
+var codegenMu sync.Mutex
 
 // componentName names a component taken in from another file after the
 // last element of its JSON pointer ("…/schemas/Problem" → "Problem").

@@ -132,7 +132,8 @@ func (l *Loader) read(_ *openapi3.Loader, u *url.URL) ([]byte, error) {
 
 // Documents lists the OpenAPI documents of a module folder (relative to
 // root): its *.yaml, *.yml and *.json files whose top level has an
-// "openapi" key, sorted. Other files (AsyncAPI, Avro) are skipped.
+// "openapi" key, and those that do not parse, sorted. Other documents
+// (AsyncAPI, Avro) are skipped.
 func Documents(root, dir string) ([]string, error) {
 	entries, err := os.ReadDir(filepath.Join(root, filepath.FromSlash(dir)))
 	if err != nil {
@@ -149,12 +150,11 @@ func Documents(root, dir string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", file, err)
 		}
+		// A file that does not parse is kept: loading it reports where
+		// it breaks, rather than the module silently losing a contract.
 		var top map[string]yaml.Node
-		if yaml.Unmarshal(data, &top) != nil {
-			// Not a mapping or not YAML: say so if it is meant as OpenAPI.
-			if e.Name() == "openapi.yaml" {
-				docs = append(docs, file)
-			}
+		if err := yaml.Unmarshal(data, &top); err != nil {
+			docs = append(docs, file)
 			continue
 		}
 		if _, ok := top["openapi"]; ok || e.Name() == "openapi.yaml" {

@@ -1,0 +1,42 @@
+# Keiyaku — make help lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO      ?= go
+KEIYAKU := $(GO) run ./tools/keiyaku
+# Pinned tool versions (no @latest anywhere).
+OAPI_CODEGEN_VERSION := v2.8.2
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: generate
+generate: ## generate Go code from the contracts into gen/ (the main job)
+	$(KEIYAKU) generate
+
+.PHONY: lint
+lint: ## check that every contract loads, validates and follows the rules
+	$(KEIYAKU) lint
+
+.PHONY: check
+check: ## what CI gates on: go vet, gofmt, contract lint, stale gen/
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(KEIYAKU) lint
+	$(KEIYAKU) generate --check
+
+.PHONY: test
+test: ## run every test (real HTTP over loopback, real files, no mocks of our own parts)
+	$(GO) test -race -count=1 ./...
+
+.PHONY: build
+build: ## build bin/keiyaku
+	$(GO) build -o bin/keiyaku ./tools/keiyaku
+
+.PHONY: bench
+bench: ## measure generation: Go benchmarks, then the CLI (median of 5) against the oapi-codegen CLI
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./tools/internal/generator/
+	OAPI_CODEGEN_VERSION=$(OAPI_CODEGEN_VERSION) tools/bench/generate.sh
