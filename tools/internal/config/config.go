@@ -182,6 +182,10 @@ func Parse(file string, data []byte) (*Config, error) {
 	if len(doc.Content) == 0 {
 		return nil, &Error{File: file, Msg: "empty file; it needs at least \"version: v1\""}
 	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &Error{File: file, Line: extra.Line, Column: extra.Column, Msg: "a second YAML document (after ---); keiyaku.yaml holds one"}
+	}
 	top := doc.Content[0]
 	if top.Kind != yaml.MappingNode {
 		return nil, &Error{File: file, Line: top.Line, Column: top.Column, Msg: "the file must be a mapping of keys such as version and modules"}
@@ -255,6 +259,14 @@ func checkKeys(file string, node *yaml.Node, t reflect.Type, where string) error
 				return err
 			}
 		}
+	case reflect.Bool:
+		if node.Kind != yaml.ScalarNode || node.Tag != "!!bool" {
+			return &Error{File: file, Line: node.Line, Column: node.Column, Msg: fmt.Sprintf("%s must be true or false, not %s", where, describe(node))}
+		}
+	case reflect.String:
+		if node.Kind != yaml.ScalarNode {
+			return &Error{File: file, Line: node.Line, Column: node.Column, Msg: fmt.Sprintf("%s must be a string, not %s", where, describe(node))}
+		}
 	case reflect.Slice:
 		if node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
 			return nil
@@ -269,6 +281,22 @@ func checkKeys(file string, node *yaml.Node, t reflect.Type, where string) error
 		}
 	}
 	return nil
+}
+
+// describe names what a node holds, for error messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if n.Tag == "!!null" {
+		return "empty"
+	}
+	return fmt.Sprintf("%q", n.Value)
 }
 
 func yamlFields(t reflect.Type) map[string]reflect.StructField {
@@ -345,9 +373,13 @@ func (c *Config) validate(top *yaml.Node) error {
 	if c.Generate.Out == "" {
 		c.Generate.Out = DefaultOut
 	}
-	if err := checkRelPath(c.Generate.Out); err != nil {
+	outErr := checkRelPath(c.Generate.Out)
+	if outErr == nil && (c.Generate.Out == "." || c.Generate.Out == "contracts" || strings.HasPrefix(c.Generate.Out, "contracts/")) {
+		outErr = errors.New("must be a folder of its own, such as gen; generate removes stale files there")
+	}
+	if outErr != nil {
 		n := valueNode(valueNode(top, "generate"), "out")
-		return &Error{File: c.File, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("generate.out: %v", err)}
+		return &Error{File: c.File, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("generate.out %q: %v", c.Generate.Out, outErr)}
 	}
 	if len(c.Modules) == 0 {
 		return &Error{File: c.File, Msg: `no modules; list the contract folders under "modules:"`}
@@ -363,6 +395,12 @@ func (c *Config) validate(top *yaml.Node) error {
 		}
 		if err := checkRelPath(m.Path); err != nil {
 			return at("module path %q: %v", m.Path, err)
+		}
+		if m.Path == "." {
+			return at(`module path "." is the workspace root; give the contract folder, e.g. "contracts/member/v1"`)
+		}
+		if m.Path == c.Generate.Out || strings.HasPrefix(m.Path, c.Generate.Out+"/") {
+			return at("module path %q is inside generate.out %q, where generated files go", m.Path, c.Generate.Out)
 		}
 		if seen[m.Path] {
 			return at("module %q is listed twice", m.Path)
@@ -382,6 +420,7 @@ func (c *Config) validate(top *yaml.Node) error {
 		pkgs[out] = m.Path
 	}
 	for _, m := range c.Modules {
+		used := map[string]bool{}
 		for _, u := range m.Uses {
 			at := func(format string, args ...any) error {
 				return &Error{File: c.File, Line: u.Line, Column: u.Column, Msg: fmt.Sprintf(format, args...)}
@@ -397,7 +436,10 @@ func (c *Config) validate(top *yaml.Node) error {
 				return at("uses: service %q cannot call itself", m.Service)
 			case !p.Generated():
 				return at("uses: module %q is not generated (generate: false), so it has no client", u.Module)
+			case used[u.Module]:
+				return at("uses: module %q is listed twice", u.Module)
 			}
+			used[u.Module] = true
 		}
 	}
 	if cycle := c.syncCycle(); cycle != nil {

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
@@ -50,7 +51,7 @@ func keyOf(o *openapi3.Origin) *openapi3.Location {
 func checkOperationID(doc *openapi3.T, report func(*openapi3.Location, string)) {
 	operations(doc, func(path, method string, op *openapi3.Operation) {
 		if op.OperationID == "" {
-			report(keyOf(op.Origin), fmt.Sprintf("%s %s has no operationId; add one in lowerCamelCase, e.g. %q", method, path, "get"+"Thing"))
+			report(keyOf(op.Origin), fmt.Sprintf("%s %s has no operationId; add one in lowerCamelCase, e.g. %q", method, path, suggestOperationID(method, path)))
 		}
 	})
 }
@@ -83,4 +84,30 @@ func checkProblemJSON(doc *openapi3.T, report func(*openapi3.Location, string)) 
 			report(loc, fmt.Sprintf("%s %s response %s has %s; error responses carry exactly %s", method, path, code, have, ProblemJSON))
 		}
 	})
+}
+
+// suggestOperationID proposes an operationId from the method and the last
+// literal path segment: POST /rooms/{roomId}/holds → "postHolds".
+func suggestOperationID(method, path string) string {
+	noun := "Root"
+	for _, seg := range strings.Split(path, "/") {
+		if seg != "" && !strings.HasPrefix(seg, "{") {
+			noun = seg
+		}
+	}
+	var b strings.Builder
+	b.WriteString(strings.ToLower(method))
+	upper := true
+	for _, r := range noun {
+		if r == '-' || r == '_' || r == '.' {
+			upper = true
+			continue
+		}
+		if upper {
+			r = unicode.ToUpper(r)
+			upper = false
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

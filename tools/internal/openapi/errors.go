@@ -2,6 +2,7 @@ package openapi
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -22,6 +23,12 @@ func (l *Loader) precheck(file string, data []byte) error {
 	}
 	if root.Kind != yaml.MappingNode {
 		return &diag.Error{File: file, Line: root.Line, Column: root.Column, Msg: "an OpenAPI document must be a mapping", Hint: `start it with "openapi: 3.0.3"`}
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if k, v := root.Content[i], root.Content[i+1]; k.Value == "openapi" && (v.Kind != yaml.ScalarNode || v.Tag != "!!str") {
+			return &diag.Error{File: file, Line: v.Line, Column: v.Column, Msg: fmt.Sprintf("openapi version %s is not a string", v.Value),
+				Hint: `quote it: openapi: "3.0.3"`}
+		}
 	}
 	c := &refChecker{l: l, files: map[string]*yaml.Node{}}
 	return c.check(file, root)

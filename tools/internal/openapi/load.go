@@ -125,17 +125,29 @@ func (l *Loader) read(_ *openapi3.Loader, u *url.URL) ([]byte, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: %w", p, fs.ErrNotExist)
 		}
+		if errors.As(err, &pe) {
+			// Name the workspace-relative path, never the absolute one.
+			return nil, fmt.Errorf("%s: cannot read: %w", p, pe.Err)
+		}
 		return nil, err
 	}
 	return data, nil
 }
 
 // Documents lists the OpenAPI documents of a module folder (relative to
-// root): its *.yaml, *.yml and *.json files whose top level has an
-// "openapi" key, and those that do not parse, sorted. Other documents
-// (AsyncAPI, Avro) are skipped.
+// root): its *.yaml, *.yml and *.json files whose top level is a mapping
+// with an "openapi" key, plus openapi.yaml and any file that does not parse
+// (so that loading it reports where it breaks, rather than the module
+// silently losing a contract), sorted. Other documents (AsyncAPI, Avro
+// schemas, JSON arrays) are skipped. Files are read through an os.Root, so
+// a symlink out of the workspace is refused.
 func Documents(root, dir string) ([]string, error) {
-	entries, err := os.ReadDir(filepath.Join(root, filepath.FromSlash(dir)))
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("open workspace root: %w", err)
+	}
+	defer r.Close()
+	entries, err := fs.ReadDir(r.FS(), dir)
 	if err != nil {
 		return nil, fmt.Errorf("list module %s: %w", dir, err)
 	}
@@ -146,20 +158,35 @@ func Documents(root, dir string) ([]string, error) {
 			continue
 		}
 		file := path.Join(dir, e.Name())
-		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(file)))
+		if e.Name() == "openapi.yaml" {
+			docs = append(docs, file)
+			continue
+		}
+		data, err := r.ReadFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", file, err)
 		}
-		// A file that does not parse is kept: loading it reports where
-		// it breaks, rather than the module silently losing a contract.
-		var top map[string]yaml.Node
+		var top yaml.Node
 		if err := yaml.Unmarshal(data, &top); err != nil {
 			docs = append(docs, file)
 			continue
 		}
-		if _, ok := top["openapi"]; ok || e.Name() == "openapi.yaml" {
+		if len(top.Content) == 1 && valueOf(top.Content[0], "openapi") != nil {
 			docs = append(docs, file)
 		}
 	}
 	return docs, nil
+}
+
+// valueOf returns the value of key in a mapping node, or nil.
+func valueOf(m *yaml.Node, key string) *yaml.Node {
+	if m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
 }

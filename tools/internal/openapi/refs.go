@@ -42,7 +42,37 @@ func parseYAML(file string, data []byte) (*yaml.Node, error) {
 			Msg:  fmt.Sprintf("YAML aliases expand to more than %d nodes", maxExpandedNodes),
 			Hint: "remove the nested anchors and aliases (this looks like an alias bomb)"}
 	}
+	if dup := duplicateKey(doc.Content[0]); dup != nil {
+		return nil, &diag.Error{File: file, Line: dup.second.Line, Column: dup.second.Column,
+			Msg:  fmt.Sprintf("duplicate key %q (first at line %d)", dup.second.Value, dup.first.Line),
+			Hint: "merge the two entries; YAML keeps only one of them"}
+	}
 	return doc.Content[0], nil
+}
+
+type dupKey struct{ first, second *yaml.Node }
+
+// duplicateKey finds the first mapping below n that repeats a key. YAML
+// parsers disagree on which copy wins, so a contract must not have one.
+func duplicateKey(n *yaml.Node) *dupKey {
+	if n.Kind == yaml.MappingNode {
+		seen := make(map[string]*yaml.Node, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind == yaml.ScalarNode {
+				if first, ok := seen[k.Value]; ok {
+					return &dupKey{first: first, second: k}
+				}
+				seen[k.Value] = k
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if d := duplicateKey(c); d != nil {
+			return d
+		}
+	}
+	return nil
 }
 
 // expandedSize counts the nodes of n with every alias expanded, memoised per
@@ -267,7 +297,7 @@ func pointer(root *yaml.Node, ptr string) (*yaml.Node, error) {
 // chain follows a $ref whose target is itself only a $ref, and reports a
 // cycle: such a chain never reaches a definition.
 func (c *refChecker) chain(from string, ref *yaml.Node, t target) error {
-	seen := []string{t.String()}
+	seen := []target{t}
 	for {
 		next := onlyRef(t.node)
 		if next == nil {
@@ -277,14 +307,27 @@ func (c *refChecker) chain(from string, ref *yaml.Node, t target) error {
 		if err != nil {
 			return err
 		}
-		if slices.Contains(seen, nt.String()) {
+		if i := slices.IndexFunc(seen, func(s target) bool { return s.String() == nt.String() }); i >= 0 {
+			names := make([]string, 0, len(seen)-i+1)
+			for _, s := range append(seen[i:], nt) {
+				names = append(names, s.relativeTo(from))
+			}
 			return &diag.Error{File: from, Line: ref.Line, Column: ref.Column,
-				Msg:  fmt.Sprintf("recursive $ref: %s → %s never reaches a definition", ref.Value, strings.Join(append(seen, nt.String()), " → ")),
+				Msg:  fmt.Sprintf("recursive $ref %q: %s never reaches a definition", ref.Value, strings.Join(names, " → ")),
 				Hint: "point one of them at a real schema"}
 		}
-		seen = append(seen, nt.String())
+		seen = append(seen, nt)
 		t = nt
 	}
+}
+
+// relativeTo writes the target as a $ref from file would: "#/…" in the
+// same file, "other.yaml#/…" otherwise.
+func (t target) relativeTo(file string) string {
+	if t.file == file {
+		return "#" + t.ptr
+	}
+	return t.String()
 }
 
 // onlyRef returns the $ref value node of a mapping that holds nothing else.
