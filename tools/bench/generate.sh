@@ -27,8 +27,16 @@ noop=$(for _ in $(seq $runs); do s=$(now); keiyaku; echo $(( $(now) - s )); done
 full=$(for _ in $(seq $runs); do rm -rf "$work/gen" "$work/.keiyaku"; s=$(now); keiyaku; echo $(( $(now) - s )); done | median)
 
 # oapi-codegen CLI: the same outputs (types, std-http strict server, client,
-# embedded spec), one config and one process per contract.
-mods=()
+# embedded spec), one config and one process per contract. It cannot bundle
+# external $refs, so the shared definitions get a package of their own and
+# an import mapping (what a team using oapi-codegen directly would do).
+cat >"$work/shared.oapi.yaml" <<CFG
+package: sharedv1
+output: $work/out/shared.gen.go
+generate:
+  models: true
+CFG
+mods=("shared:contracts/shared/v1/problem.yaml")
 for spec in contracts/*/v1/openapi.yaml; do
   svc=$(basename "$(dirname "$(dirname "$spec")")")
   cat >"$work/$svc.oapi.yaml" <<CFG
@@ -42,6 +50,8 @@ generate:
   embedded-spec: true
 compatibility:
   always-prefix-enum-values: true
+import-mapping:
+  ../../shared/v1/problem.yaml: example.com/bench/shared
 CFG
   mods+=("$svc:$spec")
 done
@@ -50,7 +60,7 @@ oapi() { for m in "${mods[@]}"; do .tools/bin/oapi-codegen -config "$work/${m%%:
 oapi
 cli=$(for _ in $(seq $runs); do s=$(now); oapi; echo $(( $(now) - s )); done | median)
 
-echo "contracts: ${#mods[@]} OpenAPI documents; median of $runs runs, wall clock"
+echo "contracts: 4 OpenAPI documents + 1 shared; median of $runs runs, wall clock"
 echo "keiyaku generate, no-op: $(ms "$noop") ms (goal ≤ 300 ms)"
 echo "keiyaku generate, full:  $(ms "$full") ms"
-echo "oapi-codegen CLI, one process per contract: $(ms "$cli") ms (keiyaku full / oapi-codegen = $(awk -v a="$full" -v b="$cli" 'BEGIN {printf "%.2f", a/b}'))"
+echo "oapi-codegen CLI, one process per document (${#mods[@]}): $(ms "$cli") ms (keiyaku full / oapi-codegen = $(awk -v a="$full" -v b="$cli" 'BEGIN {printf "%.2f", a/b}'))"
