@@ -28,13 +28,14 @@ import (
 // Loader loads OpenAPI documents below one workspace root. A Loader is safe
 // for use by one goroutine at a time.
 type Loader struct {
-	root  *os.Root
-	dir   string
+	fsys  fs.FS
+	root  *os.Root // nil for NewLoaderFS
+	dir   string   // absolute workspace path; empty for NewLoaderFS
 	reads []string
 }
 
-// NewLoader returns a Loader confined to the folder dir. The caller closes
-// it.
+// NewLoader returns a Loader confined to the folder dir through an
+// [os.Root]: symlinks out of it are refused too. The caller closes it.
 func NewLoader(dir string) (*Loader, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -44,8 +45,13 @@ func NewLoader(dir string) (*Loader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open workspace root: %w", err)
 	}
-	return &Loader{root: root, dir: abs}, nil
+	return &Loader{fsys: root.FS(), root: root, dir: abs}, nil
 }
+
+// NewLoaderFS returns a Loader reading the workspace from fsys, e.g. a
+// baseline read from a git commit. Paths are fs.FS paths: relative, slash
+// separated, never leaving fsys.
+func NewLoaderFS(fsys fs.FS) *Loader { return &Loader{fsys: fsys} }
 
 // Reads returns the workspace-relative paths of the files read since the
 // last call, each once, sorted, and forgets them. Everything a generated
@@ -60,11 +66,19 @@ func (l *Loader) Reads() []string {
 // readFile reads a workspace-relative file through the root and records it.
 func (l *Loader) readFile(p string) ([]byte, error) {
 	l.reads = append(l.reads, p)
-	return l.root.ReadFile(p)
+	if !fs.ValidPath(p) {
+		return nil, &fs.PathError{Op: "read", Path: p, Err: fs.ErrInvalid}
+	}
+	return fs.ReadFile(l.fsys, p)
 }
 
-// Close releases the workspace root.
-func (l *Loader) Close() error { return l.root.Close() }
+// Close releases the workspace root, if the Loader opened one.
+func (l *Loader) Close() error {
+	if l.root == nil {
+		return nil
+	}
+	return l.root.Close()
+}
 
 // errRefused marks a read outside the workspace.
 var errRefused = errors.New("refused")
@@ -106,6 +120,9 @@ func (l *Loader) read(_ *openapi3.Loader, u *url.URL) ([]byte, error) {
 	}
 	p := u.Path
 	if path.IsAbs(p) {
+		if l.dir == "" {
+			return nil, fmt.Errorf("%w: %s is an absolute path; use a relative $ref to a file inside the workspace", errRefused, p)
+		}
 		rel, err := filepath.Rel(l.dir, filepath.FromSlash(p))
 		if err != nil || strings.HasPrefix(rel, "..") {
 			return nil, fmt.Errorf("%w: %s is outside the workspace; use a relative $ref to a file inside it", errRefused, p)
