@@ -43,6 +43,8 @@ type Config struct {
 	Modules []Module `yaml:"modules"`
 	// Generate holds the code generation settings.
 	Generate Generate `yaml:"generate"`
+	// Breaking holds the policy of "keiyaku breaking".
+	Breaking Breaking `yaml:"breaking"`
 
 	// Root is the absolute path of the folder holding keiyaku.yaml. It is
 	// not read from the file.
@@ -94,6 +96,54 @@ type Generate struct {
 	// are imported as GoModule/Out/<module path below contracts>. Default:
 	// the module line of go.mod at the root.
 	GoModule string `yaml:"go_module"`
+}
+
+// DefaultAgainst is the baseline "keiyaku breaking" compares with unless
+// breaking.against says otherwise.
+const DefaultAgainst = ".git#branch=main"
+
+// Breaking is the policy of the compatibility gate.
+type Breaking struct {
+	// Against is the baseline: ".git#branch=main", ".git#tag=v1.2.0",
+	// ".git#ref=<sha>" (each optionally ",subdir=…") or a directory.
+	// Default ".git#branch=main".
+	Against string `yaml:"against"`
+	// OpenAPI holds the OpenAPI policy.
+	OpenAPI OpenAPIPolicy `yaml:"openapi"`
+	// Avro holds the Avro policy.
+	Avro AvroPolicy `yaml:"avro"`
+	// Ignore lists findings to leave out, each with the reason why.
+	Ignore []Ignore `yaml:"ignore"`
+}
+
+// OpenAPIPolicy is the OpenAPI part of the breaking policy.
+type OpenAPIPolicy struct {
+	// FailOn is the least severity that fails the gate: error (default),
+	// warning or info.
+	FailOn string `yaml:"fail_on"`
+}
+
+// AvroPolicy is the Avro part of the breaking policy.
+type AvroPolicy struct {
+	// Compatibility is the mode every schema is checked in unless
+	// overridden: BACKWARD, BACKWARD_TRANSITIVE, FORWARD,
+	// FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE (default) or NONE.
+	Compatibility string `yaml:"compatibility"`
+	// Overrides sets the mode of single schemas by Avro full name.
+	Overrides map[string]string `yaml:"overrides"`
+}
+
+// Ignore leaves out the findings of one rule in one file or folder.
+type Ignore struct {
+	// Rule is the rule id (e.g. "response-property-removed",
+	// "READER_FIELD_MISSING_DEFAULT_VALUE").
+	Rule string `yaml:"rule"`
+	// Path is a file or folder relative to the root; empty means all.
+	Path string `yaml:"path"`
+	// Reason says why the finding is accepted. Required.
+	Reason string `yaml:"reason"`
+
+	Line, Column int `yaml:"-"`
 }
 
 // Generated reports whether code is generated for the module.
@@ -384,6 +434,9 @@ func (c *Config) validate(top *yaml.Node) error {
 	if len(c.Modules) == 0 {
 		return &Error{File: c.File, Msg: `no modules; list the contract folders under "modules:"`}
 	}
+	if err := c.validateBreaking(top); err != nil {
+		return err
+	}
 	seen := make(map[string]bool)
 	pkgs := make(map[string]string)
 	for _, m := range c.Modules {
@@ -537,4 +590,58 @@ func goModulePath(file string) (string, error) {
 		return "", errors.New("no module line")
 	}
 	return mod, nil
+}
+
+// The Avro compatibility modes, with Schema Registry's names.
+var AvroModes = []string{"BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE"}
+
+func (c *Config) validateBreaking(top *yaml.Node) error {
+	b := &c.Breaking
+	node := valueNode(top, "breaking")
+	at := func(n *yaml.Node, format string, args ...any) error {
+		line, col := 0, 0
+		if n != nil {
+			line, col = n.Line, n.Column
+		}
+		return &Error{File: c.File, Line: line, Column: col, Msg: fmt.Sprintf(format, args...)}
+	}
+	if b.Against == "" {
+		b.Against = DefaultAgainst
+	}
+	if b.OpenAPI.FailOn == "" {
+		b.OpenAPI.FailOn = "error"
+	}
+	switch b.OpenAPI.FailOn {
+	case "error", "warning", "info":
+	default:
+		return at(valueNode(valueNode(node, "openapi"), "fail_on"), "breaking.openapi.fail_on %q: use error, warning or info", b.OpenAPI.FailOn)
+	}
+	avro := valueNode(node, "avro")
+	if b.Avro.Compatibility == "" {
+		b.Avro.Compatibility = "FULL_TRANSITIVE"
+	}
+	b.Avro.Compatibility = strings.ToUpper(b.Avro.Compatibility)
+	if !slices.Contains(AvroModes, b.Avro.Compatibility) {
+		return at(valueNode(avro, "compatibility"), "breaking.avro.compatibility %q: use one of %s", b.Avro.Compatibility, strings.Join(AvroModes, ", "))
+	}
+	overrides := valueNode(avro, "overrides")
+	for name, mode := range b.Avro.Overrides {
+		if !slices.Contains(AvroModes, strings.ToUpper(mode)) {
+			return at(valueNode(overrides, name), "breaking.avro.overrides[%s] %q: use one of %s", name, mode, strings.Join(AvroModes, ", "))
+		}
+		b.Avro.Overrides[name] = strings.ToUpper(mode)
+	}
+	if ign := valueNode(node, "ignore"); ign != nil && ign.Kind == yaml.SequenceNode {
+		for i := range b.Ignore {
+			n := ign.Content[i]
+			b.Ignore[i].Line, b.Ignore[i].Column = n.Line, n.Column
+			if b.Ignore[i].Rule == "" {
+				return at(n, "breaking.ignore[%d]: \"rule\" is required", i)
+			}
+			if strings.TrimSpace(b.Ignore[i].Reason) == "" {
+				return at(n, "breaking.ignore[%d] (%s): \"reason\" is required; say why this break is accepted", i, b.Ignore[i].Rule)
+			}
+		}
+	}
+	return nil
 }

@@ -19,35 +19,22 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/diag"
 	"github.com/keiyaku/keiyaku/tools/internal/generator"
 	"github.com/keiyaku/keiyaku/tools/internal/openapi"
-)
-
-// Severity ranks a finding.
-type Severity string
-
-// The severities, from most to least serious.
-const (
-	Error   Severity = "error"
-	Warning Severity = "warning"
+	"github.com/keiyaku/keiyaku/tools/internal/report"
 )
 
 // Finding is one broken rule at one place.
-type Finding struct {
-	Rule     string
-	Severity Severity
-	File     string
-	Line     int
-	Column   int
-	Msg      string
-}
+type Finding = report.Finding
 
-func (f Finding) String() string {
-	return fmt.Sprintf("%s:%d:%d: %s %s: %s", f.File, f.Line, f.Column, f.Severity, f.Rule, f.Msg)
-}
+// The severities of lint rules.
+const (
+	Error   = report.Error
+	Warning = report.Warning
+)
 
 // Rule is one lint rule over a loaded OpenAPI document.
 type Rule struct {
 	ID          string
-	Severity    Severity
+	Severity    report.Severity
 	Description string
 	Check       func(doc *openapi3.T, report func(loc *openapi3.Location, msg string))
 }
@@ -81,10 +68,8 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 		}
 	}
 	findings = append(findings, syncChains(cfg)...)
-	slices.SortFunc(findings, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column), cmp.Compare(a.Rule, b.Rule))
-	})
-	return slices.Compact(findings), nil
+	report.Sort(findings)
+	return slices.CompactFunc(findings, func(a, b Finding) bool { return a.String() == b.String() }), nil
 }
 
 func lintFile(ctx context.Context, loader *openapi.Loader, src string, findings *[]Finding) error {
@@ -94,7 +79,7 @@ func lintFile(ctx context.Context, loader *openapi.Loader, src string, findings 
 	}
 	for _, r := range Rules {
 		r.Check(doc, func(loc *openapi3.Location, msg string) {
-			f := Finding{Rule: r.ID, Severity: r.Severity, File: src, Msg: msg}
+			f := Finding{Rule: r.ID, Severity: r.Severity, Format: report.FormatOpenAPI, File: src, Message: msg}
 			if loc != nil {
 				f.File, f.Line, f.Column = cmp.Or(loc.File, src), loc.Line, loc.Column
 			}
@@ -126,8 +111,8 @@ func syncChains(cfg *config.Config) []Finding {
 	for _, m := range cfg.Modules {
 		if chain := longest(m.Path, nil); len(chain)-1 > MaxSyncDepth {
 			findings = append(findings, Finding{
-				Rule: "SYNC_CHAIN_TOO_LONG", Severity: Warning, File: cfg.File, Line: m.Line, Column: m.Column,
-				Msg: fmt.Sprintf("synchronous call chain %s has %d hops (at most %d): a slow or failing service at its end stalls every caller; publish an event or fan out from the caller",
+				Rule: "SYNC_CHAIN_TOO_LONG", Severity: Warning, Format: report.FormatConfig, File: cfg.File, Line: m.Line, Column: m.Column,
+				Message: fmt.Sprintf("synchronous call chain %s has %d hops (at most %d): a slow or failing service at its end stalls every caller; publish an event or fan out from the caller",
 					strings.Join(chain, " → "), len(chain)-1, MaxSyncDepth),
 			})
 		}

@@ -87,6 +87,21 @@ var errRefused = errors.New("refused")
 // resolves its $refs and validates it. A failure is a *[diag.Error] naming
 // the file, line and column to fix.
 func (l *Loader) Load(ctx context.Context, file string) (*openapi3.T, error) {
+	doc, err := l.Resolve(ctx, file)
+	if err != nil {
+		return nil, err
+	}
+	if err := doc.Validate(ctx, openapi3.EnableExamplesValidation()); err != nil {
+		return nil, l.validationError(ctx, file, doc, err)
+	}
+	return doc, nil
+}
+
+// Resolve is Load without validation: the document parses and every $ref
+// resolves, with positions recorded. Comparing two versions of a contract
+// needs no more (the same as oasdiff), and a baseline that was valid under
+// older rules still compares.
+func (l *Loader) Resolve(ctx context.Context, file string) (*openapi3.T, error) {
 	data, err := l.readFile(file)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -105,9 +120,6 @@ func (l *Loader) Load(ctx context.Context, file string) (*openapi3.T, error) {
 	doc, err := kl.LoadFromDataWithPath(data, &url.URL{Path: file})
 	if err != nil {
 		return nil, l.loadError(file, err)
-	}
-	if err := doc.Validate(ctx, openapi3.EnableExamplesValidation()); err != nil {
-		return nil, l.validationError(ctx, file, doc, err)
 	}
 	return doc, nil
 }
@@ -164,7 +176,12 @@ func Documents(root, dir string) ([]string, error) {
 		return nil, fmt.Errorf("open workspace root: %w", err)
 	}
 	defer r.Close()
-	entries, err := fs.ReadDir(r.FS(), dir)
+	return DocumentsFS(r.FS(), dir)
+}
+
+// DocumentsFS is Documents over any fs.FS, such as a baseline.
+func DocumentsFS(fsys fs.FS, dir string) ([]string, error) {
+	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("list module %s: %w", dir, err)
 	}
@@ -179,7 +196,7 @@ func Documents(root, dir string) ([]string, error) {
 			docs = append(docs, file)
 			continue
 		}
-		data, err := r.ReadFile(file)
+		data, err := fs.ReadFile(fsys, file)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", file, err)
 		}

@@ -1,0 +1,131 @@
+package breaking
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/oasdiff/oasdiff/checker"
+	"github.com/oasdiff/oasdiff/diff"
+	"github.com/oasdiff/oasdiff/load"
+
+	"github.com/keiyaku/keiyaku/tools/internal/config"
+	"github.com/keiyaku/keiyaku/tools/internal/openapi"
+	"github.com/keiyaku/keiyaku/tools/internal/report"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*/want.txt")
+
+// testBreaking compares testdata/<name>/current (a workspace) with
+// testdata/<name>/previous (its baseline) and checks the findings, one
+// String() per line with the rule, severity, file and line, against
+// testdata/<name>/want.txt.
+func testBreaking(t *testing.T, name string) []report.Finding {
+	t.Helper()
+	dir := filepath.Join("testdata", name)
+	cfg, err := config.Load(filepath.Join(dir, "current", config.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	findings, err := Workspace(t.Context(), cfg, os.DirFS(filepath.Join(dir, "current")), os.DirFS(filepath.Join(dir, "previous")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, f := range findings {
+		b.WriteString(f.String() + "\n")
+	}
+	golden := filepath.Join(dir, "want.txt")
+	if *update {
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return findings
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (go test -update writes it)", err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("findings differ from %s\ngot:\n%s\nwant:\n%s", golden, b.String(), want)
+	}
+	return findings
+}
+
+// TestWorkspace pins one finding per root cause with its position: a
+// property removed from a shared schema is reported once, naming the three
+// operations it breaks; a compatible addition reports nothing.
+func TestWorkspace(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		wantErrors int
+		wantOps    int // operations of the first finding
+	}{
+		{name: "shared-property-removed", wantErrors: 1, wantOps: 3},
+		{name: "request-property-required", wantErrors: 1, wantOps: 1},
+		{name: "path-removed", wantErrors: 1, wantOps: 1},
+		{name: "contract-removed", wantErrors: 1},
+		{name: "compatible-addition", wantErrors: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			findings := testBreaking(t, tt.name)
+			if got := report.Count(findings, report.Error); got != tt.wantErrors {
+				t.Errorf("%d errors, want %d", got, tt.wantErrors)
+			}
+			for _, f := range findings {
+				if f.File == "" || (f.Rule != RuleContractRemoved && f.Line == 0) {
+					t.Errorf("finding without a position: %s", f)
+				}
+			}
+			if tt.wantOps > 0 && (len(findings) == 0 || len(findings[0].Operations) != tt.wantOps) {
+				t.Errorf("first finding lists %v, want %d operations", findings, tt.wantOps)
+			}
+		})
+	}
+}
+
+// TestGroupingLosesNothing pins the grouping promise: every (rule, level,
+// operation) that oasdiff reports is in exactly one Keiyaku finding of the
+// same severity.
+func TestGroupingLosesNothing(t *testing.T) {
+	t.Parallel()
+	dir := "testdata/shared-property-removed"
+	l := openapi.NewLoaderFS(os.DirFS(dir))
+	base, err := l.Resolve(t.Context(), "previous/contracts/shop/v1/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := l.Resolve(t.Context(), "current/contracts/shop/v1/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, sources, err := diff.GetWithOperationsSourcesMap(diff.NewConfig(), &load.SpecInfo{Spec: base}, &load.SpecInfo{Spec: rev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := checker.CheckBackwardCompatibilityUntilLevel(checker.NewConfig(checker.GetAllChecks()), d, sources, checker.WARN)
+	grouped, err := OpenAPI("previous", base, "current", rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) < 3 || len(grouped) >= len(raw) {
+		t.Fatalf("fixture should group: %d raw changes, %d findings", len(raw), len(grouped))
+	}
+	covered := map[string]int{}
+	for _, f := range grouped {
+		for _, op := range f.Operations {
+			covered[f.Rule+"|"+string(f.Severity)+"|"+op]++
+		}
+	}
+	for _, c := range raw {
+		k := c.GetId() + "|" + string(severity(c.GetLevel())) + "|" + operation(c)
+		if covered[k] != 1 {
+			t.Errorf("oasdiff change %s is in %d findings, want 1", k, covered[k])
+		}
+	}
+}

@@ -1,0 +1,106 @@
+package breaking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/keiyaku/keiyaku/tools/internal/config"
+	"github.com/keiyaku/keiyaku/tools/internal/openapi"
+	"github.com/keiyaku/keiyaku/tools/internal/report"
+)
+
+// Rule ids of the findings this package makes itself (oasdiff's and the
+// Avro ones have their own).
+const (
+	RuleContractRemoved = "contract-removed"
+)
+
+// Workspace compares every contract of cfg (read from cur, the workspace)
+// with the same file in base (the baseline) and returns the findings,
+// without those cfg.Breaking.Ignore accepts. A contract that is new has
+// nothing to break; one that is gone is an error finding.
+func Workspace(ctx context.Context, cfg *config.Config, cur, base fs.FS) ([]report.Finding, error) {
+	curLoader, baseLoader := openapi.NewLoaderFS(cur), openapi.NewLoaderFS(base)
+	var findings []report.Finding
+	for _, m := range cfg.Modules {
+		curDocs, err := openapi.DocumentsFS(cur, m.Path)
+		if err != nil {
+			return nil, err
+		}
+		baseDocs, err := openapi.DocumentsFS(base, m.Path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("baseline: %w", err)
+		}
+		for _, file := range baseDocs {
+			if !slices.Contains(curDocs, file) {
+				findings = append(findings, report.Finding{
+					Rule: RuleContractRemoved, Severity: report.Error, Format: report.FormatOpenAPI, File: file,
+					Message: "the contract is gone: every client of it breaks; keep it (deprecate its operations) until no client calls it",
+				})
+				continue
+			}
+			b, err := baseLoader.Resolve(ctx, file)
+			if err != nil {
+				return nil, fmt.Errorf("baseline: %w", err)
+			}
+			c, err := curLoader.Resolve(ctx, file)
+			if err != nil {
+				return nil, err
+			}
+			fs, err := OpenAPI(file, b, file, c)
+			if err != nil {
+				return nil, err
+			}
+			findings = append(findings, fs...)
+		}
+	}
+	report.Sort(findings)
+	return Ignored(cfg.Breaking.Ignore, findings), nil
+}
+
+// Ignored drops the findings an ignore entry accepts: same rule, and a
+// file equal to or below its path (any file when the path is empty).
+func Ignored(ignores []config.Ignore, findings []report.Finding) []report.Finding {
+	return slices.DeleteFunc(findings, func(f report.Finding) bool {
+		for _, ig := range ignores {
+			if ig.Rule == f.Rule && (ig.Path == "" || f.File == ig.Path || strings.HasPrefix(f.File, strings.TrimSuffix(ig.Path, "/")+"/")) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// Files compares two contract files of the same format, without a
+// workspace: keiyaku breaking --against OLD NEW. Each file may $ref files
+// below its own folder.
+func Files(ctx context.Context, oldFile, newFile string) ([]report.Finding, error) {
+	load := func(file string) (*openapi.Loader, string, error) {
+		l, err := openapi.NewLoader(filepath.Dir(file))
+		return l, filepath.Base(file), err
+	}
+	ol, oname, err := load(oldFile)
+	if err != nil {
+		return nil, err
+	}
+	defer ol.Close()
+	nl, nname, err := load(newFile)
+	if err != nil {
+		return nil, err
+	}
+	defer nl.Close()
+	b, err := ol.Resolve(ctx, oname)
+	if err != nil {
+		return nil, err
+	}
+	c, err := nl.Resolve(ctx, nname)
+	if err != nil {
+		return nil, err
+	}
+	return OpenAPI(oname, b, nname, c)
+}
