@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/openapi"
@@ -67,12 +66,7 @@ func Workspace(ctx context.Context, cfg *config.Config, cur, base fs.FS) ([]repo
 // file equal to or below its path (any file when the path is empty).
 func Ignored(ignores []config.Ignore, findings []report.Finding) []report.Finding {
 	return slices.DeleteFunc(findings, func(f report.Finding) bool {
-		for _, ig := range ignores {
-			if ig.Rule == f.Rule && (ig.Path == "" || f.File == ig.Path || strings.HasPrefix(f.File, strings.TrimSuffix(ig.Path, "/")+"/")) {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(ignores, func(ig config.Ignore) bool { return ig.Matches(f.Rule, f.File) })
 	})
 }
 

@@ -45,6 +45,8 @@ type Config struct {
 	Generate Generate `yaml:"generate"`
 	// Breaking holds the policy of "keiyaku breaking".
 	Breaking Breaking `yaml:"breaking"`
+	// Lint selects the lint rules.
+	Lint Lint `yaml:"lint"`
 
 	// Root is the absolute path of the folder holding keiyaku.yaml. It is
 	// not read from the file.
@@ -131,6 +133,30 @@ type AvroPolicy struct {
 	Compatibility string `yaml:"compatibility"`
 	// Overrides sets the mode of single schemas by Avro full name.
 	Overrides map[string]string `yaml:"overrides"`
+}
+
+// DefaultMaxSyncDepth is the longest chain of synchronous calls (A→B→C is
+// two hops) lint accepts unless lint.max_sync_depth says otherwise.
+const DefaultMaxSyncDepth = 2
+
+// Lint selects the rules of "keiyaku lint", buf style.
+type Lint struct {
+	// Use lists rule ids or categories to run; empty means every rule.
+	Use []string `yaml:"use"`
+	// Except lists rule ids or categories to leave out.
+	Except []string `yaml:"except"`
+	// Ignore lists findings to leave out, each with the reason why.
+	Ignore []Ignore `yaml:"ignore"`
+	// MaxSyncDepth is the longest chain of synchronous calls accepted;
+	// default 2.
+	MaxSyncDepth int `yaml:"max_sync_depth"`
+}
+
+// Matches reports whether the entry accepts a finding of rule in file:
+// the same rule, and the file equal to or below Path (any file when Path
+// is empty).
+func (ig Ignore) Matches(rule, file string) bool {
+	return ig.Rule == rule && (ig.Path == "" || file == ig.Path || strings.HasPrefix(file, strings.TrimSuffix(ig.Path, "/")+"/"))
 }
 
 // Ignore leaves out the findings of one rule in one file or folder.
@@ -313,6 +339,10 @@ func checkKeys(file string, node *yaml.Node, t reflect.Type, where string) error
 		if node.Kind != yaml.ScalarNode || node.Tag != "!!bool" {
 			return &Error{File: file, Line: node.Line, Column: node.Column, Msg: fmt.Sprintf("%s must be true or false, not %s", where, describe(node))}
 		}
+	case reflect.Int:
+		if node.Kind != yaml.ScalarNode || node.Tag != "!!int" {
+			return &Error{File: file, Line: node.Line, Column: node.Column, Msg: fmt.Sprintf("%s must be a whole number, not %s", where, describe(node))}
+		}
 	case reflect.String:
 		if node.Kind != yaml.ScalarNode {
 			return &Error{File: file, Line: node.Line, Column: node.Column, Msg: fmt.Sprintf("%s must be a string, not %s", where, describe(node))}
@@ -435,6 +465,9 @@ func (c *Config) validate(top *yaml.Node) error {
 		return &Error{File: c.File, Msg: `no modules; list the contract folders under "modules:"`}
 	}
 	if err := c.validateBreaking(top); err != nil {
+		return err
+	}
+	if err := c.validateLint(top); err != nil {
 		return err
 	}
 	seen := make(map[string]bool)
@@ -631,15 +664,42 @@ func (c *Config) validateBreaking(top *yaml.Node) error {
 		}
 		b.Avro.Overrides[name] = strings.ToUpper(mode)
 	}
-	if ign := valueNode(node, "ignore"); ign != nil && ign.Kind == yaml.SequenceNode {
-		for i := range b.Ignore {
-			n := ign.Content[i]
-			b.Ignore[i].Line, b.Ignore[i].Column = n.Line, n.Column
-			if b.Ignore[i].Rule == "" {
-				return at(n, "breaking.ignore[%d]: \"rule\" is required", i)
-			}
-			if strings.TrimSpace(b.Ignore[i].Reason) == "" {
-				return at(n, "breaking.ignore[%d] (%s): \"reason\" is required; say why this break is accepted", i, b.Ignore[i].Rule)
+	return c.validateIgnores("breaking", valueNode(node, "ignore"), b.Ignore)
+}
+
+func (c *Config) validateLint(top *yaml.Node) error {
+	node := valueNode(top, "lint")
+	if c.Lint.MaxSyncDepth == 0 {
+		c.Lint.MaxSyncDepth = DefaultMaxSyncDepth
+	}
+	if c.Lint.MaxSyncDepth < 1 {
+		n := valueNode(node, "max_sync_depth")
+		return &Error{File: c.File, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("lint.max_sync_depth %d: must be at least 1", c.Lint.MaxSyncDepth)}
+	}
+	return c.validateIgnores("lint", valueNode(node, "ignore"), c.Lint.Ignore)
+}
+
+// validateIgnores requires a rule and a reason on every ignore entry and
+// records their positions.
+func (c *Config) validateIgnores(section string, node *yaml.Node, ignores []Ignore) error {
+	if node == nil || node.Kind != yaml.SequenceNode {
+		return nil
+	}
+	for i := range ignores {
+		n := node.Content[i]
+		ignores[i].Line, ignores[i].Column = n.Line, n.Column
+		at := func(format string, args ...any) error {
+			return &Error{File: c.File, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...)}
+		}
+		if ignores[i].Rule == "" {
+			return at("%s.ignore[%d]: \"rule\" is required", section, i)
+		}
+		if strings.TrimSpace(ignores[i].Reason) == "" {
+			return at("%s.ignore[%d] (%s): \"reason\" is required; say why this finding is accepted", section, i, ignores[i].Rule)
+		}
+		if ignores[i].Path != "" {
+			if err := checkRelPath(ignores[i].Path); err != nil {
+				return at("%s.ignore[%d] path %q: %v", section, i, ignores[i].Path, err)
 			}
 		}
 	}

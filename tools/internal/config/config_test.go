@@ -154,7 +154,7 @@ func TestParseErrors(t *testing.T) {
 		{"top level a scalar", "v1\n",
 			"keiyaku.yaml:1:1: the file must be a mapping of keys such as version and modules"},
 		{"unknown top-level key", lines("version: v1", "modulez:", "  - path: a"),
-			`keiyaku.yaml:2:1: unknown key "modulez" in the top level; known keys: breaking, generate, modules, version`},
+			`keiyaku.yaml:2:1: unknown key "modulez" in the top level; known keys: breaking, generate, lint, modules, version`},
 		{"unknown module key", lines("version: v1", "modules:", "  - path: contracts/x/v1", "    servce: x"),
 			`keiyaku.yaml:4:5: unknown key "servce" in modules[0]; known keys: generate, package, path, service, uses`},
 		{"unknown uses key", lines("version: v1", "modules:", "  - path: a", "    service: a", "    uses:", "      - modul: b"),

@@ -31,17 +31,24 @@ const (
 	Warning = report.Warning
 )
 
-// Rule is one lint rule over a loaded OpenAPI document.
+// Rule is one lint rule: over each loaded OpenAPI document (Check) or over
+// the whole workspace (CheckWorkspace); exactly one is set.
 type Rule struct {
 	ID          string
 	Severity    report.Severity
+	Category    string
 	Description string
 	Check       func(doc *openapi3.T, report func(loc *openapi3.Location, msg string))
+	// CheckWorkspace returns findings with their positions; it may read
+	// the workspace (e.g. Go sources) and fail with an error.
+	CheckWorkspace func(cfg *config.Config) ([]Finding, error)
 }
 
-// MaxSyncDepth is the longest chain of synchronous calls (A→B→C is two)
-// that SYNC_CHAIN_TOO_LONG accepts.
-const MaxSyncDepth = 2
+// The rule categories, usable in lint.use and lint.except.
+const (
+	CategoryConventions  = "CONVENTIONS"
+	CategoryArchitecture = "ARCHITECTURE"
+)
 
 // Run loads every contract of cfg and applies the rules. It returns the
 // first contract that fails to load as an error.
@@ -51,6 +58,10 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 		return nil, err
 	}
 	defer loader.Close()
+	rules, err := Enabled(cfg.Lint)
+	if err != nil {
+		return nil, err
+	}
 	var findings []Finding
 	for _, m := range cfg.Modules {
 		files, err := openapi.Documents(cfg.Root, m.Path)
@@ -62,22 +73,73 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 				Msg: fmt.Sprintf("module %q holds no OpenAPI document", m.Path), Hint: "add its " + generator.OpenAPIFile + " or remove the module"}
 		}
 		for _, src := range files {
-			if err := lintFile(ctx, loader, src, &findings); err != nil {
+			if err := lintFile(ctx, loader, rules, src, &findings); err != nil {
 				return nil, err
 			}
 		}
 	}
-	findings = append(findings, syncChains(cfg)...)
+	for _, r := range rules {
+		if r.CheckWorkspace == nil {
+			continue
+		}
+		fs, err := r.CheckWorkspace(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("lint %s: %w", r.ID, err)
+		}
+		findings = append(findings, fs...)
+	}
 	report.Sort(findings)
-	return slices.CompactFunc(findings, func(a, b Finding) bool { return a.String() == b.String() }), nil
+	findings = slices.CompactFunc(findings, func(a, b Finding) bool { return a.String() == b.String() })
+	return ignored(cfg.Lint.Ignore, findings), nil
 }
 
-func lintFile(ctx context.Context, loader *openapi.Loader, src string, findings *[]Finding) error {
+// Enabled returns the rules lint.use and lint.except select, in table
+// order: use (default: every rule) names rule ids or categories, except
+// removes rule ids or categories. An unknown name is an error.
+func Enabled(l config.Lint) ([]Rule, error) {
+	known := func(name string) bool {
+		return slices.ContainsFunc(Rules, func(r Rule) bool { return r.ID == name || r.Category == name })
+	}
+	for _, name := range slices.Concat(l.Use, l.Except) {
+		if !known(name) {
+			return nil, fmt.Errorf("keiyaku.yaml lint: unknown rule or category %q; known: %s", name, strings.Join(ruleNames(), ", "))
+		}
+	}
+	var rules []Rule
+	for _, r := range Rules {
+		in := func(names []string) bool { return slices.Contains(names, r.ID) || slices.Contains(names, r.Category) }
+		if (len(l.Use) == 0 || in(l.Use)) && !in(l.Except) {
+			rules = append(rules, r)
+		}
+	}
+	return rules, nil
+}
+
+func ruleNames() []string {
+	names := []string{CategoryConventions, CategoryArchitecture}
+	for _, r := range Rules {
+		names = append(names, r.ID)
+	}
+	return names
+}
+
+// ignored drops findings an ignore entry accepts: same rule, and a file
+// equal to or below its path (any file when the path is empty).
+func ignored(ignores []config.Ignore, findings []Finding) []Finding {
+	return slices.DeleteFunc(findings, func(f Finding) bool {
+		return slices.ContainsFunc(ignores, func(ig config.Ignore) bool { return ig.Matches(f.Rule, f.File) })
+	})
+}
+
+func lintFile(ctx context.Context, loader *openapi.Loader, rules []Rule, src string, findings *[]Finding) error {
 	doc, err := loader.Load(ctx, src)
 	if err != nil {
 		return err
 	}
-	for _, r := range Rules {
+	for _, r := range rules {
+		if r.Check == nil {
+			continue
+		}
 		r.Check(doc, func(loc *openapi3.Location, msg string) {
 			f := Finding{Rule: r.ID, Severity: r.Severity, Format: report.FormatOpenAPI, File: src, Message: msg}
 			if loc != nil {
@@ -89,10 +151,11 @@ func lintFile(ctx context.Context, loader *openapi.Loader, src string, findings 
 	return nil
 }
 
-// syncChains reports chains of synchronous calls longer than MaxSyncDepth:
-// each hop adds latency and a way to fail, so long chains are an
-// anti-pattern (prefer an event, or let the caller fan out).
-func syncChains(cfg *config.Config) []Finding {
+// syncChains reports chains of synchronous calls longer than
+// lint.max_sync_depth: each hop adds latency and a way to fail, so long
+// chains are an anti-pattern (prefer an event, or let the caller fan out).
+func syncChains(cfg *config.Config) ([]Finding, error) {
+	limit := cfg.Lint.MaxSyncDepth
 	var findings []Finding
 	var longest func(p string, seen []string) []string
 	longest = func(p string, seen []string) []string {
@@ -109,13 +172,13 @@ func syncChains(cfg *config.Config) []Finding {
 		return best
 	}
 	for _, m := range cfg.Modules {
-		if chain := longest(m.Path, nil); len(chain)-1 > MaxSyncDepth {
+		if chain := longest(m.Path, nil); len(chain)-1 > limit {
 			findings = append(findings, Finding{
 				Rule: "SYNC_CHAIN_TOO_LONG", Severity: Warning, Format: report.FormatConfig, File: cfg.File, Line: m.Line, Column: m.Column,
 				Message: fmt.Sprintf("synchronous call chain %s has %d hops (at most %d): a slow or failing service at its end stalls every caller; publish an event or fan out from the caller",
-					strings.Join(chain, " → "), len(chain)-1, MaxSyncDepth),
+					strings.Join(chain, " → "), len(chain)-1, limit),
 			})
 		}
 	}
-	return findings
+	return findings, nil
 }

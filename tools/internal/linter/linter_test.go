@@ -301,17 +301,19 @@ func TestRuleRegistry(t *testing.T) {
 		if strings.TrimSpace(r.Description) == "" {
 			t.Errorf("rule %s has no description", r.ID)
 		}
-		if r.Check == nil {
-			t.Errorf("rule %s has no Check", r.ID)
+		if (r.Check == nil) == (r.CheckWorkspace == nil) {
+			t.Errorf("rule %s must have exactly one of Check and CheckWorkspace", r.ID)
+		}
+		if r.Category != linter.CategoryConventions && r.Category != linter.CategoryArchitecture {
+			t.Errorf("rule %s: category %q", r.ID, r.Category)
 		}
 		if st, err := os.Stat(filepath.Join("testdata/rules", r.ID)); err != nil || !st.IsDir() {
 			t.Errorf("rule %s has no testdata/rules/%s workspace", r.ID, r.ID)
 		}
 	}
-	// Every rule folder names a rule (SYNC_CHAIN_TOO_LONG is checked over
-	// keiyaku.yaml, outside the table) or is the clean workspace.
+	// Every rule folder names a rule or is the clean workspace.
 	for _, name := range cases(t, "testdata/rules") {
-		if name != "clean" && name != "SYNC_CHAIN_TOO_LONG" && !slices.Contains(ids, name) {
+		if name != "clean" && !slices.Contains(ids, name) {
 			t.Errorf("testdata/rules/%s names no rule", name)
 		}
 	}

@@ -18,16 +18,43 @@ var Rules = []Rule{
 	{
 		ID:          "OPERATION_ID_REQUIRED",
 		Severity:    Error,
+		Category:    CategoryConventions,
 		Description: "Every operation has an operationId: generated Go names and findings are derived from it.",
 		Check:       checkOperationID,
 	},
 	{
 		ID:          "ERROR_RESPONSE_PROBLEM_JSON",
 		Severity:    Error,
+		Category:    CategoryConventions,
 		Description: "Every 4xx, 5xx and default response is application/problem+json (RFC 9457), so clients handle all errors one way.",
 		Check:       checkProblemJSON,
 	},
+	{
+		ID:          "IDEMPOTENCY_KEY_ON_CREATE",
+		Severity:    Error,
+		Category:    CategoryConventions,
+		Description: "A POST that creates something (a 201 response) takes an Idempotency-Key header, so that a client may retry it safely.",
+		Check:       checkIdempotencyKey,
+	},
+	{
+		ID:             "SYNC_CHAIN_TOO_LONG",
+		Severity:       Warning,
+		Category:       CategoryArchitecture,
+		Description:    "No chain of synchronous calls (keiyaku.yaml uses) is longer than lint.max_sync_depth hops: A→B→C→D stalls A whenever D is slow.",
+		CheckWorkspace: syncChains,
+	},
+	{
+		ID:             "UNDECLARED_CLIENT_IMPORT",
+		Severity:       Error,
+		Category:       CategoryArchitecture,
+		Description:    "Service code under services/<name>/ imports the generated package of another service only if keiyaku.yaml declares that it uses it.",
+		CheckWorkspace: checkClientImports,
+	},
 }
+
+// IdempotencyKeyHeader is the request header that makes a POST safe to
+// retry.
+const IdempotencyKeyHeader = "Idempotency-Key"
 
 func operations(doc *openapi3.T, fn func(path, method string, op *openapi3.Operation)) {
 	if doc.Paths == nil {
@@ -110,4 +137,18 @@ func suggestOperationID(method, path string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+func checkIdempotencyKey(doc *openapi3.T, report func(*openapi3.Location, string)) {
+	operations(doc, func(path, method string, op *openapi3.Operation) {
+		if method != "POST" || op.Responses == nil || op.Responses.Value("201") == nil {
+			return
+		}
+		for _, p := range op.Parameters {
+			if p.Value != nil && p.Value.In == openapi3.ParameterInHeader && strings.EqualFold(p.Value.Name, IdempotencyKeyHeader) {
+				return
+			}
+		}
+		report(keyOf(op.Origin), fmt.Sprintf("%s %s creates (201) but takes no %s header; add it (required) so that clients may retry without creating twice", method, path, IdempotencyKeyHeader))
+	})
 }

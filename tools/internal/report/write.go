@@ -73,11 +73,7 @@ func annotation(f Finding) string {
 		}
 	}
 	props = append(props, "title="+escapeProperty(f.Rule))
-	msg := f.Message
-	if len(f.Operations) > 0 {
-		msg += "\n" + strings.Join(f.Operations, "\n")
-	}
-	return fmt.Sprintf("::%s %s::%s", level, strings.Join(props, ","), escapeData(msg))
+	return fmt.Sprintf("::%s %s::%s", level, strings.Join(props, ","), escapeData(f.Message))
 }
 
 // escapeData and escapeProperty follow the toolkit's escaping of workflow
