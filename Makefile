@@ -20,12 +20,22 @@ generate: ## generate Go code from the contracts into gen/ (the main job)
 lint: ## check that every contract loads, validates and follows the rules
 	$(KEIYAKU) lint
 
+# The baseline of the breaking-change gate; CI on a pull request sets it to
+# the target branch (e.g. AGAINST='.git#branch=origin/main').
+AGAINST ?= .git\#branch=main
+FORMAT  ?= text
+
+.PHONY: breaking
+breaking: ## report contract changes that break clients, against $(AGAINST)
+	$(KEIYAKU) breaking --against '$(AGAINST)' --format $(FORMAT)
+
 .PHONY: check
-check: ## what CI gates on: go vet, gofmt, contract lint, stale gen/
+check: ## what CI gates on: go vet, gofmt, contract lint, breaking changes against main, stale gen/
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
-	$(KEIYAKU) lint
+	$(KEIYAKU) lint --format $(FORMAT)
+	$(KEIYAKU) breaking --against '$(AGAINST)' --format $(FORMAT)
 	$(KEIYAKU) generate --check
 
 .PHONY: test

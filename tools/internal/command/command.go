@@ -4,6 +4,7 @@ package command
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/keiyaku/keiyaku/tools/internal/command/breaking"
 	"github.com/keiyaku/keiyaku/tools/internal/command/generate"
 	"github.com/keiyaku/keiyaku/tools/internal/command/lint"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
@@ -23,6 +24,7 @@ OpenAPI for synchronous REST, AsyncAPI + Avro for Kafka events.
 
 Exit codes: 0 ok, 1 usage or load error, 100 findings (lint, breaking, generate --check).`,
 		Example: `  keiyaku lint
+  keiyaku breaking --against .git#branch=main
   keiyaku generate
   keiyaku generate --check`,
 		SilenceErrors: true,
@@ -30,6 +32,7 @@ Exit codes: 0 ok, 1 usage or load error, 100 findings (lint, breaking, generate 
 	}
 	root.PersistentFlags().StringVar(&configFile, configFlagName, config.FileName, "path of the configuration file; its folder is the workspace root")
 	root.AddCommand(
+		breaking.NewCommand("breaking", &configFile),
 		generate.NewCommand("generate", &configFile),
 		lint.NewCommand("lint", &configFile),
 	)

@@ -3,6 +3,7 @@ package command
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -107,10 +108,76 @@ func TestExitCodes(t *testing.T) {
 // TestHelp pins that every command documents itself with an example.
 func TestHelp(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"--help"}, {"generate", "--help"}, {"lint", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"generate", "--help"}, {"lint", "--help"}, {"breaking", "--help"}} {
 		out, code := keiyaku(t, args...)
 		if code != exitcode.OK || !strings.Contains(out, "Examples:\n  keiyaku ") {
 			t.Errorf("keiyaku %s = %d, want 0 with an example\n%s", strings.Join(args, " "), code, out)
 		}
+	}
+}
+
+// git runs git in dir with a fixed identity and fails the test on error.
+func git(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// TestBreakingAgainstGit pins the gate end to end on a real git
+// repository: clean against its own main (0), a breaking edit in the
+// working tree (100, with the finding at its line), a missing branch (1),
+// and the two-file form.
+func TestBreakingAgainstGit(t *testing.T) {
+	t.Parallel()
+	ws := workspace(t)
+	cfg := filepath.Join(ws, "keiyaku.yaml")
+	git(t, ws, "init", "-q", "-b", "main")
+	git(t, ws, "add", ".")
+	git(t, ws, "commit", "-q", "-m", "contracts")
+
+	against := "--against=" + filepath.Join(ws, ".git") + "#branch=main"
+	out, code := keiyaku(t, "--config", cfg, "breaking", against)
+	if code != exitcode.OK || !strings.Contains(out, "0 findings against main@") {
+		t.Fatalf("breaking against itself = %d\n%s", code, out)
+	}
+
+	spec := filepath.Join(ws, "contracts/pets/v1/openapi.yaml")
+	data, err := os.ReadFile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Drop "kind" from the response: clients reading it break.
+	edited := strings.Replace(string(data), "required: [id, name, kind]", "required: [id, name]", 1)
+	edited = strings.Replace(edited, "        kind:\n          type: string\n          enum: [cat, dog]\n", "", 1)
+	if edited == string(data) {
+		t.Fatal("fixture edit did not apply")
+	}
+	if err := os.WriteFile(spec, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code = keiyaku(t, "--config", cfg, "breaking", against)
+	if code != exitcode.Findings || !regexp.MustCompile(`contracts/pets/v1/openapi\.yaml:\d+:\d+: error response-required-property-removed: .*kind.* in GET /pets/\{petId\}`).MatchString(out) {
+		t.Fatalf("breaking after removing a response property = %d, want 100 with the finding\n%s", code, out)
+	}
+	out, code = keiyaku(t, "--config", cfg, "breaking", against, "--format", "github-actions")
+	if code != exitcode.Findings || !strings.HasPrefix(out, "::error file=contracts/pets/v1/openapi.yaml,line=") {
+		t.Fatalf("github-actions output = %d\n%s", code, out)
+	}
+
+	out, code = keiyaku(t, "--config", cfg, "breaking", "--against="+filepath.Join(ws, ".git")+"#branch=nope")
+	if code != exitcode.Failure || !strings.Contains(out, `no such branch "nope"`) {
+		t.Fatalf("missing branch = %d, want 1 naming it\n%s", code, out)
+	}
+
+	old := filepath.Join(t.TempDir(), "old.yaml")
+	if err := os.WriteFile(old, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The old file $refs ../../common/v1/common.yaml, which is not below
+	// its folder: a clear load error, exit 1.
+	if out, code = keiyaku(t, "breaking", "--against", old, spec); code != exitcode.Failure || !strings.Contains(out, "common.yaml") {
+		t.Fatalf("two files with a $ref out of the folder = %d\n%s", code, out)
 	}
 }
