@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/mod/modfile"
@@ -85,8 +86,67 @@ type Use struct {
 	// Module is the Path of the provider's module, e.g. "contracts/member/v1".
 	Module string `yaml:"module"`
 
+	// The call policy of this dependency: what the generated client
+	// constructor (e.g. NewMemberClient) passes to runtime/resilience.
+	// Zero values keep resilience's defaults (see README).
+
+	// Timeout bounds a whole call, retries included (default 5s).
+	Timeout Duration `yaml:"timeout"`
+	// AttemptTimeout bounds one attempt (default 2s).
+	AttemptTimeout Duration `yaml:"attempt_timeout"`
+	// MaxAttempts counts the first attempt and the retries (default 3).
+	MaxAttempts int `yaml:"max_attempts"`
+	// RetryBudget is the share of calls that may be retried over the
+	// budget window (default 0.1).
+	RetryBudget float64 `yaml:"retry_budget"`
+	// Breaker tunes the circuit breaker of this dependency.
+	Breaker BreakerPolicy `yaml:"breaker"`
+	// Fallback is "none" (default) or "last-good": serve the last good
+	// response of a GET, marked as a fallback, when the call fails.
+	Fallback string `yaml:"fallback"`
+	// FallbackTTL is how long a last-good response may be served
+	// (default 1m).
+	FallbackTTL Duration `yaml:"fallback_ttl"`
+
 	// Line and Column locate the entry in keiyaku.yaml.
 	Line, Column int `yaml:"-"`
+}
+
+// BreakerPolicy tunes the circuit breaker of one dependency; zero values
+// keep resilience's defaults.
+type BreakerPolicy struct {
+	// FailureRatio opens the breaker at this share of failed attempts
+	// (default 0.5) once MinRequests were counted (default 10).
+	FailureRatio float64 `yaml:"failure_ratio"`
+	MinRequests  int     `yaml:"min_requests"`
+	// ConsecutiveFailures opens it after this many failures in a row
+	// (default 5).
+	ConsecutiveFailures int `yaml:"consecutive_failures"`
+	// OpenTimeout is how long it stays open before probing (default 10s).
+	OpenTimeout Duration `yaml:"open_timeout"`
+}
+
+// The fallbacks a dependency may declare.
+const (
+	FallbackNone     = "none"
+	FallbackLastGood = "last-good"
+)
+
+// DefaultFallbackTTL is how long a last-good response may be served
+// unless fallback_ttl says otherwise.
+const DefaultFallbackTTL = Duration(time.Minute)
+
+// Duration is a time.Duration written as in Go ("800ms", "2s", "1m").
+type Duration time.Duration
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // Generate holds the code generation settings.
@@ -339,6 +399,16 @@ func checkKeys(file string, node *yaml.Node, t reflect.Type, where string) error
 		if node.Kind != yaml.ScalarNode || node.Tag != "!!bool" {
 			return &Error{File: file, Line: node.Line, Column: node.Column, Msg: fmt.Sprintf("%s must be true or false, not %s", where, describe(node))}
 		}
+	case reflect.Int64:
+		if t == reflect.TypeFor[Duration]() {
+			if v, err := time.ParseDuration(node.Value); node.Kind != yaml.ScalarNode || err != nil || v <= 0 {
+				return &Error{File: file, Line: node.Line, Column: node.Column, Msg: fmt.Sprintf("%s must be a positive duration such as 800ms, 2s or 1m, not %s", where, describe(node))}
+			}
+		}
+	case reflect.Float64:
+		if node.Kind != yaml.ScalarNode || (node.Tag != "!!float" && node.Tag != "!!int") {
+			return &Error{File: file, Line: node.Line, Column: node.Column, Msg: fmt.Sprintf("%s must be a number, not %s", where, describe(node))}
+		}
 	case reflect.Int:
 		if node.Kind != yaml.ScalarNode || node.Tag != "!!int" {
 			return &Error{File: file, Line: node.Line, Column: node.Column, Msg: fmt.Sprintf("%s must be a whole number, not %s", where, describe(node))}
@@ -524,6 +594,20 @@ func (c *Config) validate(top *yaml.Node) error {
 				return at("uses: module %q is not generated (generate: false), so it has no client", u.Module)
 			case used[u.Module]:
 				return at("uses: module %q is listed twice", u.Module)
+			case u.MaxAttempts < 0 || u.MaxAttempts > 10:
+				return at("uses %s: max_attempts %d: use 1 to 10; unbounded retries multiply load on a failing service", u.Module, u.MaxAttempts)
+			case u.RetryBudget < 0 || u.RetryBudget > 1:
+				return at("uses %s: retry_budget %v: use a share between 0 and 1, e.g. 0.1", u.Module, u.RetryBudget)
+			case u.Breaker.FailureRatio < 0 || u.Breaker.FailureRatio > 1:
+				return at("uses %s: breaker.failure_ratio %v: use a share between 0 and 1, e.g. 0.5", u.Module, u.Breaker.FailureRatio)
+			case u.Breaker.MinRequests < 0 || u.Breaker.ConsecutiveFailures < 0:
+				return at("uses %s: breaker counts must not be negative", u.Module)
+			case u.Fallback != "" && u.Fallback != FallbackNone && u.Fallback != FallbackLastGood:
+				return at("uses %s: fallback %q: use %q or %q", u.Module, u.Fallback, FallbackNone, FallbackLastGood)
+			case u.FallbackTTL != 0 && u.Fallback != FallbackLastGood:
+				return at("uses %s: fallback_ttl is set but fallback is not %q", u.Module, FallbackLastGood)
+			case u.AttemptTimeout != 0 && u.Timeout != 0 && u.AttemptTimeout > u.Timeout:
+				return at("uses %s: attempt_timeout %s is longer than timeout %s", u.Module, time.Duration(u.AttemptTimeout), time.Duration(u.Timeout))
 			}
 			used[u.Module] = true
 		}

@@ -57,17 +57,31 @@ func Plan(cfg *config.Config) []Target {
 			continue
 		}
 		src := path.Join(m.Path, OpenAPIFile)
-		if _, err := os.Stat(filepath.Join(cfg.Root, filepath.FromSlash(src))); err != nil {
-			continue
+		if _, err := os.Stat(filepath.Join(cfg.Root, filepath.FromSlash(src))); err == nil {
+			targets = append(targets, Target{
+				Module: m,
+				Source: src,
+				Path:   path.Join(cfg.OutDir(m), "openapi"+Suffix),
+				kind:   kindOpenAPI,
+			})
 		}
-		targets = append(targets, Target{
-			Module: m,
-			Source: src,
-			Path:   path.Join(cfg.OutDir(m), "openapi"+Suffix),
-		})
+		if len(m.Uses) > 0 {
+			targets = append(targets, Target{
+				Module: m,
+				Source: config.FileName,
+				Path:   path.Join(cfg.OutDir(m), ClientsFile),
+				kind:   kindClients,
+			})
+		}
 	}
 	return targets
 }
+
+// The kinds of generated files.
+const (
+	kindOpenAPI = iota
+	kindClients
+)
 
 // Target is one file to generate.
 type Target struct {
@@ -76,6 +90,8 @@ type Target struct {
 	Source string
 	// Path is the output file, relative to the root.
 	Path string
+
+	kind int
 }
 
 // Generate produces every planned file. It stops at the first contract
@@ -89,11 +105,19 @@ func Generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 	var files []File
 	for _, t := range Plan(cfg) {
 		start := time.Now()
-		content, err := generateOpenAPI(ctx, loader, t)
+		var content []byte
+		var inputs []string
+		switch t.kind {
+		case kindOpenAPI:
+			content, err = generateOpenAPI(ctx, loader, t)
+			inputs = loader.Reads()
+		case kindClients:
+			content, err = generateClients(cfg, t.Module)
+		}
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, File{Path: t.Path, Source: t.Source, Inputs: loader.Reads(), Content: content, Took: time.Since(start)})
+		files = append(files, File{Path: t.Path, Source: t.Source, Inputs: inputs, Content: content, Took: time.Since(start)})
 	}
 	return files, nil
 }

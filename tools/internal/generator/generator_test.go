@@ -68,8 +68,17 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(first) != 1 || first[0].Path != "gen/pets/v1/openapi.gen.go" || first[0].Source != "contracts/pets/v1/openapi.yaml" {
-		t.Fatalf("planned files = %+v, want gen/pets/v1/openapi.gen.go from contracts/pets/v1/openapi.yaml", first)
+	var paths []string
+	for _, f := range first {
+		paths = append(paths, f.Path+" ← "+f.Source)
+	}
+	want := []string{
+		"gen/pets/v1/openapi.gen.go ← contracts/pets/v1/openapi.yaml",
+		"gen/shop/v1/openapi.gen.go ← contracts/shop/v1/openapi.yaml",
+		"gen/shop/v1/clients.gen.go ← keiyaku.yaml",
+	}
+	if !slices.Equal(paths, want) {
+		t.Fatalf("planned files = %q, want %q", paths, want)
 	}
 	for i, f := range first {
 		if !bytes.Equal(f.Content, second[i].Content) {
@@ -86,10 +95,10 @@ func TestGolden(t *testing.T) {
 		if !ast.IsGenerated(file) {
 			t.Errorf("%s: go/ast does not see it as generated", f.Path)
 		}
-		if file.Name.Name != "petsv1" {
-			t.Errorf("%s: package %s, want petsv1", f.Path, file.Name.Name)
+		if want := strings.Split(f.Path, "/")[1] + "v1"; file.Name.Name != want {
+			t.Errorf("%s: package %s, want %s", f.Path, file.Name.Name, want)
 		}
-		wantHead := Header + "\n// source: contracts/pets/v1/openapi.yaml\n"
+		wantHead := Header + "\n// source: " + f.Source
 		if !bytes.HasPrefix(f.Content, []byte(wantHead)) {
 			t.Errorf("%s: does not start with %q", f.Path, wantHead)
 		}
@@ -98,7 +107,7 @@ func TestGolden(t *testing.T) {
 			t.Errorf("%s: holds the absolute path %s", f.Path, abs)
 		}
 		// The shared response came in through the relative $ref.
-		if !bytes.Contains(f.Content, []byte("type Problem struct")) {
+		if f.Path == "gen/pets/v1/openapi.gen.go" && !bytes.Contains(f.Content, []byte("type Problem struct")) {
 			t.Errorf("%s: Problem from common.yaml was not bundled", f.Path)
 		}
 		golden := filepath.Join("testdata/ws", filepath.FromSlash(f.Path))
@@ -163,6 +172,8 @@ func TestCheckAndWrite(t *testing.T) {
 		"gen/cats/v1/openapi.gen.go missing",
 		"gen/dogs/v1/openapi.gen.go orphaned",
 		"gen/pets/v1/openapi.gen.go stale",
+		"gen/shop/v1/clients.gen.go unchanged",
+		"gen/shop/v1/openapi.gen.go unchanged",
 	}
 	if got := summary(changes); !slices.Equal(got, want) {
 		t.Fatalf("check = %q, want %q", got, want)
@@ -179,6 +190,8 @@ func TestCheckAndWrite(t *testing.T) {
 		"gen/cats/v1/openapi.gen.go wrote",
 		"gen/dogs/v1/openapi.gen.go removed",
 		"gen/pets/v1/openapi.gen.go wrote",
+		"gen/shop/v1/clients.gen.go unchanged",
+		"gen/shop/v1/openapi.gen.go unchanged",
 	}
 	if got := summary(changes); !slices.Equal(got, want) {
 		t.Fatalf("write = %q, want %q", got, want)
@@ -194,7 +207,8 @@ func TestCheckAndWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = []string{"gen/cats/v1/openapi.gen.go unchanged", "gen/pets/v1/openapi.gen.go unchanged"}
+	want = []string{"gen/cats/v1/openapi.gen.go unchanged", "gen/pets/v1/openapi.gen.go unchanged",
+		"gen/shop/v1/clients.gen.go unchanged", "gen/shop/v1/openapi.gen.go unchanged"}
 	if got := summary(changes); !slices.Equal(got, want) {
 		t.Fatalf("check after write = %q, want %q", got, want)
 	}

@@ -2,6 +2,7 @@ package generator_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -10,7 +11,10 @@ import (
 
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
+	memberv1 "github.com/keiyaku/keiyaku/gen/member/v1"
+	reservationv1 "github.com/keiyaku/keiyaku/gen/reservation/v1"
 	roomv1 "github.com/keiyaku/keiyaku/gen/room/v1"
+	"github.com/keiyaku/keiyaku/runtime/resilience"
 )
 
 // holdServer implements the generated strict interface of the Room
@@ -168,5 +172,75 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if avail.JSON200 == nil || !avail.JSON200.Available {
 		t.Fatalf("availability after release = %s, want available=true", avail.Body)
+	}
+}
+
+// TestGeneratedResilientClient pins the constructor generated from the
+// reservation service's uses entry for member (keiyaku.yaml: 3 attempts,
+// last-good fallback): a 503 burst is retried to success, and when Member
+// is down the last good answer is served, marked as a fallback.
+func TestGeneratedResilientClient(t *testing.T) {
+	t.Parallel()
+	id := openapi_types.UUID{0x11}
+	var (
+		mu       sync.Mutex
+		failures int // the next requests to answer 503
+		down     bool
+		calls    int
+	)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		switch {
+		case down:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case failures > 0:
+			failures--
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"id":%q,"name":"Aiko","email":"aiko@example.com","status":"active","tier":"gold"}`, id)
+		}
+	}))
+	t.Cleanup(ts.Close)
+	client, err := reservationv1.NewMemberClient(ts.URL, resilience.WithBackoff(time.Millisecond, 2*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := func(f int, d bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		failures, down, calls = f, d, 0
+	}
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return calls
+	}
+
+	set(2, false)
+	got, err := client.GetMemberWithResponse(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.JSON200 == nil || got.JSON200.Status != memberv1.MemberStatusActive || count() != 3 {
+		t.Fatalf("after two 503s: %d %s in %d calls, want the member in 3", got.StatusCode(), got.Body, count())
+	}
+	if resilience.IsFallback(got.HTTPResponse) {
+		t.Error("a fresh answer is marked as a fallback")
+	}
+
+	set(0, true)
+	got, err = client.GetMemberWithResponse(t.Context(), id)
+	if err != nil {
+		t.Fatalf("member down: %v, want the last good answer", err)
+	}
+	if got.JSON200 == nil || got.JSON200.Name != "Aiko" || !resilience.IsFallback(got.HTTPResponse) {
+		t.Fatalf("member down: %d %s fallback=%v, want the last good member marked as a fallback",
+			got.StatusCode(), got.Body, resilience.IsFallback(got.HTTPResponse))
+	}
+	if n := count(); n > 3 {
+		t.Errorf("member down: %d calls, want at most the policy's 3 attempts", n)
 	}
 }
