@@ -276,7 +276,11 @@ func (r *Resolver) pointer(file string, root *yaml.Node, ptr string, depth int, 
 	for tok := range strings.SplitSeq(ptr[1:], "/") {
 		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
 		n = deref(n)
+		hops := 0
 		for ref := OnlyRef(n); follow && ref != nil; ref = OnlyRef(n) {
+			if hops++; hops > maxHops {
+				return Target{}, fmt.Errorf("#%s is a loop of $refs that never reaches a definition", walked)
+			}
 			t, err := r.resolve(cur, ref, depth+1)
 			if err != nil {
 				return Target{}, err
@@ -424,3 +428,7 @@ func Walk(n *yaml.Node, fn func(ref *yaml.Node) bool) bool {
 	}
 	return true
 }
+
+// Read reads a workspace-relative file with the resolver's read function,
+// without parsing it.
+func (r *Resolver) Read(name string) ([]byte, error) { return r.read(name) }

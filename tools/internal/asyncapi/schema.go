@@ -1,0 +1,236 @@
+package asyncapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"path"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/keiyaku/keiyaku/tools/internal/avroschema"
+	"github.com/keiyaku/keiyaku/tools/internal/diag"
+	"github.com/keiyaku/keiyaku/tools/internal/yamlref"
+)
+
+// maxSchemaNodes bounds the JSON Schema nodes one Load inlines through
+// $refs: a schema that $refs another twice, nested thirty deep, would
+// otherwise expand to billions of nodes.
+const maxSchemaNodes = 200_000
+
+// schema decodes a schema: a Multi Format Schema Object, or a schema in
+// the default format, either possibly behind a $ref.
+func (l *loader) schema(file string, n *yaml.Node, what string) (*Schema, error) {
+	file, n, _, err := l.follow(file, n, "schema")
+	if err != nil {
+		return nil, err
+	}
+	if s := l.schemas[n]; s != nil {
+		return s, nil
+	}
+	var s *Schema
+	if n.Kind == yaml.MappingNode && hasKey(n, "schemaFormat") {
+		s, err = l.multiFormat(file, n, what)
+	} else {
+		s = &Schema{Format: DefaultSchemaFormat, Pos: posOf(file, n)}
+		s.JSON, err = l.jsonSchema(file, n)
+	}
+	if err != nil {
+		return nil, err
+	}
+	l.schemas[n] = s
+	return s, nil
+}
+
+func hasKey(n *yaml.Node, key string) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
+}
+
+// multiFormat decodes a Multi Format Schema Object.
+func (l *loader) multiFormat(file string, n *yaml.Node, what string) (*Schema, error) {
+	s := &Schema{Pos: posOf(file, n)}
+	var format, schema *yaml.Node
+	err := fields(file, n, what, map[string]field{
+		"schemaFormat": func(key, val *yaml.Node) error {
+			format = val
+			return str(file, &s.Format)(key, val)
+		},
+		"schema": func(_, val *yaml.Node) error { schema = val; return nil },
+	})
+	if err != nil {
+		return nil, err
+	}
+	if schema == nil {
+		return nil, missing(file, n, what, "schema", "add schema: next to schemaFormat, e.g. schema: {$ref: './avro/Event.avsc'}")
+	}
+	s.Format = strings.Join(strings.Fields(s.Format), "")
+	switch {
+	case slices.Contains(avroFormats, s.Format):
+		s.Avro, err = l.avroRecord(file, schema, what)
+	case slices.Contains(jsonSchemaFormats, s.Format):
+		var sf string
+		var sn *yaml.Node
+		if sf, sn, _, err = l.follow(file, schema, "schema"); err == nil {
+			s.JSON, err = l.jsonSchema(sf, sn)
+		}
+	default:
+		return nil, errAt(file, format, fmt.Sprintf("schemaFormat %q is not supported", s.Format),
+			"use "+avroFormats[0]+" (a $ref to an .avsc file) or a JSON Schema format: "+strings.Join(jsonSchemaFormats, ", "))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// avroRecord loads the Avro record that the schema of an Avro Multi Format
+// Schema Object points to: a $ref to an .avsc file, loaded with the other
+// .avsc files of its folder.
+func (l *loader) avroRecord(file string, n *yaml.Node, what string) (*avroschema.Record, error) {
+	ref := yamlref.OnlyRef(n)
+	if ref == nil {
+		return nil, errAt(file, n, fmt.Sprintf("the Avro schema of %s must be a $ref to an .avsc file", what),
+			"move the schema into an .avsc file next to the document and write schema: {$ref: './avro/Event.avsc'}")
+	}
+	target, frag, err := yamlref.Split(file, ref)
+	if err != nil {
+		return nil, err
+	}
+	if frag != "" || path.Ext(target) != avroschema.Extension {
+		return nil, errAt(file, ref, fmt.Sprintf("$ref %q does not name an .avsc file", ref.Value), "point at a whole .avsc file, without a #fragment")
+	}
+	if err := l.ctx.Err(); err != nil {
+		return nil, err
+	}
+	set, err := l.avroSet(path.Dir(target))
+	if err != nil {
+		if de, ok := err.(*diag.Error); ok && de.Line == 0 {
+			// A folder that does not exist: the $ref is what to fix.
+			return nil, errAt(file, ref, fmt.Sprintf("$ref %q: %s", ref.Value, de.Msg), "fix the path; it is relative to the file holding the $ref")
+		}
+		return nil, err
+	}
+	r := set.FileRecord(target)
+	if r == nil {
+		if !slices.Contains(set.Files, target) {
+			return nil, errAt(file, ref, fmt.Sprintf("$ref %q: file %s not found", ref.Value, target), "fix the path; it is relative to the file holding the $ref")
+		}
+		return nil, errAt(file, ref, fmt.Sprintf("$ref %q: the top of %s is not an Avro record", ref.Value, target), "a message payload is one record: make the file define it")
+	}
+	return r, nil
+}
+
+// jsonSchema converts a JSON Schema to JSON, inlining its $refs.
+func (l *loader) jsonSchema(file string, n *yaml.Node) ([]byte, error) {
+	v, err := l.jsonValue(file, n, nil)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, errAt(file, n, fmt.Sprintf("the schema cannot be written as JSON: %v", err), "")
+	}
+	return data, nil
+}
+
+// jsonValue converts a YAML node of file to a JSON value, inlining each
+// $ref. stack holds the definitions being inlined, to refuse recursion.
+func (l *loader) jsonValue(file string, n *yaml.Node, stack []*yaml.Node) (any, error) {
+	if l.budget--; l.budget < 0 {
+		return nil, errAt(file, n, fmt.Sprintf("the JSON Schemas expand to more than %d nodes through their $refs", maxSchemaNodes), "reference fewer schemas, or simplify them")
+	}
+	n = deref(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		if key, ref := yamlref.RefOf(n); ref != nil && len(n.Content) > 2 {
+			return nil, errAt(file, key, "a $ref in a JSON Schema holds nothing else here", "move the other keywords into the schema it points to")
+		} else if ref != nil {
+			if err := l.ctx.Err(); err != nil {
+				return nil, err
+			}
+			t, err := l.res.Follow(file, ref)
+			if err != nil {
+				return nil, err
+			}
+			if slices.Contains(stack, t.Node) {
+				return nil, errAt(file, ref, fmt.Sprintf("recursive schema: $ref %q leads back into itself", ref.Value), "JSON Schemas here are inlined, so they may not be recursive")
+			}
+			return l.jsonValue(t.File, t.Node, append(stack, t.Node))
+		}
+		out := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if _, dup := out[k.Value]; dup {
+				return nil, errAt(file, k, fmt.Sprintf("key %q twice", k.Value), "remove one")
+			}
+			v, err := l.jsonValue(file, n.Content[i+1], stack)
+			if err != nil {
+				return nil, err
+			}
+			out[k.Value] = v
+		}
+		return out, nil
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := l.jsonValue(file, c, stack)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		return scalar(file, n)
+	}
+	return nil, errAt(file, n, "unresolvable alias", "")
+}
+
+// scalar converts a YAML scalar to a JSON value by its resolved tag.
+func scalar(file string, n *yaml.Node) (any, error) {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, nil
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return nil, errAt(file, n, fmt.Sprintf("invalid boolean %q", n.Value), "")
+		}
+		return b, nil
+	case "!!int":
+		var i int64
+		if err := n.Decode(&i); err == nil {
+			return i, nil
+		}
+		var u uint64
+		if err := n.Decode(&u); err == nil {
+			return u, nil
+		}
+		return nil, errAt(file, n, fmt.Sprintf("integer %s does not fit in 64 bits", n.Value), "quote it if it is a string")
+	case "!!float":
+		var f float64
+		if err := n.Decode(&f); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return nil, errAt(file, n, fmt.Sprintf("number %s has no JSON form", n.Value), "quote it if it is a string")
+		}
+		return f, nil
+	}
+	return n.Value, nil
+}
+
+// isObjectSchema reports whether a JSON Schema declares type object.
+func isObjectSchema(data []byte) bool {
+	var s struct {
+		Type any `json:"type"`
+	}
+	if json.Unmarshal(data, &s) != nil {
+		return false
+	}
+	return s.Type == "object"
+}
