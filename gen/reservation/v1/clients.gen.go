@@ -27,7 +27,7 @@ var MemberPolicy = resilience.Policy{
 // whose calls go through a resilience.Client named "member": timeouts,
 // retries only where safe, a retry budget and a circuit breaker per
 // MemberPolicy, and the last good response of a GET served as a
-// fallback for 5 * time.Minute. opts come last and override all of it.
+// fallback for up to 5m0s. opts come last and override all of it.
 func NewMemberClient(server string, opts ...resilience.Option) (*memberv1.ClientWithResponses, error) {
 	base := MemberPolicy.Options()
 	base = append(base, resilience.WithFallback(

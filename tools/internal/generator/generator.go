@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
+	"github.com/keiyaku/keiyaku/tools/internal/avroschema"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/openapi"
 )
@@ -56,13 +58,28 @@ func Plan(cfg *config.Config) []Target {
 		if !m.Generated() {
 			continue
 		}
-		src := path.Join(m.Path, OpenAPIFile)
-		if _, err := os.Stat(filepath.Join(cfg.Root, filepath.FromSlash(src))); err == nil {
+		if src := path.Join(m.Path, OpenAPIFile); exists(cfg.Root, src) {
 			targets = append(targets, Target{
 				Module: m,
 				Source: src,
 				Path:   path.Join(cfg.OutDir(m), "openapi"+Suffix),
 				kind:   kindOpenAPI,
+			})
+		}
+		if matches, _ := filepath.Glob(filepath.Join(cfg.Root, filepath.FromSlash(m.Path), AvroDir, "*.avsc")); len(matches) > 0 {
+			targets = append(targets, Target{
+				Module: m,
+				Source: path.Join(m.Path, AvroDir),
+				Path:   path.Join(cfg.OutDir(m), AvroFile),
+				kind:   kindAvro,
+			})
+		}
+		if src := path.Join(m.Path, AsyncAPIFile); exists(cfg.Root, src) {
+			targets = append(targets, Target{
+				Module: m,
+				Source: src,
+				Path:   path.Join(cfg.OutDir(m), EventsFile),
+				kind:   kindEvents,
 			})
 		}
 		if len(m.Uses) > 0 {
@@ -80,8 +97,16 @@ func Plan(cfg *config.Config) []Target {
 // The kinds of generated files.
 const (
 	kindOpenAPI = iota
+	kindAvro
+	kindEvents
 	kindClients
 )
+
+// exists reports whether the workspace-relative file exists.
+func exists(root, file string) bool {
+	_, err := os.Stat(filepath.Join(root, filepath.FromSlash(file)))
+	return err == nil
+}
 
 // Target is one file to generate.
 type Target struct {
@@ -102,7 +127,13 @@ func Generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 		return nil, err
 	}
 	defer loader.Close()
+	root, err := os.OpenRoot(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("open workspace root: %w", err)
+	}
+	defer root.Close()
 	var files []File
+	taken := map[string]namer{} // per module: what its OpenAPI code declares
 	for _, t := range Plan(cfg) {
 		start := time.Now()
 		var content []byte
@@ -111,6 +142,21 @@ func Generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 		case kindOpenAPI:
 			content, err = generateOpenAPI(ctx, loader, t)
 			inputs = loader.Reads()
+			if err == nil {
+				taken[t.Module.Path], err = declared(content)
+			}
+		case kindAvro:
+			var set *avroschema.Set
+			if set, err = avroschema.Load(ctx, root, t.Source); err == nil {
+				content, err = generateAvro(set, t.Module, taken[t.Module.Path])
+				inputs = set.Files
+			}
+		case kindEvents:
+			var doc *asyncapi.Document
+			if doc, err = asyncapi.Load(ctx, cfg.Root, t.Source); err == nil {
+				content, err = generateEvents(cfg, t.Module, doc, taken[t.Module.Path])
+				inputs = doc.Files
+			}
 		case kindClients:
 			content, err = generateClients(cfg, t.Module)
 		}

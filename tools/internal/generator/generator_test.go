@@ -74,7 +74,10 @@ func TestGolden(t *testing.T) {
 	}
 	want := []string{
 		"gen/pets/v1/openapi.gen.go ← contracts/pets/v1/openapi.yaml",
+		"gen/pets/v1/avro.gen.go ← contracts/pets/v1/avro",
+		"gen/pets/v1/events.gen.go ← contracts/pets/v1/asyncapi.yaml",
 		"gen/shop/v1/openapi.gen.go ← contracts/shop/v1/openapi.yaml",
+		"gen/shop/v1/events.gen.go ← contracts/shop/v1/asyncapi.yaml",
 		"gen/shop/v1/clients.gen.go ← keiyaku.yaml",
 	}
 	if !slices.Equal(paths, want) {
@@ -171,8 +174,11 @@ func TestCheckAndWrite(t *testing.T) {
 	want := []string{
 		"gen/cats/v1/openapi.gen.go missing",
 		"gen/dogs/v1/openapi.gen.go orphaned",
+		"gen/pets/v1/avro.gen.go unchanged",
+		"gen/pets/v1/events.gen.go unchanged",
 		"gen/pets/v1/openapi.gen.go stale",
 		"gen/shop/v1/clients.gen.go unchanged",
+		"gen/shop/v1/events.gen.go unchanged",
 		"gen/shop/v1/openapi.gen.go unchanged",
 	}
 	if got := summary(changes); !slices.Equal(got, want) {
@@ -189,8 +195,11 @@ func TestCheckAndWrite(t *testing.T) {
 	want = []string{
 		"gen/cats/v1/openapi.gen.go wrote",
 		"gen/dogs/v1/openapi.gen.go removed",
+		"gen/pets/v1/avro.gen.go unchanged",
+		"gen/pets/v1/events.gen.go unchanged",
 		"gen/pets/v1/openapi.gen.go wrote",
 		"gen/shop/v1/clients.gen.go unchanged",
+		"gen/shop/v1/events.gen.go unchanged",
 		"gen/shop/v1/openapi.gen.go unchanged",
 	}
 	if got := summary(changes); !slices.Equal(got, want) {
@@ -207,8 +216,8 @@ func TestCheckAndWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = []string{"gen/cats/v1/openapi.gen.go unchanged", "gen/pets/v1/openapi.gen.go unchanged",
-		"gen/shop/v1/clients.gen.go unchanged", "gen/shop/v1/openapi.gen.go unchanged"}
+	want = []string{"gen/cats/v1/openapi.gen.go unchanged", "gen/pets/v1/avro.gen.go unchanged", "gen/pets/v1/events.gen.go unchanged",
+		"gen/pets/v1/openapi.gen.go unchanged", "gen/shop/v1/clients.gen.go unchanged", "gen/shop/v1/events.gen.go unchanged", "gen/shop/v1/openapi.gen.go unchanged"}
 	if got := summary(changes); !slices.Equal(got, want) {
 		t.Fatalf("check after write = %q, want %q", got, want)
 	}

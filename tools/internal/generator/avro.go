@@ -1,0 +1,328 @@
+package generator
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/format"
+	"go/parser"
+	"go/token"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/keiyaku/keiyaku/tools/internal/avroschema"
+	"github.com/keiyaku/keiyaku/tools/internal/config"
+	"github.com/keiyaku/keiyaku/tools/internal/diag"
+)
+
+// AvroDir is the folder of a module that holds its Avro schemas.
+const AvroDir = "avro"
+
+// AvroFile is the generated file of a module's Avro types.
+const AvroFile = "avro" + Suffix
+
+const codecPkg = "github.com/keiyaku/keiyaku/runtime/events/codec"
+
+// goTypes maps Avro types to Go types, the mapping runtime/events/codec
+// (twmb/avro) encodes and decodes: uuid → string, date and
+// timestamp-millis → time.Time, decimal → *big.Rat, ["null", T] → *T.
+type goTypes struct {
+	imports map[string]bool
+	names   namer
+}
+
+// namer gives the Go name of a named Avro type. A name the package's
+// OpenAPI code already declares (room's REST Money and the event's Avro
+// Money) gets the suffix "Avro", the same at every use.
+type namer map[string]bool
+
+func (taken namer) name(full string) string {
+	n := typeName(full)
+	if taken[n] {
+		return n + "Avro"
+	}
+	return n
+}
+
+func (g *goTypes) goType(t *avroschema.Type, at *avroschema.Field) (string, error) {
+	if inner, ok := t.Nullable(); ok {
+		s, err := g.goType(inner, at)
+		if err != nil {
+			return "", err
+		}
+		if strings.HasPrefix(s, "*") || strings.HasPrefix(s, "[]") || strings.HasPrefix(s, "map[") {
+			return s, nil
+		}
+		return "*" + s, nil
+	}
+	switch t.Logical {
+	case "uuid":
+		return "string", nil
+	case "date", "timestamp-millis", "timestamp-micros", "local-timestamp-millis", "local-timestamp-micros":
+		g.imports["time"] = true
+		return "time.Time", nil
+	case "time-millis", "time-micros":
+		g.imports["time"] = true
+		return "time.Duration", nil
+	case "decimal":
+		g.imports["math/big"] = true
+		return "*big.Rat", nil
+	}
+	switch t.Kind {
+	case avroschema.KindBoolean:
+		return "bool", nil
+	case avroschema.KindInt:
+		return "int32", nil
+	case avroschema.KindLong:
+		return "int64", nil
+	case avroschema.KindFloat:
+		return "float32", nil
+	case avroschema.KindDouble:
+		return "float64", nil
+	case avroschema.KindBytes:
+		return "[]byte", nil
+	case avroschema.KindString:
+		return "string", nil
+	case avroschema.KindRecord, avroschema.KindEnum:
+		return g.names.name(t.Name), nil
+	case avroschema.KindFixed:
+		return fmt.Sprintf("[%d]byte", t.Size), nil
+	case avroschema.KindArray:
+		s, err := g.goType(t.Items, at)
+		return "[]" + s, err
+	case avroschema.KindMap:
+		s, err := g.goType(t.Values, at)
+		return "map[string]" + s, err
+	}
+	where := ""
+	if at != nil {
+		where = "field " + at.Name + ": "
+	}
+	return "", fmt.Errorf("%sno Go type for Avro %s; use a record, a primitive, or a union of null and one type", where, t.Kind)
+}
+
+// typeName is the Go name of a named Avro type: the last part of its full
+// name.
+func typeName(full string) string {
+	return exported(full[strings.LastIndex(full, ".")+1:])
+}
+
+// initialisms are written in capitals in Go names (Go's naming habit).
+var initialisms = []string{"ID", "URL", "URI", "UUID", "HTTP", "API", "JSON", "SQL"}
+
+// exported turns an Avro or AsyncAPI name ("reservationId", "on-created")
+// into an exported Go name ("ReservationID", "OnCreated").
+func exported(name string) string {
+	var words []string
+	var cur []rune
+	flush := func() {
+		if len(cur) > 0 {
+			words = append(words, string(cur))
+			cur = nil
+		}
+	}
+	for i, r := range name {
+		switch {
+		case r == '_' || r == '-' || r == '.' || r == ' ':
+			flush()
+			continue
+		case i > 0 && r >= 'A' && r <= 'Z' && len(cur) > 0 && !(cur[len(cur)-1] >= 'A' && cur[len(cur)-1] <= 'Z'):
+			flush()
+		}
+		cur = append(cur, r)
+	}
+	flush()
+	var b strings.Builder
+	for _, w := range words {
+		if up := strings.ToUpper(w); slices.Contains(initialisms, up) {
+			b.WriteString(up)
+			continue
+		}
+		b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+	}
+	return b.String()
+}
+
+// generateAvro writes the Go types of every named type in set, with the
+// self-contained schema, its fingerprint and a parsed codec.Schema of each
+// record.
+func generateAvro(set *avroschema.Set, m config.Module, taken namer) ([]byte, error) {
+	body, imports, err := avroDecls(set.Records, taken)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "%s\n// source: %s\n\npackage %s\n\n", Header, set.Dir, m.GoPackage())
+	writeImports(&out, imports)
+	out.Write(body)
+	src, err := format.Source(out.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("generate Avro types of %s: format: %w", m.Path, err)
+	}
+	return src, nil
+}
+
+// reachable returns the records roots and every record they use, each
+// once, sorted by full name.
+func reachable(roots ...*avroschema.Record) []*avroschema.Record {
+	seen := map[string]*avroschema.Record{}
+	var walk func(t *avroschema.Type)
+	walk = func(t *avroschema.Type) {
+		if t == nil {
+			return
+		}
+		if t.Kind == avroschema.KindRecord {
+			if _, ok := seen[t.Name]; ok {
+				return
+			}
+			seen[t.Name] = t.Record
+			for _, f := range t.Record.Fields {
+				walk(f.Type)
+			}
+			return
+		}
+		walk(t.Items)
+		walk(t.Values)
+		for _, b := range t.Branches {
+			walk(b)
+		}
+	}
+	for _, r := range roots {
+		walk(r.Type)
+	}
+	out := make([]*avroschema.Record, 0, len(seen))
+	for _, r := range seen {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *avroschema.Record) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// avroDecls writes the Go declarations of records and of the enums their
+// fields use, and returns the imports they need.
+func avroDecls(records []*avroschema.Record, taken namer) ([]byte, map[string]string, error) {
+	g := &goTypes{imports: map[string]bool{}, names: taken}
+	var body bytes.Buffer
+	var enums []*avroschema.Type
+	seen := map[string]bool{}
+	var collect func(t *avroschema.Type)
+	collect = func(t *avroschema.Type) {
+		if t == nil {
+			return
+		}
+		if t.Kind == avroschema.KindEnum && !seen[t.Name] {
+			seen[t.Name] = true
+			enums = append(enums, t)
+		}
+		collect(t.Items)
+		collect(t.Values)
+		for _, b := range t.Branches {
+			collect(b)
+		}
+	}
+	for _, r := range records {
+		for _, f := range r.Fields {
+			collect(f.Type)
+		}
+	}
+	slices.SortFunc(enums, func(a, b *avroschema.Type) int { return strings.Compare(a.Name, b.Name) })
+	for _, e := range enums {
+		name := taken.name(e.Name)
+		comment(&body, "", name, e.Doc, "is the Avro enum "+e.Name+".")
+		fmt.Fprintf(&body, "type %s string\n\n// The symbols of %s.\nconst (\n", name, name)
+		for _, s := range e.Symbols {
+			fmt.Fprintf(&body, "\t%s%s %s = %q\n", name, exported(strings.ToLower(s)), name, s)
+		}
+		body.WriteString(")\n\n")
+	}
+	for _, r := range records {
+		name := taken.name(r.Name)
+		comment(&body, "", name, r.Doc, "is the Avro record "+r.Name+".")
+		fmt.Fprintf(&body, "//\n// Schema: %s\ntype %s struct {\n", r.File, name)
+		for i, f := range r.Fields {
+			typ, err := g.goType(f.Type, f)
+			if err != nil {
+				return nil, nil, &diag.Error{File: r.File, Line: f.Line, Column: f.Column, Msg: err.Error()}
+			}
+			if i > 0 {
+				body.WriteString("\n")
+			}
+			comment(&body, "\t", exported(f.Name), f.Doc, "is the field "+f.Name+".")
+			fmt.Fprintf(&body, "\t%s %s `avro:%q json:%q`\n", exported(f.Name), typ, f.Name, f.Name)
+		}
+		body.WriteString("}\n\n")
+		fmt.Fprintf(&body, "// %sSchemaJSON is the self-contained Avro schema of %s, as written in\n// %s with the named types it uses inlined.\n", name, name, r.File)
+		fmt.Fprintf(&body, "const %sSchemaJSON = %s\n\n", name, strconv.Quote(r.Schema))
+		fmt.Fprintf(&body, "// %sFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical\n// Form of %sSchemaJSON: the id single-object encoding writes.\n", name, name)
+		fmt.Fprintf(&body, "const %sFingerprint uint64 = %#016x\n\n", name, r.Fingerprint)
+		fmt.Fprintf(&body, "// %sSchema is %sSchemaJSON, parsed.\nvar %sSchema = codec.MustSchema(%sSchemaJSON)\n\n", name, name, name, name)
+	}
+	imports := map[string]string{codecPkg: ""}
+	for imp := range g.imports {
+		imports[imp] = ""
+	}
+	return body.Bytes(), imports, nil
+}
+
+// comment writes a doc comment that starts with name: the Avro doc when
+// there is one, else fallback.
+func comment(b *bytes.Buffer, indent, name, doc, fallback string) {
+	text := name + " " + fallback
+	if doc = strings.TrimSpace(doc); doc != "" {
+		text = name + ": " + doc
+	}
+	for _, line := range wrap(text, 76-len(indent)) {
+		fmt.Fprintf(b, "%s// %s\n", indent, line)
+	}
+}
+
+// wrap breaks text into lines of at most width runes at spaces.
+func wrap(text string, width int) []string {
+	var lines []string
+	var cur string
+	for _, w := range strings.Fields(text) {
+		if cur != "" && len(cur)+1+len(w) > width {
+			lines = append(lines, cur)
+			cur = w
+			continue
+		}
+		if cur != "" {
+			cur += " "
+		}
+		cur += w
+	}
+	if cur != "" {
+		lines = append(lines, cur)
+	}
+	return lines
+}
+
+// declared returns the top-level identifiers of Go source, for namer.
+func declared(src []byte) (namer, error) {
+	f, err := parser.ParseFile(token.NewFileSet(), "", src, parser.SkipObjectResolution)
+	if err != nil {
+		return nil, err
+	}
+	names := namer{}
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			if d.Recv == nil {
+				names[d.Name.Name] = true
+			}
+		case *ast.GenDecl:
+			for _, s := range d.Specs {
+				switch s := s.(type) {
+				case *ast.TypeSpec:
+					names[s.Name.Name] = true
+				case *ast.ValueSpec:
+					for _, n := range s.Names {
+						names[n.Name] = true
+					}
+				}
+			}
+		}
+	}
+	return names, nil
+}
