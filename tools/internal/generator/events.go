@@ -29,14 +29,14 @@ const eventsPkg = "github.com/keiyaku/keiyaku/runtime/events"
 
 // eventMessage is one message an AsyncAPI document sends or receives.
 type eventMessage struct {
-	Msg       *asyncapi.Message
-	Channel   *asyncapi.Channel
-	Type      string // Go type of the payload, in the owner's package: "ReservationCreated"
-	Var       string // the events.Type variable: "ReservationCreatedEvent"
-	Owned     bool   // the Avro schema lives in this module (avro.gen.go declares the type)
-	KeyField  string // Go field of the key: "ReservationID"
-	Op        *asyncapi.Operation
-	Method    string // "PublishReservationCreated" / "OnReservationCreated"
+	Msg      *asyncapi.Message
+	Channel  *asyncapi.Channel
+	Type     string // Go type of the payload, in the owner's package: "ReservationCreated"
+	Var      string // the events.Type variable: "ReservationCreatedEvent"
+	Owned    bool   // the Avro schema lives in this module (avro.gen.go declares the type)
+	KeyField string // Go field of the key: "ReservationID"
+	Op       *asyncapi.Operation
+	Method   string // "PublishReservationCreated" / "OnReservationCreated"
 }
 
 // generateEvents writes the typed producer for the send operations of doc
