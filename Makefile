@@ -29,14 +29,28 @@ FORMAT  ?= text
 breaking: ## report contract changes that break clients, against $(AGAINST)
 	$(KEIYAKU) breaking --against '$(AGAINST)' --format $(FORMAT)
 
+# Second opinion on the AsyncAPI documents: the official @asyncapi/parser
+# (pinned in tools/asyncapi-check/package-lock.json, installed there with
+# --ignore-scripts). The keiyaku binary itself never needs Node.
+ASYNCAPI_CHECK := tools/asyncapi-check
+ASYNCAPI_DOCS  := $(sort $(wildcard contracts/*/*/asyncapi.yaml))
+$(ASYNCAPI_CHECK)/node_modules/.package-lock.json: $(ASYNCAPI_CHECK)/package.json $(ASYNCAPI_CHECK)/package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --prefix $(ASYNCAPI_CHECK)
+
+.PHONY: asyncapi-check
+asyncapi-check: $(ASYNCAPI_CHECK)/node_modules/.package-lock.json ## second opinion on every asyncapi.yaml (official Node parser)
+	node $(ASYNCAPI_CHECK)/check.mjs $(ASYNCAPI_DOCS)
+	node --test $(ASYNCAPI_CHECK)/
+
 .PHONY: check
-check: ## what CI gates on: go vet, gofmt, contract lint, breaking changes against main, stale gen/
+check: ## what CI gates on: go vet, gofmt, contract lint, breaking changes against main, stale gen/, AsyncAPI second opinion
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(KEIYAKU) lint --format $(FORMAT)
 	$(KEIYAKU) breaking --against '$(AGAINST)' --format $(FORMAT)
 	$(KEIYAKU) generate --check
+	$(MAKE) --no-print-directory asyncapi-check
 
 .PHONY: test
 test: ## run every test (real HTTP over loopback, real files, no mocks of our own parts)

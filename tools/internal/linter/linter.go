@@ -10,11 +10,16 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"os"
+	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
+	"github.com/keiyaku/keiyaku/tools/internal/avroschema"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/diag"
 	"github.com/keiyaku/keiyaku/tools/internal/generator"
@@ -31,17 +36,26 @@ const (
 	Warning = report.Warning
 )
 
-// Rule is one lint rule: over each loaded OpenAPI document (Check) or over
-// the whole workspace (CheckWorkspace); exactly one is set.
+// Rule is one lint rule: over each loaded OpenAPI document (Check), over
+// the Avro schemas of each module (CheckAvro) or over the whole workspace
+// (CheckWorkspace); exactly one is set.
 type Rule struct {
 	ID          string
 	Severity    report.Severity
 	Category    string
 	Description string
 	Check       func(doc *openapi3.T, report func(loc *openapi3.Location, msg string))
+	// CheckAvro checks the Avro schemas of one module.
+	CheckAvro func(set *avroschema.Set, m config.Module) []Finding
 	// CheckWorkspace returns findings with their positions; it may read
 	// the workspace (e.g. Go sources) and fail with an error.
 	CheckWorkspace func(cfg *config.Config) ([]Finding, error)
+}
+
+// exists reports whether the workspace-relative path exists.
+func exists(root, p string) bool {
+	_, err := os.Stat(filepath.Join(root, filepath.FromSlash(p)))
+	return err == nil
 }
 
 // The rule categories, usable in lint.use and lint.except.
@@ -62,20 +76,48 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 	if err != nil {
 		return nil, err
 	}
+	root, err := os.OpenRoot(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("open workspace root: %w", err)
+	}
+	defer root.Close()
 	var findings []Finding
 	for _, m := range cfg.Modules {
 		files, err := openapi.Documents(cfg.Root, m.Path)
 		if err != nil {
 			return nil, err
 		}
-		if len(files) == 0 {
-			return nil, &diag.Error{File: cfg.File, Line: m.Line, Column: m.Column,
-				Msg: fmt.Sprintf("module %q holds no OpenAPI document", m.Path), Hint: "add its " + generator.OpenAPIFile + " or remove the module"}
-		}
 		for _, src := range files {
 			if err := lintFile(ctx, loader, rules, src, &findings); err != nil {
 				return nil, err
 			}
+		}
+		contracts := len(files)
+		// AsyncAPI: the document must load (its Avro payloads with it).
+		if src := path.Join(m.Path, generator.AsyncAPIFile); exists(cfg.Root, src) {
+			if _, err := asyncapi.Load(ctx, cfg.Root, src); err != nil {
+				return nil, err
+			}
+			contracts++
+		}
+		// Avro: the schemas of the module's avro folder load together and
+		// follow the Avro rules.
+		if dir := path.Join(m.Path, generator.AvroDir); exists(cfg.Root, dir) {
+			set, err := avroschema.Load(ctx, root, dir)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range rules {
+				if r.CheckAvro != nil {
+					findings = append(findings, r.CheckAvro(set, m)...)
+				}
+			}
+			contracts++
+		}
+		if contracts == 0 {
+			return nil, &diag.Error{File: cfg.File, Line: m.Line, Column: m.Column,
+				Msg:  fmt.Sprintf("module %q holds no contract", m.Path),
+				Hint: "add its " + generator.OpenAPIFile + ", " + generator.AsyncAPIFile + " or " + generator.AvroDir + "/*.avsc, or remove the module"}
 		}
 	}
 	for _, r := range rules {

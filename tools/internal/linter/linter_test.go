@@ -301,8 +301,14 @@ func TestRuleRegistry(t *testing.T) {
 		if strings.TrimSpace(r.Description) == "" {
 			t.Errorf("rule %s has no description", r.ID)
 		}
-		if (r.Check == nil) == (r.CheckWorkspace == nil) {
-			t.Errorf("rule %s must have exactly one of Check and CheckWorkspace", r.ID)
+		checks := 0
+		for _, set := range []bool{r.Check != nil, r.CheckAvro != nil, r.CheckWorkspace != nil} {
+			if set {
+				checks++
+			}
+		}
+		if checks != 1 {
+			t.Errorf("rule %s must have exactly one of Check, CheckAvro and CheckWorkspace", r.ID)
 		}
 		if r.Category != linter.CategoryConventions && r.Category != linter.CategoryArchitecture {
 			t.Errorf("rule %s: category %q", r.ID, r.Category)

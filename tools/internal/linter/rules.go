@@ -37,6 +37,27 @@ var Rules = []Rule{
 		Check:       checkIdempotencyKey,
 	},
 	{
+		ID:          "AVRO_DOC_REQUIRED",
+		Severity:    Error,
+		Category:    CategoryConventions,
+		Description: "Every Avro record, enum and field has a doc: the schema is the contract consumers read.",
+		CheckAvro:   checkAvroDocs,
+	},
+	{
+		ID:          "AVRO_ENUM_DEFAULT",
+		Severity:    Warning,
+		Category:    CategoryConventions,
+		Description: "Every Avro enum has a default symbol, so that a consumer built before a symbol was added can still read the event (forward compatibility).",
+		CheckAvro:   checkAvroEnumDefault,
+	},
+	{
+		ID:          "AVRO_NAMESPACE_MATCHES_PATH",
+		Severity:    Error,
+		Category:    CategoryConventions,
+		Description: "An Avro namespace ends with the service and version of the contract folder (contracts/reservation/v1 → ….reservation.v1), so a full name says who owns the schema.",
+		CheckAvro:   checkAvroNamespace,
+	},
+	{
 		ID:             "SYNC_CHAIN_TOO_LONG",
 		Severity:       Warning,
 		Category:       CategoryArchitecture,
