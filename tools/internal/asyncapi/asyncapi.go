@@ -265,14 +265,19 @@ func Load(ctx context.Context, rootDir, file string) (*Document, error) {
 		return nil, fmt.Errorf("open workspace root: %w", err)
 	}
 	defer root.Close()
+	return LoadFS(ctx, root.FS(), file)
+}
 
+// LoadFS is Load over any fs.FS holding the workspace, such as a baseline
+// read from git.
+func LoadFS(ctx context.Context, fsys fs.FS, file string) (*Document, error) {
 	file = path.Clean(filepath.ToSlash(file))
 	if path.IsAbs(file) || file == ".." || strings.HasPrefix(file, "../") {
 		return nil, &diag.Error{File: file, Msg: "the document is outside the workspace: refused", Hint: "give its path relative to the workspace root"}
 	}
 	l := &loader{
 		ctx:      ctx,
-		root:     root,
+		fsys:     fsys,
 		reads:    map[string]bool{},
 		avro:     map[string]*avroResult{},
 		servers:  map[*yaml.Node]*Server{},
@@ -281,7 +286,7 @@ func Load(ctx context.Context, rootDir, file string) (*Document, error) {
 		schemas:  map[*yaml.Node]*Schema{},
 		budget:   maxSchemaNodes,
 	}
-	read := yamlref.RootReader(root)
+	read := yamlref.FSReader(fsys)
 	l.res = yamlref.NewResolver(func(name string) ([]byte, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -327,7 +332,7 @@ func Load(ctx context.Context, rootDir, file string) (*Document, error) {
 // loader holds the state of one Load.
 type loader struct {
 	ctx   context.Context
-	root  *os.Root
+	fsys  fs.FS
 	res   *yamlref.Resolver
 	reads map[string]bool
 	avro  map[string]*avroResult // by folder
@@ -354,7 +359,7 @@ func (l *loader) avroSet(dir string) (*avroschema.Set, error) {
 	if r, ok := l.avro[dir]; ok {
 		return r.set, r.err
 	}
-	set, err := avroschema.Load(l.ctx, l.root, dir)
+	set, err := avroschema.LoadFS(l.ctx, l.fsys, dir)
 	l.avro[dir] = &avroResult{set: set, err: err}
 	if set != nil {
 		for _, f := range set.Files {

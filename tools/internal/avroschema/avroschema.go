@@ -193,15 +193,20 @@ func (s *Set) FileRecord(file string) *Record { return s.byFile[file] }
 // a *[diag.Error] naming the file, line and column to fix; a canceled ctx
 // stops the work with ctx's error.
 func Load(ctx context.Context, root *os.Root, dir string) (*Set, error) {
+	return LoadFS(ctx, root.FS(), dir)
+}
+
+// LoadFS is Load over any fs.FS, such as a baseline read from git.
+func LoadFS(ctx context.Context, fsys fs.FS, dir string) (*Set, error) {
 	dir = path.Clean(dir)
 	if path.IsAbs(dir) || dir == ".." || strings.HasPrefix(dir, "../") {
 		return nil, &diag.Error{File: dir, Msg: "the schema folder is outside the workspace: refused", Hint: "use a workspace-relative folder"}
 	}
-	names, err := listSchemas(root, dir)
+	names, err := listSchemas(fsys, dir)
 	if err != nil {
 		return nil, err
 	}
-	read := yamlref.RootReader(root)
+	read := yamlref.FSReader(fsys)
 	l := &loader{set: &Set{Dir: dir, types: map[string]*Type{}, byFile: map[string]*Record{}}, defs: map[string]*def{}, deps: map[string]map[string]*ref{}}
 	for _, name := range names {
 		if err := ctx.Err(); err != nil {
@@ -235,17 +240,12 @@ func Load(ctx context.Context, root *os.Root, dir string) (*Set, error) {
 }
 
 // listSchemas returns the sorted names of the .avsc files of dir.
-func listSchemas(root *os.Root, dir string) ([]string, error) {
-	f, err := root.Open(dir)
+func listSchemas(fsys fs.FS, dir string) ([]string, error) {
+	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, &diag.Error{File: dir, Msg: "folder not found", Hint: "create it, or fix the path to the schema files"}
 		}
-		return nil, &diag.Error{File: dir, Msg: fmt.Sprintf("cannot open the folder: %v", err)}
-	}
-	defer f.Close()
-	entries, err := f.ReadDir(-1)
-	if err != nil {
 		return nil, &diag.Error{File: dir, Msg: fmt.Sprintf("cannot list the folder: %v", err)}
 	}
 	var names []string

@@ -109,8 +109,14 @@ func yamlLine(err error) (int, string) {
 // larger than [MaxFileSize] and reports a path or link leaving the root as
 // [ErrRefused]. The caller keeps ownership of root.
 func RootReader(root *os.Root) func(name string) ([]byte, error) {
+	return FSReader(root.FS())
+}
+
+// FSReader is RootReader over any fs.FS, such as a git baseline or an
+// os.Root's FS: the same limits and the same errors.
+func FSReader(fsys fs.FS) func(name string) ([]byte, error) {
 	return func(name string) ([]byte, error) {
-		f, err := root.Open(name)
+		f, err := fsys.Open(name)
 		if err != nil {
 			var pe *fs.PathError
 			if errors.As(err, &pe) && !errors.Is(err, fs.ErrNotExist) && strings.Contains(pe.Err.Error(), "escapes") {
