@@ -574,3 +574,30 @@ func (b *Baseline) diffs(ctx context.Context, g *graph, dir string) (map[string]
 	}
 	return out, nil
 }
+
+// Commits returns the commits reachable from the baseline commit that
+// change the files below dir (relative to the workspace root), oldest first
+// in topological order — an order commit times cannot give when several
+// commits share a second. At most [WithMaxCommits] commits are listed; when
+// there are more, the newest ones come with an error wrapping
+// [ErrTruncated]. A directory baseline has no commits: nil, nil.
+func (b *Baseline) Commits(ctx context.Context, dir string, opts ...HistoryOption) ([]string, error) {
+	if b.repo == nil {
+		return nil, nil
+	}
+	cfg := historyConfig{maxCommits: DefaultMaxCommits}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	full := path.Join(b.in.Subdir, path.Clean(dir))
+	if full == "." {
+		full = ""
+	}
+	g, truncErr, err := b.graph(ctx, full, cfg.maxCommits)
+	if err != nil {
+		return nil, fmt.Errorf("history at %s: %w", b.label, err)
+	}
+	commits := slices.Clone(g.order)
+	slices.Reverse(commits)
+	return commits, truncErr
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/oasdiff/oasdiff/diff"
 	"github.com/oasdiff/oasdiff/load"
 
+	"github.com/keiyaku/keiyaku/tools/internal/baseline"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/openapi"
 	"github.com/keiyaku/keiyaku/tools/internal/report"
@@ -29,7 +30,12 @@ func testBreaking(t *testing.T, name string) []report.Finding {
 	if err != nil {
 		t.Fatal(err)
 	}
-	findings, err := Workspace(t.Context(), cfg, os.DirFS(filepath.Join(dir, "current")), os.DirFS(filepath.Join(dir, "previous")))
+	base, err := baseline.Open(t.Context(), baseline.Input{Path: filepath.Join(dir, "previous")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { base.Close() })
+	findings, err := Workspace(t.Context(), cfg, os.DirFS(filepath.Join(dir, "current")), base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +75,10 @@ func TestWorkspace(t *testing.T) {
 		{name: "path-removed", wantErrors: 1, wantOps: 1},
 		{name: "contract-removed", wantErrors: 1},
 		{name: "compatible-addition", wantErrors: 0},
+		{name: "avro-field-no-default", wantErrors: 1},
+		{name: "avro-field-with-default", wantErrors: 0},
+		{name: "asyncapi-topic-moved", wantErrors: 1},
+		{name: "asyncapi-message-removed", wantErrors: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/keiyaku/keiyaku/tools/internal/baseline"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/openapi"
 	"github.com/keiyaku/keiyaku/tools/internal/report"
@@ -20,10 +21,30 @@ const (
 )
 
 // Workspace compares every contract of cfg (read from cur, the workspace)
-// with the same file in base (the baseline) and returns the findings,
-// without those cfg.Breaking.Ignore accepts. A contract that is new has
-// nothing to break; one that is gone is an error finding.
-func Workspace(ctx context.Context, cfg *config.Config, cur, base fs.FS) ([]report.Finding, error) {
+// with the baseline and returns the findings, without those
+// cfg.Breaking.Ignore accepts: OpenAPI documents with oasdiff, AsyncAPI
+// documents by what receivers depend on, Avro schemas against their
+// history. A contract that is new has nothing to break; one that is gone
+// is an error finding.
+func Workspace(ctx context.Context, cfg *config.Config, cur fs.FS, b *baseline.Baseline) ([]report.Finding, error) {
+	findings, err := openAPIWorkspace(ctx, cfg, cur, b.FS())
+	if err != nil {
+		return nil, err
+	}
+	events, err := AsyncAPI(ctx, cfg, cur, b.FS())
+	if err != nil {
+		return nil, err
+	}
+	schemas, err := Avro(ctx, cfg, cur, b)
+	if err != nil {
+		return nil, err
+	}
+	findings = slices.Concat(findings, events, schemas)
+	report.Sort(findings)
+	return Ignored(cfg.Breaking.Ignore, findings), nil
+}
+
+func openAPIWorkspace(ctx context.Context, cfg *config.Config, cur, base fs.FS) ([]report.Finding, error) {
 	curLoader, baseLoader := openapi.NewLoaderFS(cur), openapi.NewLoaderFS(base)
 	var findings []report.Finding
 	for _, m := range cfg.Modules {
@@ -58,8 +79,7 @@ func Workspace(ctx context.Context, cfg *config.Config, cur, base fs.FS) ([]repo
 			findings = append(findings, fs...)
 		}
 	}
-	report.Sort(findings)
-	return Ignored(cfg.Breaking.Ignore, findings), nil
+	return findings, nil
 }
 
 // Ignored drops the findings an ignore entry accepts: same rule, and a

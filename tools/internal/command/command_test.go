@@ -47,7 +47,7 @@ func TestExitCodes(t *testing.T) {
 	cfg := filepath.Join(ws, "keiyaku.yaml")
 
 	out, code := keiyaku(t, "--config", cfg, "generate", "--check")
-	if code != exitcode.OK || !strings.Contains(out, "3 generated files up to date") {
+	if code != exitcode.OK || !strings.Contains(out, "6 generated files up to date") {
 		t.Fatalf("check on a fresh workspace = %d\n%s", code, out)
 	}
 

@@ -111,7 +111,7 @@ func run(ctx context.Context, w io.Writer, configFile string, f *flags, args []s
 			return fmt.Errorf("open workspace: %w", err)
 		}
 		defer root.Close()
-		findings, err = gate.Workspace(ctx, cfg, root.FS(), base.FS())
+		findings, err = gate.Workspace(ctx, cfg, root.FS(), base)
 		if err != nil {
 			return err
 		}
