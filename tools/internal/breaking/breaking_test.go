@@ -139,3 +139,38 @@ func TestGroupingLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestFiles pins the two-file form for each format, and that two files
+// of different formats are refused.
+func TestFiles(t *testing.T) {
+	t.Parallel()
+	pair := func(c, file string) (string, string) {
+		return filepath.Join("testdata", c, "previous", file), filepath.Join("testdata", c, "current", file)
+	}
+	tests := []struct {
+		name, old, new string
+		rule           string
+	}{
+		{name: "avro", rule: "READER_FIELD_MISSING_DEFAULT_VALUE"},
+		{name: "asyncapi", rule: RuleChannelAddressChanged},
+		{name: "openapi", rule: "response-required-property-removed"},
+	}
+	tests[0].old, tests[0].new = pair("avro-field-no-default", "contracts/pets/v1/avro/PetAdopted.avsc")
+	tests[1].old, tests[1].new = pair("asyncapi-topic-moved", "contracts/pets/v1/asyncapi.yaml")
+	tests[2].old, tests[2].new = pair("shared-property-removed", "contracts/shop/v1/openapi.yaml")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			findings, err := Files(t.Context(), tt.old, tt.new)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(findings) == 0 || findings[0].Rule != tt.rule || findings[0].Severity != report.Error {
+				t.Fatalf("findings = %v, want an error %s first", findings, tt.rule)
+			}
+		})
+	}
+	if _, err := Files(t.Context(), tests[0].old, tests[1].new); err == nil || !strings.Contains(err.Error(), "same format") {
+		t.Errorf("avro against asyncapi: %v, want a same-format error", err)
+	}
+}

@@ -5,11 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
+	"go.yaml.in/yaml/v3"
+
+	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
+	"github.com/keiyaku/keiyaku/tools/internal/avrocompat"
 	"github.com/keiyaku/keiyaku/tools/internal/baseline"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
+	"github.com/keiyaku/keiyaku/tools/internal/diag"
 	"github.com/keiyaku/keiyaku/tools/internal/openapi"
 	"github.com/keiyaku/keiyaku/tools/internal/report"
 )
@@ -91,9 +98,36 @@ func Ignored(ignores []config.Ignore, findings []report.Finding) []report.Findin
 }
 
 // Files compares two contract files of the same format, without a
-// workspace: keiyaku breaking --against OLD NEW. Each file may $ref files
-// below its own folder.
+// workspace: keiyaku breaking --against OLD NEW. The format is read from
+// the files: an .avsc is Avro (checked FULL_TRANSITIVE, the default), a
+// document with an "asyncapi" key is AsyncAPI, one with "openapi" is
+// OpenAPI. Each file may $ref files below its own folder.
 func Files(ctx context.Context, oldFile, newFile string) ([]report.Finding, error) {
+	of, err := formatOf(oldFile)
+	if err != nil {
+		return nil, err
+	}
+	nf, err := formatOf(newFile)
+	if err != nil {
+		return nil, err
+	}
+	if of != nf {
+		return nil, fmt.Errorf("%s is %s and %s is %s: compare two files of the same format", oldFile, of, newFile, nf)
+	}
+	switch of {
+	case report.FormatAvro:
+		return avroFiles(oldFile, newFile)
+	case report.FormatAsyncAPI:
+		b, err := asyncapi.LoadFS(ctx, os.DirFS(filepath.Dir(oldFile)), filepath.Base(oldFile))
+		if err != nil {
+			return nil, err
+		}
+		c, err := asyncapi.LoadFS(ctx, os.DirFS(filepath.Dir(newFile)), filepath.Base(newFile))
+		if err != nil {
+			return nil, err
+		}
+		return compareDocs(b, c), nil
+	}
 	load := func(file string) (*openapi.Loader, string, error) {
 		l, err := openapi.NewLoader(filepath.Dir(file))
 		return l, filepath.Base(file), err
@@ -117,4 +151,61 @@ func Files(ctx context.Context, oldFile, newFile string) ([]report.Finding, erro
 		return nil, err
 	}
 	return OpenAPI(oname, b, nname, c)
+}
+
+// formatOf tells the contract format of a file from its name and top
+// level.
+func formatOf(file string) (string, error) {
+	if strings.HasSuffix(file, ".avsc") {
+		return report.FormatAvro, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", file, err)
+	}
+	var top map[string]any
+	if err := yaml.Unmarshal(data, &top); err != nil {
+		return "", &diag.Error{File: file, Msg: "neither an .avsc nor a YAML/JSON document: " + err.Error()}
+	}
+	switch {
+	case top["asyncapi"] != nil:
+		return report.FormatAsyncAPI, nil
+	case top["openapi"] != nil:
+		return report.FormatOpenAPI, nil
+	}
+	return "", &diag.Error{File: file, Line: 1, Column: 1, Msg: "not a contract: no openapi or asyncapi key, and not an .avsc file"}
+}
+
+// avroFiles checks a new schema file against an old one, both
+// self-contained, in the default mode (FULL_TRANSITIVE: with one old
+// version, both directions).
+func avroFiles(oldFile, newFile string) ([]report.Finding, error) {
+	read := func(f string) (string, error) {
+		data, err := os.ReadFile(f)
+		return string(data), err
+	}
+	o, err := read(oldFile)
+	if err != nil {
+		return nil, err
+	}
+	n, err := read(newFile)
+	if err != nil {
+		return nil, err
+	}
+	incs, err := avrocompat.Check(avrocompat.FullTransitive, []avrocompat.Version{{Label: oldFile, Schema: o, File: oldFile}}, avrocompat.Version{Label: newFile, Schema: n, File: newFile})
+	if err != nil {
+		return nil, err
+	}
+	var findings []report.Finding
+	for _, inc := range incs {
+		side := "reader"
+		if inc.Direction == avrocompat.OldReadsNew {
+			side = "writer"
+		}
+		findings = append(findings, report.Finding{
+			Rule: inc.Type, Severity: report.Error, Format: report.FormatAvro, File: newFile,
+			Message: fmt.Sprintf("%s (%s reads %s)", inc.Message, inc.Reader, inc.Writer), Side: side, Path: inc.Path, Versions: []string{inc.Reader, inc.Writer},
+		})
+	}
+	return findings, nil
 }
