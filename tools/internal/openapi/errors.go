@@ -30,8 +30,7 @@ func (l *Loader) precheck(file string, data []byte) error {
 				Hint: `quote it: openapi: "3.0.3"`}
 		}
 	}
-	c := &refChecker{l: l, files: map[string]*yaml.Node{}}
-	return c.check(file, root)
+	return l.checkRefs(file, root)
 }
 
 // loadError reports a kin-openapi load failure that precheck did not catch,

@@ -59,7 +59,37 @@ func Parse(file string, data []byte) (*yaml.Node, error) {
 			Msg:  fmt.Sprintf("YAML aliases expand to more than %d nodes", MaxExpandedNodes),
 			Hint: "remove the nested anchors and aliases (this looks like an alias bomb)"}
 	}
+	if first, second := duplicateKey(doc.Content[0]); second != nil {
+		return nil, &diag.Error{File: file, Line: second.Line, Column: second.Column,
+			Msg:  fmt.Sprintf("duplicate key %q (first at line %d)", second.Value, first.Line),
+			Hint: "merge the two entries; YAML keeps only one of them"}
+	}
 	return doc.Content[0], nil
+}
+
+// duplicateKey finds the first mapping below n that repeats a key and
+// returns both keys. YAML parsers disagree on which copy wins, so a
+// contract must not have one.
+func duplicateKey(n *yaml.Node) (first, second *yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		seen := make(map[string]*yaml.Node, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode {
+				continue
+			}
+			if f, ok := seen[k.Value]; ok {
+				return f, k
+			}
+			seen[k.Value] = k
+		}
+	}
+	for _, c := range n.Content {
+		if f, s := duplicateKey(c); s != nil {
+			return f, s
+		}
+	}
+	return nil, nil
 }
 
 // expandedSize counts the nodes of n with every alias expanded, memoised per
@@ -192,6 +222,15 @@ type Target struct {
 
 // String returns the target as "file#pointer".
 func (t Target) String() string { return t.File + "#" + t.Pointer }
+
+// relativeTo writes the target as a $ref from file would: "#/…" in the
+// same file, "other.yaml#/…" otherwise.
+func (t Target) relativeTo(file string) string {
+	if t.File == file {
+		return "#" + t.Pointer
+	}
+	return t.String()
+}
 
 // Split checks the $ref value node ref, found in file from, and returns the
 // workspace-relative file it names and its fragment, without reading
@@ -364,7 +403,7 @@ func (r *Resolver) Follow(from string, ref *yaml.Node) (Target, error) {
 	if err != nil {
 		return Target{}, err
 	}
-	seen := []string{t.String()}
+	seen := []Target{t}
 	for {
 		next := OnlyRef(t.Node)
 		if next == nil {
@@ -374,12 +413,16 @@ func (r *Resolver) Follow(from string, ref *yaml.Node) (Target, error) {
 		if err != nil {
 			return Target{}, err
 		}
-		if slices.Contains(seen, nt.String()) {
+		if i := slices.IndexFunc(seen, func(s Target) bool { return s.String() == nt.String() }); i >= 0 {
+			names := make([]string, 0, len(seen)-i+1)
+			for _, s := range append(seen[i:], nt) {
+				names = append(names, s.relativeTo(from))
+			}
 			return Target{}, &diag.Error{File: from, Line: ref.Line, Column: ref.Column,
-				Msg:  fmt.Sprintf("recursive $ref: %s → %s never reaches a definition", ref.Value, strings.Join(append(seen, nt.String()), " → ")),
+				Msg:  fmt.Sprintf("recursive $ref %q: %s never reaches a definition", ref.Value, strings.Join(names, " → ")),
 				Hint: "point one of them at a real definition"}
 		}
-		seen = append(seen, nt.String())
+		seen = append(seen, nt)
 		t = nt
 	}
 }
