@@ -1,0 +1,258 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Dialect is the SQL dialect of a DB.
+type Dialect string
+
+// The dialects Open knows.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Defaults of the options of [Open].
+const (
+	// DefaultSQLiteMaxOpenConns is one: SQLite lets one connection write
+	// at a time, and one connection per process turns every would-be
+	// SQLITE_BUSY between the goroutines of the process into an orderly
+	// wait for the pool.
+	DefaultSQLiteMaxOpenConns = 1
+	// DefaultPostgresMaxOpenConns is the size of a PostgreSQL pool.
+	DefaultPostgresMaxOpenConns = 10
+	// DefaultMaxTxAttempts is how many times InTx runs a transaction that
+	// fails with a serialization failure, deadlock or SQLITE_BUSY.
+	DefaultMaxTxAttempts = 5
+	// SQLiteBusyTimeout is the busy_timeout, in milliseconds, Open sets
+	// on SQLite connections unless the DSN sets one.
+	SQLiteBusyTimeout = 5000
+)
+
+// DB is a database/sql pool and its dialect. Safe for concurrent use. The
+// caller owns it and closes it (DB.Close) after the stores built on it
+// stop.
+//
+// A DB built by hand from an *sql.DB (rather than by [Open]) works, with
+// the default options; SQLite then lacks the connection settings Open
+// applies (WAL, busy_timeout, foreign keys, BEGIN IMMEDIATE).
+type DB struct {
+	*sql.DB
+	Dialect Dialect
+
+	log         *slog.Logger
+	maxAttempts int
+}
+
+// Option configures [Open].
+type Option func(*config)
+
+type config struct {
+	log         *slog.Logger
+	maxOpen     int
+	maxAttempts int
+	errs        []error
+}
+
+// WithLogger sets the logger for migrations applied (info) and retried
+// transactions (debug), overriding the default of discarding logs.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l == nil {
+			c.errs = append(c.errs, errors.New("nil logger"))
+			return
+		}
+		c.log = l
+	}
+}
+
+// WithMaxOpenConns bounds the connections of the pool, overriding the
+// default of [DefaultSQLiteMaxOpenConns] for SQLite and
+// [DefaultPostgresMaxOpenConns] for PostgreSQL. n must be positive. With
+// SQLite, more than one connection lets readers run beside the writer
+// (WAL); writers still go one at a time, waiting up to the busy timeout.
+func WithMaxOpenConns(n int) Option {
+	return func(c *config) {
+		if n < 1 {
+			c.errs = append(c.errs, fmt.Errorf("max open conns %d: must be at least 1", n))
+			return
+		}
+		c.maxOpen = n
+	}
+}
+
+// WithMaxTxAttempts sets how many times [DB.InTx] runs a transaction that
+// fails with a retryable error, overriding [DefaultMaxTxAttempts]. n must
+// be at least 1 (1: never retry) and at most 20.
+func WithMaxTxAttempts(n int) Option {
+	return func(c *config) {
+		if n < 1 || n > 20 {
+			c.errs = append(c.errs, fmt.Errorf("max tx attempts %d: must be between 1 and 20", n))
+			return
+		}
+		c.maxAttempts = n
+	}
+}
+
+// Open opens dsn and checks that the database answers.
+//
+// A dsn starting with "postgres://" or "postgresql://" opens PostgreSQL
+// through github.com/jackc/pgx/v5/stdlib; its query may set any runtime
+// parameter, e.g. "?search_path=myschema". Anything else is a SQLite file
+// path or "file:" URI opened through modernc.org/sqlite, with these
+// settings unless the DSN sets them itself: journal_mode WAL, busy_timeout
+// [SQLiteBusyTimeout] ms, foreign_keys on, transactions that begin with
+// BEGIN IMMEDIATE (_txlock=immediate: a transaction takes the write lock
+// when it starts, so two writers never deadlock upgrading their locks) and
+// times written in SQLite's own format (_time_format=sqlite).
+//
+// ctx bounds the opening only. Open returns an error, and leaves nothing
+// open, for an empty or malformed dsn, a bad option, or a database that
+// cannot be reached; the error never contains the dsn's password.
+func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
+	if dsn == "" {
+		return nil, errors.New("sqldb: open: empty dsn")
+	}
+	cfg := config{log: slog.New(slog.DiscardHandler), maxAttempts: DefaultMaxTxAttempts}
+	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("sqldb: open: nil option")
+		}
+		o(&cfg)
+	}
+	if err := errors.Join(cfg.errs...); err != nil {
+		return nil, fmt.Errorf("sqldb: open: %w", err)
+	}
+	var (
+		sdb     *sql.DB
+		dialect Dialect
+	)
+	if IsPostgresDSN(dsn) {
+		// pgx knows the schemes in lower case only.
+		scheme, rest, _ := strings.Cut(dsn, "://")
+		pcfg, err := pgx.ParseConfig(strings.ToLower(scheme) + "://" + rest)
+		if err != nil {
+			return nil, fmt.Errorf("sqldb: open postgres: %w", err)
+		}
+		dialect = Postgres
+		sdb = stdlib.OpenDB(*pcfg)
+		if cfg.maxOpen == 0 {
+			cfg.maxOpen = DefaultPostgresMaxOpenConns
+		}
+	} else {
+		sdsn, err := sqliteDSN(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("sqldb: open sqlite: %w", err)
+		}
+		dialect = SQLite
+		sdb, err = sql.Open("sqlite", sdsn)
+		if err != nil {
+			return nil, fmt.Errorf("sqldb: open sqlite: %w", err)
+		}
+		if cfg.maxOpen == 0 {
+			cfg.maxOpen = DefaultSQLiteMaxOpenConns
+		}
+		// Keep the connections: an in-memory database lives as long as
+		// its connection, and reopening costs the pragmas.
+		sdb.SetConnMaxLifetime(0)
+		sdb.SetConnMaxIdleTime(0)
+	}
+	sdb.SetMaxOpenConns(cfg.maxOpen)
+	sdb.SetMaxIdleConns(cfg.maxOpen)
+	if err := sdb.PingContext(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("sqldb: open %s: %w", dialect, err), sdb.Close())
+	}
+	return &DB{DB: sdb, Dialect: dialect, log: cfg.log, maxAttempts: cfg.maxAttempts}, nil
+}
+
+// IsPostgresDSN reports whether [Open] opens dsn with PostgreSQL: whether
+// it starts with "postgres://" or "postgresql://" (in any case).
+func IsPostgresDSN(dsn string) bool {
+	l := strings.ToLower(dsn)
+	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
+}
+
+// sqliteDefaults are the connection settings Open adds to a SQLite DSN,
+// each unless the DSN has the key (or, for a _pragma, the pragma) already.
+// busy_timeout comes first so that the journal_mode change, which needs
+// the lock, waits for it.
+var sqliteDefaults = []struct{ key, pragma, value string }{
+	{"_pragma", "busy_timeout", fmt.Sprintf("busy_timeout(%d)", SQLiteBusyTimeout)},
+	{"_pragma", "journal_mode", "journal_mode(WAL)"},
+	{"_pragma", "foreign_keys", "foreign_keys(1)"},
+	{"_txlock", "", "immediate"},
+	{"_time_format", "", "sqlite"},
+}
+
+// sqliteDSN adds sqliteDefaults to dsn.
+func sqliteDSN(dsn string) (string, error) {
+	base, query, _ := strings.Cut(dsn, "?")
+	if base == "" {
+		return "", errors.New("dsn has no file name")
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", fmt.Errorf("dsn query: %w", err)
+	}
+	var add []string
+	for _, d := range sqliteDefaults {
+		if d.pragma == "" {
+			if !q.Has(d.key) {
+				add = append(add, d.key+"="+url.QueryEscape(d.value))
+			}
+			continue
+		}
+		if !hasPragma(q, d.pragma) {
+			add = append(add, d.key+"="+url.QueryEscape(d.value))
+		}
+	}
+	if len(add) == 0 {
+		return dsn, nil
+	}
+	extra := strings.Join(add, "&")
+	if query == "" {
+		return base + "?" + extra, nil
+	}
+	return base + "?" + extra + "&" + query, nil
+}
+
+// hasPragma reports whether q sets pragma, through _pragma or through one
+// of the driver's shorthand keys (_busy_timeout, _journal_mode, ...).
+func hasPragma(q url.Values, pragma string) bool {
+	for _, v := range q["_pragma"] {
+		name := strings.ToLower(strings.TrimSpace(v))
+		if name == pragma || strings.HasPrefix(name, pragma+"(") || strings.HasPrefix(name, pragma+"=") || strings.HasPrefix(name, pragma+" ") {
+			return true
+		}
+	}
+	aliases := map[string][]string{
+		"busy_timeout": {"_busy_timeout", "_timeout"},
+		"journal_mode": {"_journal_mode", "_journal"},
+		"foreign_keys": {"_foreign_keys", "_fk"},
+	}
+	for _, k := range aliases[pragma] {
+		if q.Has(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// logger returns db's logger, discarding for a DB built by hand.
+func (db *DB) logger() *slog.Logger {
+	if db.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return db.log
+}
