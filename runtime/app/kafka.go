@@ -1,0 +1,286 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/keiyaku/keiyaku/runtime/events"
+	"github.com/keiyaku/keiyaku/runtime/events/codec"
+	"github.com/keiyaku/keiyaku/runtime/outbox"
+	"github.com/keiyaku/keiyaku/runtime/sqldb"
+)
+
+// registryTimeout bounds one call to the schema registry.
+const registryTimeout = 10 * time.Second
+
+// KafkaConfig is how a service reaches Kafka.
+type KafkaConfig struct {
+	// Client holds the seed brokers and, for a secured cluster, TLS and
+	// SASL. At least one broker is required.
+	Client events.ClientConfig
+	// SchemaRegistryURL, when set, is the base URL of a
+	// Confluent-compatible schema registry: event values are then framed
+	// with registry ids (codec.Confluent). Empty means Avro single-object
+	// encoding with writer schemas in the compacted schema topic
+	// (codec.SingleObject on a codec.TopicStore).
+	SchemaRegistryURL string
+}
+
+// Producer is a service's producing Kafka client and the events.Producer
+// on it, for a transactional outbox: records are built (the generated
+// Publisher's ...Record methods, or events.NewRecord) on [Producer.Events]
+// with no broker call, stored with the state change, and sent later by
+// [Producer.Send], the send function of an outbox relay.
+//
+// Without a schema registry, the writer schema of a record is put into the
+// schema topic by Send, before the first record that uses it is produced,
+// rather than when the record is built: building a record never waits for
+// Kafka, and a schema always reaches the topic before its records. So
+// records built on Events must be sent with Send, never with
+// events.Publish or a generated Publish method, which would skip that
+// step. With a registry, the first record of each schema registers it
+// while being built, which needs the registry.
+//
+// A Producer is safe for concurrent use. Close it after the last Send.
+type Producer struct {
+	events  *events.Producer
+	client  *kgo.Client
+	schemas *deferredStore // nil with a registry
+}
+
+// NewProducer returns a Producer whose records carry source as ce_source
+// (e.g. "/services/reservation"). Its client requires acks from all
+// in-sync replicas and writes idempotently (events.ProducerClientOptions).
+// NewProducer does not contact the brokers; with a registry it does not
+// contact the registry either.
+func NewProducer(cfg KafkaConfig, source string, t Telemetry) (*Producer, error) {
+	t = t.Resolved()
+	copts, err := cfg.Client.Options()
+	if err != nil {
+		return nil, fmt.Errorf("new producer: %w", err)
+	}
+	client, err := kgo.NewClient(slices.Concat(events.ProducerClientOptions(), copts)...)
+	if err != nil {
+		return nil, fmt.Errorf("new producer: kafka client: %w", err)
+	}
+	p := &Producer{client: client}
+	var c codec.Codec
+	if cfg.SchemaRegistryURL != "" {
+		c, err = registryCodec(cfg.SchemaRegistryURL, t)
+	} else {
+		var store *codec.TopicStore
+		store, err = codec.NewTopicStore(client, codec.WithLogger(t.Logger))
+		if err == nil {
+			p.schemas = &deferredStore{topic: store}
+			c, err = codec.NewSingleObject(p.schemas)
+		}
+	}
+	if err == nil {
+		opts := make([]events.ProducerOption, 0, 4)
+		for _, o := range t.EventOptions() {
+			opts = append(opts, o)
+		}
+		p.events, err = events.NewProducer(client, c, source, opts...)
+	}
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("new producer: %w", err)
+	}
+	return p, nil
+}
+
+// Events returns the events.Producer that builds records; give it to a
+// generated NewPublisher and use only its ...Record methods (see
+// [Producer]).
+func (p *Producer) Events() *events.Producer { return p.events }
+
+// Send puts the writer schemas not yet in the schema topic there (creating
+// the topic if needed), then produces recs and waits for the brokers, as
+// events.Producer.Send does. It is the send function of an outbox relay.
+// An error means some records may not have been produced: send them again
+// (consumers deduplicate by event id).
+func (p *Producer) Send(ctx context.Context, recs ...*kgo.Record) error {
+	if p.schemas != nil {
+		if err := p.schemas.flush(ctx); err != nil {
+			return fmt.Errorf("send: %w", err)
+		}
+	}
+	return p.events.Send(ctx, recs...)
+}
+
+// Close closes the Kafka client, abandoning records still being sent.
+func (p *Producer) Close() { p.client.Close() }
+
+// Consumer is a service's consuming Kafka client and the events.Consumer on
+// it. Register the handlers (the generated RegisterEventHandler) on the
+// embedded events.Consumer, then call Run once; Close it after Run
+// returns.
+type Consumer struct {
+	*events.Consumer
+	client *kgo.Client
+}
+
+// NewConsumer returns a Consumer of topics in group whose handlers run
+// through sqldb.NewProcessed on db: each event id is recorded in the same
+// transaction as the handler's writes (the handler finds it with
+// sqldb.TxFrom on its context), so a redelivered event is acknowledged
+// without running the handler again. Offsets are committed after the
+// handler succeeded; a handler that keeps failing sends the record to the
+// dead-letter topic (see runtime/events). opts follow the telemetry and
+// idempotency options and may override them. NewConsumer creates the
+// processed-events table; it does not contact the brokers.
+func NewConsumer(ctx context.Context, cfg KafkaConfig, db *sqldb.DB, group string, topics []string, t Telemetry, opts ...events.ConsumerOption) (*Consumer, error) {
+	if db == nil {
+		return nil, errors.New("new consumer: nil database")
+	}
+	t = t.Resolved()
+	copts, err := cfg.Client.Options()
+	if err != nil {
+		return nil, fmt.Errorf("new consumer: %w", err)
+	}
+	processed, err := sqldb.NewProcessed(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("new consumer: processed events: %w", err)
+	}
+	client, err := kgo.NewClient(slices.Concat(events.ConsumerClientOptions(group, topics...), copts)...)
+	if err != nil {
+		return nil, fmt.Errorf("new consumer: kafka client: %w", err)
+	}
+	var c codec.Codec
+	if cfg.SchemaRegistryURL != "" {
+		c, err = registryCodec(cfg.SchemaRegistryURL, t)
+	} else {
+		var store *codec.TopicStore
+		store, err = codec.NewTopicStore(client, codec.WithLogger(t.Logger))
+		if err == nil {
+			c, err = codec.NewSingleObject(store)
+		}
+	}
+	var cons *events.Consumer
+	if err == nil {
+		all := make([]events.ConsumerOption, 0, 5+len(opts))
+		for _, o := range t.EventOptions() {
+			all = append(all, o)
+		}
+		all = append(all, events.WithIdempotency(processed))
+		cons, err = events.NewConsumer(client, c, append(all, opts...)...)
+	}
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("new consumer: %w", err)
+	}
+	return &Consumer{Consumer: cons, client: client}, nil
+}
+
+// Close closes the Kafka client. Call it after Run returned.
+func (c *Consumer) Close() { c.client.Close() }
+
+// registryCodec returns the Confluent codec on the registry at url, called
+// through t's traced transport.
+func registryCodec(url string, t Telemetry) (codec.Codec, error) {
+	rc, err := sr.NewClient(sr.URLs(url), sr.HTTPClient(&http.Client{Transport: t.Transport(nil), Timeout: registryTimeout}))
+	if err != nil {
+		return nil, fmt.Errorf("schema registry %s: %w", url, err)
+	}
+	return codec.NewConfluent(rc)
+}
+
+// deferredStore is the producer's SchemaStore: Put only remembers the
+// schema, and flush puts what was remembered into the schema topic. The
+// codec calls Put while a record is built, inside the caller's database
+// transaction; the schema reaches the topic when Producer.Send flushes,
+// before the records are produced.
+type deferredStore struct {
+	topic *codec.TopicStore
+
+	flushMu sync.Mutex // one flush at a time; guards ensured
+	ensured bool
+
+	mu      sync.Mutex // guards pending
+	pending []*codec.Schema
+}
+
+var _ codec.SchemaStore = (*deferredStore)(nil)
+
+// Put remembers s for the next flush. It does no I/O and never fails.
+func (d *deferredStore) Put(_ context.Context, s *codec.Schema) error {
+	if s == nil {
+		return errors.New("put schema: nil schema")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !slices.ContainsFunc(d.pending, func(p *codec.Schema) bool { return p.Fingerprint() == s.Fingerprint() }) {
+		d.pending = append(d.pending, s)
+	}
+	return nil
+}
+
+// Get reads the schema topic.
+func (d *deferredStore) Get(ctx context.Context, fingerprint uint64) (*codec.Schema, error) {
+	return d.topic.Get(ctx, fingerprint)
+}
+
+// flush puts the remembered schemas into the schema topic, creating it
+// first. A schema whose put failed stays remembered for the next flush.
+func (d *deferredStore) flush(ctx context.Context) error {
+	d.mu.Lock()
+	n := len(d.pending)
+	d.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	d.flushMu.Lock()
+	defer d.flushMu.Unlock()
+	if !d.ensured {
+		if err := d.topic.EnsureTopic(ctx); err != nil {
+			return fmt.Errorf("schema topic: %w", err)
+		}
+		d.ensured = true
+	}
+	for {
+		d.mu.Lock()
+		if len(d.pending) == 0 {
+			d.mu.Unlock()
+			return nil
+		}
+		s := d.pending[0]
+		d.mu.Unlock()
+		if err := d.topic.Put(ctx, s); err != nil {
+			return fmt.Errorf("put schema %s: %w", s.FullName(), err)
+		}
+		d.mu.Lock()
+		d.pending = slices.DeleteFunc(d.pending, func(p *codec.Schema) bool { return p == s })
+		d.mu.Unlock()
+	}
+}
+
+// NewOutbox returns the transactional outbox on db (creating its table)
+// and the relay that publishes it through p, with t's logger and meter
+// provider; opts follow and may override them. A service adds the records
+// of its events to the store in the transaction of its state change,
+// calls Notify on the relay after the commit, and runs the relay for as
+// long as it serves.
+func NewOutbox(ctx context.Context, db *sqldb.DB, p *Producer, t Telemetry, opts ...outbox.RelayOption) (*outbox.Store, *outbox.Relay, error) {
+	if p == nil {
+		return nil, nil, errors.New("new outbox: nil producer")
+	}
+	t = t.Resolved()
+	store, err := outbox.NewStore(ctx, db)
+	if err != nil {
+		return nil, nil, fmt.Errorf("new outbox: %w", err)
+	}
+	relay, err := outbox.NewRelay(store, p.Send,
+		append([]outbox.RelayOption{outbox.WithLogger(t.Logger), outbox.WithMeterProvider(t.MeterProvider)}, opts...)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("new outbox: %w", err)
+	}
+	return store, relay, nil
+}

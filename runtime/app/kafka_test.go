@@ -1,0 +1,145 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/keiyaku/keiyaku/runtime/app"
+	"github.com/keiyaku/keiyaku/runtime/app/apptest"
+	"github.com/keiyaku/keiyaku/runtime/events"
+	"github.com/keiyaku/keiyaku/runtime/events/codec"
+)
+
+type pinged struct {
+	ID string `avro:"id"`
+	N  int64  `avro:"n"`
+}
+
+var pingedType = events.Type[pinged]{
+	Name:  "keiyaku.apptest.v1.Pinged",
+	Topic: "pings",
+	Schema: codec.MustSchema(`{"type": "record", "name": "Pinged", "namespace": "keiyaku.apptest.v1",
+		"fields": [{"name": "id", "type": "string"}, {"name": "n", "type": "long"}]}`),
+	Key: func(p *pinged) string { return p.ID },
+}
+
+// pingedV2 is a later version of the schema (a field with a default
+// added): a consumer built with it must find the writer schema of a
+// record in the schema topic to decode it.
+type pingedV2 struct {
+	ID   string  `avro:"id"`
+	N    int64   `avro:"n"`
+	Note *string `avro:"note"`
+}
+
+var pingedV2Schema = codec.MustSchema(`{"type": "record", "name": "Pinged", "namespace": "keiyaku.apptest.v1",
+	"fields": [{"name": "id", "type": "string"}, {"name": "n", "type": "long"},
+		{"name": "note", "type": ["null", "string"], "default": null}]}`)
+
+// deadBroker returns an address where nothing listens.
+func deadBroker(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// TestProducerBuildsWithoutKafka pins what lets a service take requests
+// while Kafka is down: building a record (what a handler does inside its
+// database transaction, for the outbox) makes no broker call, so it
+// succeeds with no broker at all.
+func TestProducerBuildsWithoutKafka(t *testing.T) {
+	t.Parallel()
+	cfg := app.KafkaConfig{Client: events.ClientConfig{Brokers: []string{deadBroker(t)}}}
+	p, err := app.NewProducer(cfg, "/services/test", app.Telemetry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	rec, err := events.NewRecord(ctx, p.Events(), pingedType, &pinged{ID: "a", N: 1})
+	if err != nil {
+		t.Fatalf("NewRecord with Kafka down: %v", err)
+	}
+	if string(rec.Key) != "a" || rec.Topic != "pings" {
+		t.Errorf("record %s/%s", rec.Topic, rec.Key)
+	}
+}
+
+// TestProducerPutsSchemaBeforeRecords pins the other half: the writer
+// schema of a record reaches the schema topic when the record is sent —
+// not before, since building made no broker call — and before the record
+// itself, so every consumer can decode every record it sees; concurrent
+// sends are safe.
+func TestProducerPutsSchemaBeforeRecords(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	kafka := apptest.Broker(t, map[string]int32{"pings": 3})
+	p, err := app.NewProducer(kafka, "/services/test", app.Telemetry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	first, err := events.NewRecord(ctx, p.Events(), pingedType, &pinged{ID: "a", N: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	reader := func() codec.Codec {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(kafka.Client.Brokers...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		store, err := codec.NewTopicStore(cl, codec.WithReadTimeout(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := codec.NewSingleObject(store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	var got pingedV2
+	if err := reader().Decode(ctx, first.Value, pingedV2Schema, &got); !errors.Is(err, codec.ErrUnknownSchema) {
+		t.Fatalf("decode before Send = %v, want %v (the schema is put by Send)", err, codec.ErrUnknownSchema)
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Go(func() {
+			rec := first
+			if i > 0 {
+				var err error
+				if rec, err = events.NewRecord(ctx, p.Events(), pingedType, &pinged{ID: "b", N: int64(i)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- p.Send(ctx, rec)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+	}
+	if err := reader().Decode(ctx, first.Value, pingedV2Schema, &got); err != nil || got.ID != "a" || got.N != 1 || got.Note != nil {
+		t.Errorf("decode after Send = %+v, %v", got, err)
+	}
+}

@@ -1,0 +1,34 @@
+// Command member runs the member service of the reference system.
+//
+// It is configured by the environment (see runtime/app.LoadEnv):
+// LISTEN_ADDR (default :8081), DATABASE_URL (default data/member.db, a
+// SQLite file), KAFKA_BROKERS, SCHEMA_REGISTRY_URL and the OTEL_*
+// variables. SIGINT or SIGTERM stop it gracefully.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/keiyaku/keiyaku/runtime/app"
+	"github.com/keiyaku/keiyaku/services/member"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := app.Main(ctx, os.Getenv, os.Stderr, app.Process{
+		Name:        member.Name,
+		DefaultAddr: member.DefaultAddr,
+		Start: func(ctx context.Context, env app.Env, tel app.Telemetry) (app.Runner, error) {
+			return member.New(ctx, member.Config{
+				ListenAddr:  env.ListenAddr,
+				DatabaseURL: env.DatabaseURL,
+				Kafka:       env.Kafka,
+			}, member.WithTelemetry(tel))
+		},
+	})
+	stop()
+	os.Exit(code)
+}

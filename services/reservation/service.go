@@ -1,0 +1,286 @@
+package reservation
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	reservationv1 "github.com/keiyaku/keiyaku/gen/reservation/v1"
+	"github.com/keiyaku/keiyaku/runtime/app"
+	"github.com/keiyaku/keiyaku/runtime/httpserver"
+	"github.com/keiyaku/keiyaku/runtime/outbox"
+	"github.com/keiyaku/keiyaku/runtime/resilience"
+	"github.com/keiyaku/keiyaku/runtime/sqldb"
+)
+
+// Name is the service name: the migration component, the default
+// OTEL_SERVICE_NAME and the default SQLite file name.
+const Name = "reservation"
+
+// DefaultAddr is the listen address of the reservation service unless
+// configured otherwise (the server of contracts/reservation/v1).
+const DefaultAddr = ":8080"
+
+// Source is the ce_source of the events the service publishes.
+const Source = "/services/reservation"
+
+//go:embed migrations
+var migrationsFS embed.FS
+
+// Config is where the reservation service listens and what it connects
+// to.
+type Config struct {
+	// ListenAddr is the TCP address of the HTTP API, e.g. ":8080".
+	// Required.
+	ListenAddr string
+	// DatabaseURL is the service's own database: a postgres:// URL or a
+	// SQLite file (see runtime/sqldb.Open). The outbox lives there too.
+	// Required.
+	DatabaseURL string
+	// Kafka is how to reach the brokers (and the schema registry, if
+	// any) the events are published to. Required.
+	Kafka app.KafkaConfig
+	// MemberURL is the base URL of the member service, e.g.
+	// "http://member:8081". Required.
+	MemberURL string
+	// RoomURL is the base URL of the room service, e.g.
+	// "http://room:8082". Required.
+	RoomURL string
+}
+
+// Option configures [New].
+type Option func(*options)
+
+type options struct {
+	tel        app.Telemetry
+	memberOpts []resilience.Option
+	roomOpts   []resilience.Option
+	relayOpts  []outbox.RelayOption
+	now        func() time.Time
+	errs       []error
+}
+
+// WithMemberClientOptions adds options to the member client, after the
+// policy of keiyaku.yaml (reservationv1.MemberPolicy, last-good fallback
+// for 5 minutes) and the service's telemetry, so they override both. By
+// default there are none.
+func WithMemberClientOptions(opts ...resilience.Option) Option {
+	return func(o *options) { o.memberOpts = append(o.memberOpts, opts...) }
+}
+
+// WithRoomClientOptions adds options to the room client, after the policy
+// of keiyaku.yaml (reservationv1.RoomPolicy) and the service's telemetry,
+// so they override both. By default there are none.
+func WithRoomClientOptions(opts ...resilience.Option) Option {
+	return func(o *options) { o.roomOpts = append(o.roomOpts, opts...) }
+}
+
+// WithRelayOptions adds options to the outbox relay, after the service's
+// logger and meter provider. By default the relay keeps the defaults of
+// runtime/outbox.
+func WithRelayOptions(opts ...outbox.RelayOption) Option {
+	return func(o *options) { o.relayOpts = append(o.relayOpts, opts...) }
+}
+
+// WithClock sets the clock that stamps createdAt and cancelledAt,
+// overriding the default time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) {
+		if now == nil {
+			o.errs = append(o.errs, errors.New("nil clock"))
+			return
+		}
+		o.now = now
+	}
+}
+
+// WithLogger sets the service's logger, overriding the default that
+// discards everything.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l == nil {
+			o.errs = append(o.errs, errors.New("nil logger"))
+			return
+		}
+		o.tel.Logger = l
+	}
+}
+
+// WithTracerProvider sets where the service's spans go (HTTP requests,
+// calls to member and room, events), overriding the default no-op
+// provider. OpenTelemetry's global provider is never used, so services
+// sharing a process stay apart.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) {
+		if tp == nil {
+			o.errs = append(o.errs, errors.New("nil tracer provider"))
+			return
+		}
+		o.tel.TracerProvider = tp
+	}
+}
+
+// WithMeterProvider sets where the service's metrics go, overriding the
+// default no-op provider.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(o *options) {
+		if mp == nil {
+			o.errs = append(o.errs, errors.New("nil meter provider"))
+			return
+		}
+		o.tel.MeterProvider = mp
+	}
+}
+
+// WithTelemetry sets the logger, providers, propagator and /metrics
+// handler at once, overriding the defaults of [app.Telemetry] (and options
+// given before it); empty fields of t keep those defaults.
+func WithTelemetry(t app.Telemetry) Option {
+	return func(o *options) { o.tel = t }
+}
+
+// Service is a running reservation service: its database, HTTP API,
+// clients of member and room, and outbox relay. Build it with [New], then
+// call [Service.Run] once.
+type Service struct {
+	db       *sqldb.DB
+	server   *httpserver.Server
+	producer *app.Producer
+	relay    *outbox.Relay
+	outbox   *outbox.Store
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens and migrates the database of cfg (with the outbox and
+// idempotency tables), builds the member and room clients with the call
+// policies of keiyaku.yaml, the Kafka producer (idempotent, acks=all) and
+// the outbox relay, and assembles the HTTP API (validation against
+// contracts/reservation/v1, Idempotency-Key on POST, problem+json errors,
+// health endpoints). It does not listen or publish yet: [Service.Run]
+// does. On error nothing stays open.
+func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, errors.New("reservation: nil option")
+		}
+		opt(&o)
+	}
+	if err := errors.Join(o.errs...); err != nil {
+		return nil, fmt.Errorf("reservation: %w", err)
+	}
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("reservation: %w", err)
+	}
+	tel := o.tel.Resolved()
+	migrations, err := fs.Sub(migrationsFS, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("reservation: %w", err)
+	}
+	db, err := app.OpenDB(ctx, cfg.DatabaseURL, Name, migrations, tel)
+	if err != nil {
+		return nil, fmt.Errorf("reservation: %w", err)
+	}
+	s := &Service{db: db}
+	if err := s.assemble(ctx, cfg, tel, o); err != nil {
+		return nil, errors.Join(fmt.Errorf("reservation: %w", err), s.Close())
+	}
+	return s, nil
+}
+
+func (c Config) check() error {
+	if c.ListenAddr == "" {
+		return errors.New("empty listen address")
+	}
+	for _, u := range []struct{ name, url string }{{"member", c.MemberURL}, {"room", c.RoomURL}} {
+		p, err := url.Parse(u.url)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return fmt.Errorf("%s URL %q: want http(s)://host[:port]", u.name, u.url)
+		}
+	}
+	return nil
+}
+
+func (s *Service) assemble(ctx context.Context, cfg Config, tel app.Telemetry, o options) error {
+	var err error
+	if s.producer, err = app.NewProducer(cfg.Kafka, Source, tel); err != nil {
+		return err
+	}
+	if s.outbox, s.relay, err = app.NewOutbox(ctx, s.db, s.producer, tel, o.relayOpts...); err != nil {
+		return err
+	}
+	members, err := reservationv1.NewMemberClient(cfg.MemberURL, slices.Concat(tel.ClientOptions(), o.memberOpts)...)
+	if err != nil {
+		return err
+	}
+	rooms, err := reservationv1.NewRoomClient(cfg.RoomURL, slices.Concat(tel.ClientOptions(), o.roomOpts)...)
+	if err != nil {
+		return err
+	}
+	spec, err := reservationv1.GetSpec()
+	if err != nil {
+		return fmt.Errorf("load contract: %w", err)
+	}
+	a := &api{
+		db: s.db, outbox: s.outbox, relay: s.relay,
+		events:  reservationv1.NewPublisher(s.producer.Events()),
+		members: members, rooms: rooms, now: o.now, log: tel.Logger,
+	}
+	strict := reservationv1.NewStrictHandlerWithOptions(a, nil, reservationv1.StrictHTTPServerOptions{
+		RequestErrorHandlerFunc:  httpserver.RequestErrorHandler,
+		ResponseErrorHandlerFunc: httpserver.ResponseErrorHandler(tel.Logger),
+	})
+	handler := reservationv1.HandlerWithOptions(strict, reservationv1.StdHTTPServerOptions{
+		ErrorHandlerFunc: httpserver.ParamErrorHandler,
+	})
+	s.server, err = app.NewHTTPServer(ctx, app.HTTPConfig{
+		Name: Name, Addr: cfg.ListenAddr, Spec: spec, API: handler, DB: s.db, Idempotent: true,
+	}, tel)
+	return err
+}
+
+// Handler returns the whole HTTP handler the service serves (health
+// endpoints, validation, idempotency, the API), for tests and for
+// embedding. Events written through it are published only while
+// [Service.Run] runs the relay.
+func (s *Service) Handler() http.Handler { return s.server.Handler() }
+
+// Run serves the HTTP API on the configured address and runs the outbox
+// relay until ctx is done, then drains in-flight requests, stops the relay
+// (events not yet published stay in the outbox for the next run) and
+// closes the service. If one part fails, the other is stopped too and Run
+// returns the error. Run may be called once.
+func (s *Service) Run(ctx context.Context) error {
+	err := app.Run(ctx,
+		app.Task{Name: "http", Run: s.server.ListenAndServe},
+		app.Task{Name: "outbox relay", Run: s.relay.Run},
+	)
+	return errors.Join(err, s.Close())
+}
+
+// Close releases the Kafka client and the database. Run calls it; call it
+// only for a Service that is never run. It is idempotent.
+func (s *Service) Close() error {
+	s.closeOnce.Do(func() {
+		if s.producer != nil {
+			s.producer.Close()
+		}
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("reservation: close database: %w", err)
+		}
+	})
+	return s.closeErr
+}
