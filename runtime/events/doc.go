@@ -1,0 +1,148 @@
+// Package events publishes and consumes the typed events of Keiyaku
+// services on Kafka, with franz-go.
+//
+// Generated code declares one [Type] per Avro record of a service's
+// contracts and thin typed wrappers around [Publish], [NewRecord] and
+// [Handle]; services use those. Everything below holds for any Kafka
+// protocol broker: Apache Kafka, Redpanda, or the embedded broker of
+// package runtime/events/embedded that `make demo` runs.
+//
+// # Wire format
+//
+// One event is one Kafka record:
+//
+//   - key: the aggregate id, from [Type.Key] (e.g. the reservation id).
+//     Records with the same key go to the same partition, so their order is
+//     kept end to end.
+//   - value: Avro binary behind a schema header, written by a
+//     [codec.Codec]: single-object encoding (C3 01 + the 8-byte
+//     little-endian CRC-64-AVRO fingerprint of the writer schema) by
+//     default, or Confluent framing (00 + the 4-byte big-endian schema id)
+//     when a Schema Registry is configured.
+//   - headers: the CloudEvents 1.0 Kafka protocol binding in binary mode —
+//     ce_specversion "1.0", ce_id (a UUIDv7, unique per event: the
+//     deduplication key), ce_type (the Avro full name, e.g.
+//     "hotel.reservation.v1.ReservationCreated"), ce_source (the producing
+//     service, e.g. "/services/reservation"), ce_time (RFC 3339, UTC,
+//     milliseconds), content-type "application/avro" and ce_dataschema (the
+//     writer schema: "urn:avro:fingerprint:<16 hex>" or the registry URL of
+//     the schema id) — plus the W3C trace context, traceparent and
+//     tracestate (and baggage if the propagator writes it).
+//
+// A consumer built against one version of a schema reads records written
+// with any version its schema can resolve (Avro schema resolution): adding a
+// field with a default does not require redeploying consumers.
+//
+// # Producing
+//
+// [Publish] encodes an event, adds the headers, injects the caller's trace
+// context (under a "send <topic>" producer span) and waits for the broker:
+// a nil error means all in-sync replicas have the record. The client must be
+// idempotent with acks=all ([ProducerClientOptions]; [NewProducer] checks),
+// so retries inside franz-go neither lose nor duplicate records. A
+// transactional outbox uses [NewRecord] to build the record inside the
+// database transaction that changes the state, stores it, and hands it to
+// [Producer.Send] later; a record sent twice keeps its ce_id, so consumers
+// deduplicate it.
+//
+// # Consuming and delivery guarantees
+//
+// A [Consumer] reads with a consumer group and hands every event to the
+// handler registered for its ce_type. Delivery is at least once:
+//
+//   - an offset is committed only after its record is finished: handled
+//     successfully, copied to the dead-letter topic, or skipped (a type
+//     with no handler);
+//   - the records of one partition are handled one at a time, in offset
+//     order, so the order per key holds; different partitions are handled
+//     concurrently ([WithConcurrency], default 8);
+//   - rebalances wait until everything queued is finished and committed,
+//     so a partition is never handled by two members at once;
+//   - on shutdown (Run's context done) the consumer stops polling, lets the
+//     handlers in flight finish, commits and leaves the group; after a
+//     crash, the records after the last commit are delivered again.
+//
+// Redelivery makes handlers see an event more than once. With
+// [WithIdempotency], each handler call runs through a [Processed] keyed by
+// ce_id, which records the id in the same transaction as the handler's
+// writes (database-backed implementations pass the transaction in the
+// handler's context): a redelivered event then changes nothing — effectively
+// once. [NewMemoryProcessed] serves tests and in-memory handlers.
+//
+// A record that is not an event of this format (a missing or repeated
+// CloudEvents attribute, another content type) or whose value cannot be
+// decoded (bad header, malformed Avro, a writer schema the reader cannot
+// resolve) is poison: it goes to the dead-letter topic at once. An event
+// of a type no handler is registered for is committed without a handler
+// call and logged at debug level, so an old consumer survives a new event
+// type on its topic.
+//
+// # Retries and the dead-letter topic
+//
+// A handler that returns an error (or panics) is called again after an
+// exponential backoff with jitter ([WithRetryBackoff], 100ms doubling up to
+// 5s) until [WithMaxAttempts] (default 5) calls have failed. The record is
+// then copied to the dead-letter topic — "<topic>.dlq" unless
+// [WithDeadLetterTopic] says otherwise — with its original key, value and
+// headers plus:
+//
+//	keiyaku_dlq_error      the last error (at most 1 KiB)
+//	keiyaku_dlq_topic      the original topic
+//	keiyaku_dlq_partition  the original partition (decimal)
+//	keiyaku_dlq_offset     the original offset (decimal)
+//	keiyaku_dlq_attempts   attempts made (1 for a record that could not be read)
+//
+// and the partition moves on. The record keeps its trace context and
+// ce_id, so replaying it from the dead-letter topic to the original topic
+// after a fix is safe with an idempotent handler. If the copy to the
+// dead-letter topic fails, [Consumer.Run] commits what is finished and
+// returns an error: that record is not committed and is delivered again
+// after a restart. Retries are never unlimited.
+//
+// # Telemetry
+//
+// The consumer span ("process <topic>", kind consumer) is a child of the
+// trace context in the record's headers, so one trace id runs from the
+// request that published the event through every consumer; handlers get
+// it in their context. A record carrying traceparent more than once is
+// invalid under W3C trace context and starts a new trace. Spans, the
+// propagator and metrics come from the global OpenTelemetry providers
+// unless [WithTracerProvider], [WithPropagator] and [WithMeterProvider] say
+// otherwise. Counters: keiyaku.events.published, keiyaku.events.consumed,
+// keiyaku.events.retried, keiyaku.events.dead_lettered and
+// keiyaku.events.skipped. Logs go to the [WithLogger] logger only.
+//
+// # Connecting to a real Kafka
+//
+// Libraries do not read the environment; main does, and builds a
+// [ClientConfig]:
+//
+//	cfg := events.ClientConfig{Brokers: strings.Split(os.Getenv("KAFKA_BROKERS"), ",")}
+//	if ca := os.Getenv("KAFKA_TLS_CA"); ca != "" {
+//		tlsCfg, err := events.LoadTLS(ca, os.Getenv("KAFKA_TLS_CERT"), os.Getenv("KAFKA_TLS_KEY"))
+//		// handle err
+//		cfg.TLS = tlsCfg
+//	}
+//	if user := os.Getenv("KAFKA_SASL_USER"); user != "" {
+//		cfg.SASL = &events.SASL{
+//			Mechanism: os.Getenv("KAFKA_SASL_MECHANISM"), // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+//			User:      user,
+//			Password:  os.Getenv("KAFKA_SASL_PASSWORD"),
+//		}
+//	}
+//	conn, err := cfg.Options()
+//	// handle err
+//	pc, err := kgo.NewClient(append(conn, events.ProducerClientOptions()...)...)
+//	cc, err := kgo.NewClient(append(conn, events.ConsumerClientOptions("notification", "hotel.reservation.v1")...)...)
+//
+// [LoadTLS] reads PEM files: the CA that signs the brokers' certificates
+// (the system roots when empty) and, for mutual TLS, a client certificate
+// and key. Use SASL over TLS: PLAIN sends the password as is.
+//
+// On a cluster that does not create topics on first use, create each
+// topic and its "<topic>.dlq" beforehand, and for single-object mode the
+// compacted schema topic "_keiyaku_schemas" (codec.TopicStore.EnsureTopic
+// does it). With a Schema Registry (SCHEMA_REGISTRY_URL), use
+// codec.NewConfluent instead of codec.NewSingleObject; nothing else
+// changes.
+package events

@@ -1,0 +1,249 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Header names and values of the CloudEvents 1.0 Kafka protocol binding,
+// binary content mode, as written by [Publish] and [NewRecord] and read by
+// [Consumer].
+const (
+	HeaderSpecVersion = "ce_specversion"
+	HeaderID          = "ce_id"
+	HeaderType        = "ce_type"
+	HeaderSource      = "ce_source"
+	HeaderTime        = "ce_time"
+	HeaderDataSchema  = "ce_dataschema"
+	HeaderContentType = "content-type"
+
+	// SpecVersion is the CloudEvents version written to ce_specversion.
+	SpecVersion = "1.0"
+	// ContentType is the content-type of every event value: Avro binary
+	// behind a schema header.
+	ContentType = "application/avro"
+)
+
+// Headers that [Consumer] adds to a record it copies to a dead-letter topic.
+// The record keeps its key, value and original headers.
+const (
+	// HeaderDLQError is the error of the last attempt (at most 1 KiB).
+	HeaderDLQError = "keiyaku_dlq_error"
+	// HeaderDLQTopic, HeaderDLQPartition and HeaderDLQOffset locate the
+	// original record (partition and offset in decimal).
+	HeaderDLQTopic     = "keiyaku_dlq_topic"
+	HeaderDLQPartition = "keiyaku_dlq_partition"
+	HeaderDLQOffset    = "keiyaku_dlq_offset"
+	// HeaderDLQAttempts is how many times the handler ran (decimal); 0 for
+	// a record that could not be read.
+	HeaderDLQAttempts = "keiyaku_dlq_attempts"
+)
+
+// timeLayout is RFC 3339 in UTC with milliseconds, the ce_time format.
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// ErrNotEvent is wrapped by the errors of records that are not CloudEvents
+// this package can read: a required attribute (ce_specversion, ce_id,
+// ce_type, ce_source) is missing or repeated, the spec version is not 1.0,
+// ce_time is not RFC 3339, or the content-type is not application/avro.
+// Such records go to the dead-letter topic without a handler call.
+var ErrNotEvent = errors.New("not a keiyaku event")
+
+// Envelope is what a handler learns about an event besides its data: the
+// CloudEvents attributes and where the record sits in Kafka.
+type Envelope struct {
+	// ID is ce_id, unique per event: the key to deduplicate on.
+	ID string
+	// Type is ce_type, the Avro full name of the event.
+	Type string
+	// Source is ce_source, the URI of the producing service.
+	Source string
+	// DataSchema is ce_dataschema, the URI of the writer schema; empty when
+	// the producer did not send it.
+	DataSchema string
+	// Time is ce_time; the zero time when the producer did not send it.
+	Time time.Time
+	// Topic, Partition and Offset locate the record.
+	Topic     string
+	Partition int32
+	Offset    int64
+	// Key is the record key, the aggregate id.
+	Key []byte
+	// Headers are all headers of the record. They are shared with the
+	// consumer and must not be modified.
+	Headers []kgo.RecordHeader
+	// Attempt counts the handler calls for this record, from 1.
+	Attempt int
+}
+
+// maxInterned bounds an interner: attributes come from the records, and a
+// hostile producer must not make it grow without end.
+const maxInterned = 64
+
+// interner reuses the strings of attributes that repeat from record to
+// record (type, source, data schema), saving an allocation each. It is not
+// safe for concurrent use; each partition worker has its own.
+type interner map[string]string
+
+func (in interner) str(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(in) < maxInterned && len(s) <= 256 {
+		in[s] = s
+	}
+	return s
+}
+
+// parseEnvelope reads the CloudEvents attributes of rec. Attempt is left 0.
+// in may be nil.
+func parseEnvelope(rec *kgo.Record, in interner) (Envelope, error) {
+	env := Envelope{
+		Topic:     rec.Topic,
+		Partition: rec.Partition,
+		Offset:    rec.Offset,
+		Key:       rec.Key,
+		Headers:   rec.Headers,
+	}
+	var spec, ctype, ts string
+	var seen [7]bool
+	for _, h := range rec.Headers {
+		var dst *string
+		var i int
+		intern := in != nil
+		switch h.Key {
+		case HeaderSpecVersion:
+			dst, i = &spec, 0
+		case HeaderID:
+			dst, i, intern = &env.ID, 1, false // unique per event
+		case HeaderType:
+			dst, i = &env.Type, 2
+		case HeaderSource:
+			dst, i = &env.Source, 3
+		case HeaderTime:
+			dst, i, intern = &ts, 4, false
+		case HeaderDataSchema:
+			dst, i = &env.DataSchema, 5
+		case HeaderContentType:
+			dst, i = &ctype, 6
+		default:
+			continue
+		}
+		if seen[i] {
+			return env, fmt.Errorf("%w: header %s repeated", ErrNotEvent, h.Key)
+		}
+		seen[i] = true
+		if intern {
+			*dst = in.str(h.Value)
+		} else {
+			*dst = string(h.Value)
+		}
+	}
+	switch {
+	case spec != SpecVersion:
+		if !seen[0] {
+			return env, fmt.Errorf("%w: no %s header", ErrNotEvent, HeaderSpecVersion)
+		}
+		return env, fmt.Errorf("%w: %s %q, want %q", ErrNotEvent, HeaderSpecVersion, truncate(spec, 64), SpecVersion)
+	case env.ID == "":
+		return env, fmt.Errorf("%w: no %s header", ErrNotEvent, HeaderID)
+	case env.Type == "":
+		return env, fmt.Errorf("%w: no %s header", ErrNotEvent, HeaderType)
+	case env.Source == "":
+		return env, fmt.Errorf("%w: no %s header", ErrNotEvent, HeaderSource)
+	case seen[6] && !isAvro(ctype):
+		return env, fmt.Errorf("%w: content-type %q, want %q", ErrNotEvent, truncate(ctype, 64), ContentType)
+	}
+	if seen[4] {
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			return env, fmt.Errorf("%w: %s %q: not RFC 3339", ErrNotEvent, HeaderTime, truncate(ts, 64))
+		}
+		env.Time = t
+	}
+	return env, nil
+}
+
+// isAvro reports whether a content-type names Avro, parameters aside.
+func isAvro(ctype string) bool {
+	mt, _, _ := strings.Cut(ctype, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), ContentType)
+}
+
+// truncate shortens s to at most n bytes, not splitting a UTF-8 sequence,
+// for error messages about hostile input.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// listHeaders are trace headers whose repeated values are one list, joined
+// with commas (W3C tracestate, W3C baggage).
+var listHeaders = map[string]bool{"tracestate": true, "baggage": true}
+
+// headerCarrier lets an OpenTelemetry propagator read and write the
+// headers of a record (propagation.TextMapCarrier).
+//
+// Get follows W3C trace context: a header that may appear only once
+// (traceparent) and appears several times is invalid and reads as absent,
+// so the consumer starts a new trace rather than pick one parent at random;
+// repeated list headers (tracestate, baggage) are joined.
+type headerCarrier struct{ rec *kgo.Record }
+
+func (c headerCarrier) Get(key string) string {
+	var val string
+	n := 0
+	for _, h := range c.rec.Headers {
+		if h.Key != key {
+			continue
+		}
+		n++
+		if n == 1 {
+			val = string(h.Value)
+			continue
+		}
+		if !listHeaders[key] {
+			return ""
+		}
+		val += "," + string(h.Value)
+	}
+	return val
+}
+
+// Set replaces every header named key with one holding value.
+func (c headerCarrier) Set(key, value string) {
+	hs := c.rec.Headers[:0]
+	for _, h := range c.rec.Headers {
+		if h.Key != key {
+			hs = append(hs, h)
+		}
+	}
+	c.rec.Headers = append(hs, kgo.RecordHeader{Key: key, Value: []byte(value)})
+}
+
+func (c headerCarrier) Keys() []string {
+	keys := make([]string, 0, len(c.rec.Headers))
+	for _, h := range c.rec.Headers {
+		dup := false
+		for _, k := range keys {
+			if k == h.Key {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			keys = append(keys, h.Key)
+		}
+	}
+	return keys
+}
