@@ -64,3 +64,16 @@ build: ## build bin/keiyaku
 bench: ## measure generation: Go benchmarks, then the CLI (median of 5) against the oapi-codegen CLI
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./tools/internal/generator/
 	OAPI_CODEGEN_VERSION=$(OAPI_CODEGEN_VERSION) tools/bench/generate.sh
+
+# The contract catalog: `keiyaku docs` writes site/ (git-ignored); the
+# browser test loads every page in headless Chromium (Debian's chromium and
+# chromium-driver, installed here when missing) and writes the screenshot
+# of the service map that the README shows.
+.PHONY: docs
+docs: ## build the contract catalog into site/ and test it in headless Chromium
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  echo "installing chromium and chromium-driver (Debian packages)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
+	$(KEIYAKU) docs -o site/
+	$(GO) test -tags browser -count=1 -run '^TestBrowser$$' ./tools/internal/docs/ -args -site='$(CURDIR)/site' -screenshot='$(CURDIR)/docs/catalog.png'

@@ -5,6 +5,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keiyaku/keiyaku/tools/internal/command/breaking"
+	"github.com/keiyaku/keiyaku/tools/internal/command/deps"
+	"github.com/keiyaku/keiyaku/tools/internal/command/docs"
+	"github.com/keiyaku/keiyaku/tools/internal/command/export"
 	"github.com/keiyaku/keiyaku/tools/internal/command/generate"
 	"github.com/keiyaku/keiyaku/tools/internal/command/lint"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
@@ -33,6 +36,9 @@ Exit codes: 0 ok, 1 usage or load error, 100 findings (lint, breaking, generate 
 	root.PersistentFlags().StringVar(&configFile, configFlagName, config.FileName, "path of the configuration file; its folder is the workspace root")
 	root.AddCommand(
 		breaking.NewCommand("breaking", &configFile),
+		docs.NewCommand("docs", &configFile),
+		deps.NewCommand("deps", &configFile),
+		export.NewCommand("export", &configFile),
 		generate.NewCommand("generate", &configFile),
 		lint.NewCommand("lint", &configFile),
 	)

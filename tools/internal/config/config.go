@@ -48,6 +48,10 @@ type Config struct {
 	Breaking Breaking `yaml:"breaking"`
 	// Lint selects the lint rules.
 	Lint Lint `yaml:"lint"`
+	// Deps lists the contract modules of other workspaces this one pulls,
+	// pinned in keiyaku.lock by "keiyaku deps update" and generated like
+	// local modules.
+	Deps []Dep `yaml:"deps"`
 
 	// Root is the absolute path of the folder holding keiyaku.yaml. It is
 	// not read from the file.
@@ -77,8 +81,72 @@ type Module struct {
 	// service gets the clients of the modules it uses.
 	Uses []Use `yaml:"uses"`
 
+	// Dep is the name of the dependency the module comes from (see
+	// [Config.DepModules]); empty for a module of this workspace.
+	Dep string `yaml:"-"`
+	// depModule is the module's path in the provider's workspace.
+	depModule string
+
 	// Line and Column locate the module entry in keiyaku.yaml.
 	Line, Column int `yaml:"-"`
+}
+
+// DepsDir is the folder, relative to the workspace root, that holds the
+// fetched dependencies: a git cache per dependency (<name>.git) and the
+// read-only copy of its contracts (<name>/). It is meant to be git-ignored.
+const DepsDir = ".keiyaku/deps"
+
+// Dep is a contract module of another workspace, pulled at a pinned
+// version.
+type Dep struct {
+	// Name names the dependency: a lower-case word (letters, digits, "-")
+	// used for its folder below [DepsDir] and in keiyaku.lock.
+	Name string `yaml:"name"`
+	// Source is where the provider's workspace lives: a git URL, a path
+	// to a git repository (a bare one works) or, without Ref, a plain
+	// directory such as the output of "keiyaku export". A relative path
+	// is relative to the workspace root.
+	Source string `yaml:"source"`
+	// Ref is the tag, branch or commit id of a git source; it must be
+	// empty for a directory source.
+	Ref string `yaml:"ref"`
+	// Module is the module's path in the provider's workspace, e.g.
+	// "contracts/member/v1".
+	Module string `yaml:"module"`
+	// Subdir is the folder of the provider's workspace inside its
+	// repository; empty means the repository root.
+	Subdir string `yaml:"subdir"`
+
+	// Line and Column locate the entry in keiyaku.yaml.
+	Line, Column int `yaml:"-"`
+}
+
+// Dir is the folder, relative to the workspace root, holding the
+// read-only copy of the dependency's files, laid out as in the provider's
+// workspace.
+func (d Dep) Dir() string { return path.Join(DepsDir, d.Name) }
+
+// Git reports whether the dependency is read from git (it has a Ref)
+// rather than from a plain directory.
+func (d Dep) Git() bool { return d.Ref != "" }
+
+// DepModules returns one generated module per dependency, in the order of
+// keiyaku.yaml: its Path is the module's folder below [Dep.Dir], its Name
+// the provider's module path without "contracts/", so that
+// contracts/member/v1 of a dependency is generated into gen/member/v1 as it
+// is in the provider's workspace.
+func (c *Config) DepModules() []Module {
+	mods := make([]Module, 0, len(c.Deps))
+	for _, d := range c.Deps {
+		mods = append(mods, Module{
+			Path:      path.Join(d.Dir(), d.Module),
+			Dep:       d.Name,
+			depModule: d.Module,
+			Line:      d.Line,
+			Column:    d.Column,
+		})
+	}
+	return mods
 }
 
 // Use is one synchronous dependency of a service.
@@ -237,7 +305,14 @@ func (m Module) Generated() bool { return m.Generate == nil || *m.Generate }
 
 // Name is the module path without its leading "contracts/", e.g.
 // "member/v1". Generated code for it lives in Out/Name.
-func (m Module) Name() string { return strings.TrimPrefix(m.Path, "contracts/") }
+// For a module of a dependency it is the provider's module path without
+// "contracts/".
+func (m Module) Name() string {
+	if m.Dep != "" {
+		return strings.TrimPrefix(m.depModule, "contracts/")
+	}
+	return strings.TrimPrefix(m.Path, "contracts/")
+}
 
 // GoPackage is the Go package name of the module's generated code.
 func (m Module) GoPackage() string {
@@ -335,6 +410,11 @@ func Parse(file string, data []byte) (*Config, error) {
 	}
 	cfg.File = file
 	setPositions(&cfg, top)
+	if deps := valueNode(top, "deps"); deps != nil && deps.Kind == yaml.SequenceNode {
+		for i := range cfg.Deps {
+			cfg.Deps[i].Line, cfg.Deps[i].Column = deps.Content[i].Line, deps.Content[i].Column
+		}
+	}
 	if err := cfg.validate(top); err != nil {
 		return nil, err
 	}
@@ -531,8 +611,8 @@ func (c *Config) validate(top *yaml.Node) error {
 		n := valueNode(valueNode(top, "generate"), "out")
 		return &Error{File: c.File, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("generate.out %q: %v", c.Generate.Out, outErr)}
 	}
-	if len(c.Modules) == 0 {
-		return &Error{File: c.File, Msg: `no modules; list the contract folders under "modules:"`}
+	if len(c.Modules) == 0 && len(c.Deps) == 0 {
+		return &Error{File: c.File, Msg: `no modules; list the contract folders under "modules:" (or the modules of other workspaces under "deps:")`}
 	}
 	if err := c.validateBreaking(top); err != nil {
 		return err
@@ -574,6 +654,9 @@ func (c *Config) validate(top *yaml.Node) error {
 			return at("modules %q and %q would both generate into %s", other, m.Path, out)
 		}
 		pkgs[out] = m.Path
+	}
+	if err := c.validateDeps(top, pkgs); err != nil {
+		return err
 	}
 	for _, m := range c.Modules {
 		used := map[string]bool{}
@@ -789,3 +872,72 @@ func (c *Config) validateIgnores(section string, node *yaml.Node, ignores []Igno
 	}
 	return nil
 }
+
+var depNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+
+// validateDeps checks every deps entry; pkgs maps the output folders of
+// the local modules to their paths, so that a dependency generating into
+// the same folder is refused.
+func (c *Config) validateDeps(top *yaml.Node, pkgs map[string]string) error {
+	seen := map[string]bool{}
+	for i, d := range c.Deps {
+		at := func(key, format string, args ...any) error {
+			line, col := d.Line, d.Column
+			if n := valueNode(valueNode(top, "deps").Content[i], key); n != nil {
+				line, col = n.Line, n.Column
+			}
+			return &Error{File: c.File, Line: line, Column: col, Msg: fmt.Sprintf(format, args...)}
+		}
+		switch {
+		case d.Name == "":
+			return at("", `deps[%d]: "name" is required, e.g. "name: member"`, i)
+		case !depNameRE.MatchString(d.Name):
+			return at("name", "deps[%d]: name %q: use lower-case letters, digits and \"-\", starting with a letter", i, d.Name)
+		case seen[d.Name]:
+			return at("name", "deps: %q is listed twice", d.Name)
+		case strings.TrimSpace(d.Source) == "":
+			return at("", `deps %s: "source" is required: a git URL, a path to a git repository or a directory`, d.Name)
+		case strings.HasPrefix(d.Source, "-") || strings.ContainsFunc(d.Source, isControl):
+			return at("source", "deps %s: source %q: must not start with \"-\" nor hold control characters", d.Name, d.Source)
+		case strings.Contains(d.Source, "::"):
+			return at("source", "deps %s: source %q: git transport helpers (\"::\") are not allowed; give a URL or a path", d.Name, d.Source)
+		case strings.Contains(d.Source, "#"):
+			return at("source", "deps %s: source %q: write the revision under \"ref\", not after \"#\"", d.Name, d.Source)
+		case strings.HasPrefix(d.Ref, "-") || strings.ContainsFunc(d.Ref, isControl) || strings.ContainsAny(d.Ref, " ~^:?*[\\"):
+			return at("ref", "deps %s: ref %q is not a tag, branch or commit id", d.Name, d.Ref)
+		case d.Module == "":
+			return at("", `deps %s: "module" is required: the module's path in the provider's workspace, e.g. "contracts/member/v1"`, d.Name)
+		case d.Subdir != "" && d.Ref == "":
+			return at("subdir", "deps %s: subdir needs a git source with a ref; for a directory source, point source at the folder", d.Name)
+		}
+		if err := checkRelPath(d.Module); err != nil || d.Module == "." {
+			if err == nil {
+				err = errors.New("names the whole workspace; give the module folder")
+			}
+			return at("module", "deps %s: module %q: %v", d.Name, d.Module, err)
+		}
+		if d.Subdir != "" {
+			if err := checkRelPath(d.Subdir); err != nil {
+				return at("subdir", "deps %s: subdir %q: %v", d.Name, d.Subdir, err)
+			}
+		}
+		seen[d.Name] = true
+	}
+	for _, m := range c.DepModules() {
+		at := func(format string, args ...any) error {
+			return &Error{File: c.File, Line: m.Line, Column: m.Column, Msg: fmt.Sprintf(format, args...)}
+		}
+		pkg := m.GoPackage()
+		if !identRE.MatchString(pkg) {
+			return at("deps %s: Go package name %q of module %q is not a lower-case identifier", m.Dep, pkg, m.depModule)
+		}
+		out := c.OutDir(m)
+		if other, dup := pkgs[out]; dup {
+			return at("deps %s: module %q would generate into %s, as %q does", m.Dep, m.depModule, out, other)
+		}
+		pkgs[out] = m.Path
+	}
+	return nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -154,7 +154,7 @@ func TestParseErrors(t *testing.T) {
 		{"top level a scalar", "v1\n",
 			"keiyaku.yaml:1:1: the file must be a mapping of keys such as version and modules"},
 		{"unknown top-level key", lines("version: v1", "modulez:", "  - path: a"),
-			`keiyaku.yaml:2:1: unknown key "modulez" in the top level; known keys: breaking, generate, lint, modules, version`},
+			`keiyaku.yaml:2:1: unknown key "modulez" in the top level; known keys: breaking, deps, generate, lint, modules, version`},
 		{"unknown module key", lines("version: v1", "modules:", "  - path: contracts/x/v1", "    servce: x"),
 			`keiyaku.yaml:4:5: unknown key "servce" in modules[0]; known keys: generate, package, path, service, uses`},
 		{"unknown uses key", lines("version: v1", "modules:", "  - path: a", "    service: a", "    uses:", "      - modul: b"),
@@ -184,9 +184,9 @@ func TestParseErrors(t *testing.T) {
 		{"version not a string", lines("version: 1", mod),
 			`keiyaku.yaml:1:10: unsupported version "1"; this keiyaku reads version v1`},
 		{"no modules", "version: v1\n",
-			`keiyaku.yaml: no modules; list the contract folders under "modules:"`},
+			`keiyaku.yaml: no modules; list the contract folders under "modules:" (or the modules of other workspaces under "deps:")`},
 		{"empty modules", lines("version: v1", "modules: []"),
-			`keiyaku.yaml: no modules; list the contract folders under "modules:"`},
+			`keiyaku.yaml: no modules; list the contract folders under "modules:" (or the modules of other workspaces under "deps:")`},
 		{"module without path", lines("version: v1", "modules:", "  - service: x"),
 			`keiyaku.yaml:3:5: module without "path"; give the contract folder, e.g. "path: contracts/member/v1"`},
 		{"duplicate module", lines("version: v1", "modules:", "  - path: contracts/x/v1", "  - path: contracts/y/v1", "  - path: contracts/x/v1"),
@@ -362,6 +362,103 @@ func TestLoad(t *testing.T) {
 			}
 			var de *diag.Error
 			if !errors.As(err, &de) {
+				t.Errorf("error is a %T, not a *diag.Error", err)
+			}
+		})
+	}
+}
+
+// TestParseDeps pins how a dependency becomes a module: generated like a
+// local one into gen/<provider module without contracts/>, read from its
+// copy below .keiyaku/deps/<name>/, and that a workspace of deps only (a
+// consumer) needs no modules of its own.
+func TestParseDeps(t *testing.T) {
+	t.Parallel()
+	cfg := parse(t, lines(
+		"version: v1",
+		"deps:",
+		"  - name: member",
+		"    source: ../provider.git",
+		"    ref: v1.0.0",
+		"    module: contracts/member/v1",
+		"generate:",
+		"  go_module: example.com/consumer",
+	))
+	if len(cfg.Deps) != 1 || cfg.Deps[0].Line != 3 || cfg.Deps[0].Column != 5 || !cfg.Deps[0].Git() {
+		t.Fatalf("Deps = %+v", cfg.Deps)
+	}
+	mods := cfg.DepModules()
+	if len(mods) != 1 {
+		t.Fatalf("DepModules = %+v", mods)
+	}
+	m := mods[0]
+	for _, c := range []struct{ what, got, want string }{
+		{"Path", m.Path, ".keiyaku/deps/member/contracts/member/v1"},
+		{"Dep", m.Dep, "member"},
+		{"Name", m.Name(), "member/v1"},
+		{"GoPackage", m.GoPackage(), "memberv1"},
+		{"OutDir", cfg.OutDir(m), "gen/member/v1"},
+		{"ImportPath", cfg.ImportPath(m), "example.com/consumer/gen/member/v1"},
+		{"Dir", cfg.Deps[0].Dir(), ".keiyaku/deps/member"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.what, c.got, c.want)
+		}
+	}
+	if !m.Generated() {
+		t.Error("a dep module is not generated")
+	}
+}
+
+// TestParseDepsErrors pins that every bad deps entry is refused with the
+// position of the offending key and a hint, before anything runs git.
+func TestParseDepsErrors(t *testing.T) {
+	t.Parallel()
+	dep := func(kv ...string) string {
+		return lines(append([]string{"version: v1", "deps:", "  - name: member"}, kv...)...)
+	}
+	ok := []string{"    source: ../p.git", "    ref: v1.0.0", "    module: contracts/member/v1"}
+	for _, c := range []struct {
+		name, data, want string
+	}{
+		{"unknown key", dep(append(ok, "    tag: v1")...),
+			`keiyaku.yaml:7:5: unknown key "tag" in deps[0]; known keys: module, name, ref, source, subdir`},
+		{"no name", lines("version: v1", "deps:", "  - source: ../p.git", "    ref: v1", "    module: contracts/m/v1"),
+			`keiyaku.yaml:3:5: deps[0]: "name" is required, e.g. "name: member"`},
+		{"bad name", lines("version: v1", "deps:", "  - name: ../x", "    source: ../p.git", "    module: contracts/m/v1"),
+			`keiyaku.yaml:3:11: deps[0]: name "../x": use lower-case letters, digits and "-", starting with a letter`},
+		{"no source", dep("    module: contracts/member/v1"),
+			`keiyaku.yaml:3:5: deps member: "source" is required: a git URL, a path to a git repository or a directory`},
+		{"source is an option", dep("    source: --upload-pack=evil", "    ref: v1", "    module: contracts/member/v1"),
+			`keiyaku.yaml:4:13: deps member: source "--upload-pack=evil": must not start with "-" nor hold control characters`},
+		{"transport helper", dep("    source: ext::sh -c evil", "    ref: v1", "    module: contracts/member/v1"),
+			`keiyaku.yaml:4:13: deps member: source "ext::sh -c evil": git transport helpers ("::") are not allowed; give a URL or a path`},
+		{"ref is an option", dep("    source: ../p.git", "    ref: --all", "    module: contracts/member/v1"),
+			`keiyaku.yaml:5:10: deps member: ref "--all" is not a tag, branch or commit id`},
+		{"no module", dep("    source: ../p.git", "    ref: v1"),
+			`keiyaku.yaml:3:5: deps member: "module" is required: the module's path in the provider's workspace, e.g. "contracts/member/v1"`},
+		{"module leaves the workspace", dep("    source: ../p.git", "    ref: v1", "    module: ../secrets"),
+			`keiyaku.yaml:6:13: deps member: module "../secrets": must stay inside the workspace`},
+		{"subdir without ref", dep("    source: ../exported", "    module: contracts/member/v1", "    subdir: api"),
+			`keiyaku.yaml:6:13: deps member: subdir needs a git source with a ref; for a directory source, point source at the folder`},
+		{"listed twice", lines("version: v1", "deps:",
+			"  - name: member", "    source: ../p.git", "    module: contracts/member/v1",
+			"  - name: member", "    source: ../q.git", "    module: contracts/member/v2"),
+			`keiyaku.yaml:6:11: deps: "member" is listed twice`},
+		{"same output as a local module", lines("version: v1", "modules:", "  - path: contracts/member/v1",
+			"deps:", "  - name: member", "    source: ../p.git", "    module: contracts/member/v1"),
+			`keiyaku.yaml:5:5: deps member: module "contracts/member/v1" would generate into gen/member/v1, as "contracts/member/v1" does`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := config.Parse(file, []byte(c.data))
+			if err == nil {
+				t.Fatalf("no error; config %+v\n%s", cfg, c.data)
+			}
+			if err.Error() != c.want {
+				t.Errorf("error\n got: %s\nwant: %s", err, c.want)
+			}
+			if _, ok := errors.AsType[*diag.Error](err); !ok {
 				t.Errorf("error is a %T, not a *diag.Error", err)
 			}
 		})

@@ -36,8 +36,12 @@ type cacheEntry struct {
 // generator (e.g. its executable's size and modification time); a
 // different one never matches. Any doubt (no record, an unreadable file)
 // answers false. "generate --check" does not use this: it always
-// regenerates.
+// regenerates. A workspace with deps is never up to date: generation
+// checks their copies against keiyaku.lock every time.
 func UpToDate(cfg *config.Config, generator string) bool {
+	if len(cfg.Deps) > 0 {
+		return false
+	}
 	data, err := os.ReadFile(filepath.Join(cfg.Root, CacheFile))
 	if err != nil {
 		return false

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"go/format"
+	"path"
 	"slices"
 	"strings"
 
@@ -240,9 +241,17 @@ func keyField(msg *asyncapi.Message) (string, error) {
 
 // ownerOf returns the module whose folder holds file.
 func ownerOf(cfg *config.Config, file string) (config.Module, bool) {
-	for _, m := range cfg.Modules {
+	for _, m := range slices.Concat(cfg.Modules, cfg.DepModules()) {
 		if strings.HasPrefix(file, m.Path+"/") {
 			return m, true
+		}
+	}
+	// A file of a dependency's copy outside its module (the provider's
+	// schemas of events the module receives) belongs to a provider module
+	// this workspace does not generate: its types are copied in.
+	for _, d := range cfg.Deps {
+		if strings.HasPrefix(file, d.Dir()+"/") {
+			return config.Module{Path: path.Dir(file), Dep: d.Name}, true
 		}
 	}
 	return config.Module{}, false

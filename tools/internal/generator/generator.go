@@ -24,6 +24,7 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
 	"github.com/keiyaku/keiyaku/tools/internal/avroschema"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
+	"github.com/keiyaku/keiyaku/tools/internal/deps"
 	"github.com/keiyaku/keiyaku/tools/internal/openapi"
 )
 
@@ -51,10 +52,12 @@ type File struct {
 }
 
 // Plan lists the files the configuration asks for, without generating
-// them: for each generated module with an OpenAPI contract, one file.
+// them: for each generated module with an OpenAPI contract, one file. The
+// modules of deps (see [config.Config.DepModules]) are planned like local
+// ones once their copy exists below .keiyaku/deps; [Generate] makes it.
 func Plan(cfg *config.Config) []Target {
 	var targets []Target
-	for _, m := range cfg.Modules {
+	for _, m := range slices.Concat(cfg.Modules, cfg.DepModules()) {
 		if !m.Generated() {
 			continue
 		}
@@ -120,8 +123,14 @@ type Target struct {
 }
 
 // Generate produces every planned file. It stops at the first contract
-// that does not load; the error is positioned (file:line:col).
+// that does not load; the error is positioned (file:line:col). When cfg
+// has deps, it first brings their copies in line with keiyaku.lock
+// ([deps.Sync]); a copy or tag that differs from the lock is an error
+// wrapping a [deps.MismatchError], and nothing is generated.
 func Generate(ctx context.Context, cfg *config.Config) ([]File, error) {
+	if err := deps.Sync(ctx, cfg); err != nil {
+		return nil, err
+	}
 	loader, err := openapi.NewLoader(cfg.Root)
 	if err != nil {
 		return nil, err
