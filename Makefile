@@ -43,7 +43,7 @@ asyncapi-check: $(ASYNCAPI_CHECK)/node_modules/.package-lock.json ## second opin
 	node --test $(ASYNCAPI_CHECK)/
 
 .PHONY: check
-check: ## what CI gates on: go vet, gofmt, contract lint, breaking changes against main, stale gen/, AsyncAPI second opinion
+check: ## what CI gates on: go vet, gofmt, contract lint, breaking changes against main, stale gen/, AsyncAPI second opinion, stale pacts/
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
@@ -51,10 +51,16 @@ check: ## what CI gates on: go vet, gofmt, contract lint, breaking changes again
 	$(KEIYAKU) breaking --against '$(AGAINST)' --format $(FORMAT)
 	$(KEIYAKU) generate --check
 	$(MAKE) --no-print-directory asyncapi-check
+	$(MAKE) --no-print-directory pacts-check
 
 .PHONY: test
-test: ## run every test (real HTTP over loopback, real files, no mocks of our own parts)
+test: ## run every test (real HTTP over loopback, real files, no mocks of our own parts), then the Pact tests
 	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory pact-test
+
+.PHONY: demo
+demo: ## run the reference system on the embedded broker and narrate a scenario
+	$(GO) run ./services/demo
 
 .PHONY: build
 build: ## build bin/keiyaku
@@ -64,6 +70,43 @@ build: ## build bin/keiyaku
 bench: ## measure generation: Go benchmarks, then the CLI (median of 5) against the oapi-codegen CLI
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./tools/internal/generator/
 	OAPI_CODEGEN_VERSION=$(OAPI_CODEGEN_VERSION) tools/bench/generate.sh
+	$(GO) run ./services/loadgen -embedded -duration 10s -concurrency 32
+
+# Pact: pact-go v2.4.2 calls libpact_ffi 0.4.x; the npm package
+# @pact-foundation/pact-core-linux-x64-glibc@18.1.0 ships 0.4.28 (newer
+# ones ship 0.5.x, which lacks symbols pact-go calls). It is installed into
+# the ignored .pact/ folder; PACT_GO_LIB_DOWNLOAD_PATH is always set, so
+# pact-go finds it there and never downloads anything itself.
+PACT_CORE_PKG     := @pact-foundation/pact-core-linux-x64-glibc
+PACT_CORE_VERSION := 18.1.0
+PACT_DIR          := $(CURDIR)/.pact
+PACT_LIB_DIR      := $(PACT_DIR)/lib
+PACT_LIB          := $(PACT_LIB_DIR)/libpact_ffi.so
+PACT_ENV          := PACT_GO_LIB_DOWNLOAD_PATH='$(PACT_LIB_DIR)' \
+                     CGO_ENABLED=1 CGO_LDFLAGS='-L$(PACT_LIB_DIR) -Wl,-rpath,$(PACT_LIB_DIR)' \
+                     LD_LIBRARY_PATH='$(PACT_LIB_DIR)'
+# The Pact tests: consumer tests (they write the pacts) and provider
+# verifications, behind the build tag "pact".
+PACT_PKGS         := ./pact/...
+
+.PHONY: pact-install
+pact-install: ## install libpact_ffi 0.4.28 into .pact/lib (from npm, pinned; skipped when present)
+	@PACT_CORE_PKG='$(PACT_CORE_PKG)' PACT_CORE_VERSION='$(PACT_CORE_VERSION)' pact/install.sh '$(PACT_DIR)'
+
+.PHONY: pact-test
+pact-test: pact-install ## run the Pact consumer tests and provider verifications (build tag pact)
+	$(PACT_ENV) $(GO) test -tags pact -race -count=1 $(PACT_PKGS)
+
+.PHONY: pacts
+pacts: pact-install ## regenerate pacts/ from the consumer tests
+	$(PACT_ENV) KEIYAKU_PACT_DIR='$(CURDIR)/pacts' $(GO) test -tags pact -count=1 -run 'Consumer' ./pact/
+
+.PHONY: pacts-check
+pacts-check: pact-install ## fail when pacts/ is not what the consumer tests write
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  $(PACT_ENV) KEIYAKU_PACT_DIR="$$tmp" $(GO) test -tags pact -count=1 -run 'Consumer' ./pact/ >"$$tmp/out.txt" 2>&1 || { cat "$$tmp/out.txt"; exit 1; }; \
+	  rm -f "$$tmp/out.txt"; \
+	  if ! diff -ru pacts "$$tmp"; then echo "pacts/ is stale: run make pacts and commit the result"; exit 1; fi
 
 # The contract catalog: `keiyaku docs` writes site/ (git-ignored); the
 # browser test loads every page in headless Chromium (Debian's chromium and

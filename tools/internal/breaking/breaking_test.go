@@ -79,6 +79,10 @@ func TestWorkspace(t *testing.T) {
 		{name: "avro-field-with-default", wantErrors: 0},
 		{name: "asyncapi-topic-moved", wantErrors: 1},
 		{name: "asyncapi-message-removed", wantErrors: 1},
+		// Consumer-aware: findings name the consumers whose pacts use
+		// what changed (reservation reads `status`), or say none does.
+		{name: "pact-consumers", wantErrors: 2, wantOps: 1},
+		{name: "pact-consumers-avro", wantErrors: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,7 +32,8 @@ const (
 // cfg.Breaking.Ignore accepts: OpenAPI documents with oasdiff, AsyncAPI
 // documents by what receivers depend on, Avro schemas against their
 // history. A contract that is new has nothing to break; one that is gone
-// is an error finding.
+// is an error finding. When cur holds pacts (pacts/*.json), each OpenAPI
+// and Avro finding names the consumers whose pacts use what it is about.
 func Workspace(ctx context.Context, cfg *config.Config, cur fs.FS, b *baseline.Baseline) ([]report.Finding, error) {
 	findings, err := openAPIWorkspace(ctx, cfg, cur, b.FS())
 	if err != nil {
@@ -47,6 +48,9 @@ func Workspace(ctx context.Context, cfg *config.Config, cur fs.FS, b *baseline.B
 		return nil, err
 	}
 	findings = slices.Concat(findings, events, schemas)
+	if findings, err = annotateConsumers(cfg, cur, findings); err != nil {
+		return nil, err
+	}
 	report.Sort(findings)
 	return Ignored(cfg.Breaking.Ignore, findings), nil
 }

@@ -71,6 +71,20 @@ var Rules = []Rule{
 		Description:    "Service code under services/<name>/ imports the generated package of another service only if keiyaku.yaml declares that it uses it.",
 		CheckWorkspace: checkClientImports,
 	},
+	{
+		ID:             "PACT_MATCHES_OPENAPI",
+		Severity:       Error,
+		Category:       CategoryArchitecture,
+		Description:    "Every HTTP interaction of a pact (pacts/*.json) fits the provider's OpenAPI document: its path and method exist, its request validates, its response status is documented and its body validates.",
+		CheckWorkspace: checkPactsOpenAPI,
+	},
+	{
+		ID:             "PACT_MATCHES_AVRO",
+		Severity:       Error,
+		Category:       CategoryArchitecture,
+		Description:    "Every message of a pact (pacts/*.json) names its event by ce_type metadata, and its contents are a valid instance of that Avro schema of the provider (JSON view: Avro's JSON encoding, decimals as numbers).",
+		CheckWorkspace: checkPactsAvro,
+	},
 }
 
 // IdempotencyKeyHeader is the request header that makes a POST safe to
