@@ -293,7 +293,7 @@ func (c *Client) send(parent context.Context, req *http.Request) (*http.Response
 			} else {
 				done(nil)
 			}
-			if !retryableStatus(status) || !retryable {
+			if !(retryableStatus(status) || inFlightDuplicate(req, resp)) || !retryable {
 				return resp, nil
 			}
 			lastStatus, lastErr = status, nil
@@ -306,7 +306,7 @@ func (c *Client) send(parent context.Context, req *http.Request) (*http.Response
 		}
 		wait := jitter(bo.NextBackOff())
 		left := time.Until(deadline)
-		if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusConflict) {
 			if ra, ok := retryAfter(resp.Header); ok {
 				if ra > left {
 					return resp, nil // the target's own answer: come back later

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -292,5 +293,65 @@ func TestPostWithoutKeyNotRetriedOnReset(t *testing.T) {
 	}
 	if s.count() != 1 {
 		t.Errorf("server saw %d attempts, want 1", s.count())
+	}
+}
+
+// TestInFlightDuplicateRetried pins that a 409 with Retry-After answering a
+// request with an Idempotency-Key (the server still processes an earlier
+// attempt with the key, as runtime/httpserver answers) is waited out and
+// retried, while a 409 without Retry-After, or without a key, is the
+// server's answer. Found by the reference system's reliability test: a
+// hold that outlived its attempt timeout turned into "room taken".
+func TestInFlightDuplicateRetried(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		key        string
+		retryAfter string
+		wantStatus int
+		attempts   int
+	}{
+		{"key and Retry-After", "k1", "0", 201, 2},
+		{"no Retry-After", "k2", "", 409, 1},
+		{"no key", "", "0", 409, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			attempts := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				attempts++
+				n := attempts
+				mu.Unlock()
+				if n == 1 {
+					if tc.retryAfter != "" {
+						w.Header().Set("Retry-After", tc.retryAfter)
+					}
+					w.WriteHeader(http.StatusConflict)
+					return
+				}
+				w.WriteHeader(http.StatusCreated)
+			}))
+			t.Cleanup(srv.Close)
+			c := newClient(t)
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL, strings.NewReader("a"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.key != "" {
+				req.Header.Set("Idempotency-Key", tc.key)
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatalf("Do: %v", err)
+			}
+			readAll(t, resp)
+			mu.Lock()
+			defer mu.Unlock()
+			if resp.StatusCode != tc.wantStatus || attempts != tc.attempts {
+				t.Errorf("status %d after %d attempts, want %d after %d", resp.StatusCode, attempts, tc.wantStatus, tc.attempts)
+			}
+		})
 	}
 }

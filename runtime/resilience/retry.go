@@ -46,6 +46,17 @@ func retryableStatus(status int) bool {
 	return false
 }
 
+// inFlightDuplicate reports a 409 Conflict with Retry-After in answer to a
+// request carrying an Idempotency-Key: the server is still processing an
+// earlier attempt with the same key (draft-ietf-httpapi-idempotency-key-
+// header; runtime/httpserver answers so). That happens when an attempt
+// timed out on the client but not on the server; the retry waits
+// Retry-After and then gets the stored response. Any other 409 is the
+// server's answer and is returned.
+func inFlightDuplicate(req *http.Request, resp *http.Response) bool {
+	return resp.StatusCode == http.StatusConflict && req.Header.Get("Idempotency-Key") != "" && resp.Header.Get("Retry-After") != ""
+}
+
 // retryableErrnos are the system errors of a connection that failed or was
 // cut: the target is down, restarting or overloaded.
 var retryableErrnos = []syscall.Errno{
