@@ -10,6 +10,7 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/command/export"
 	"github.com/keiyaku/keiyaku/tools/internal/command/generate"
 	"github.com/keiyaku/keiyaku/tools/internal/command/lint"
+	"github.com/keiyaku/keiyaku/tools/internal/command/mock"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 )
 
@@ -41,6 +42,7 @@ Exit codes: 0 ok, 1 usage or load error, 100 findings (lint, breaking, generate 
 		export.NewCommand("export", &configFile),
 		generate.NewCommand("generate", &configFile),
 		lint.NewCommand("lint", &configFile),
+		mock.NewCommand("mock", &configFile),
 	)
 	return root
 }
