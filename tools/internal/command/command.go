@@ -11,6 +11,7 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/command/generate"
 	"github.com/keiyaku/keiyaku/tools/internal/command/lint"
 	"github.com/keiyaku/keiyaku/tools/internal/command/mock"
+	"github.com/keiyaku/keiyaku/tools/internal/command/verify"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 )
 
@@ -43,6 +44,7 @@ Exit codes: 0 ok, 1 usage or load error, 100 findings (lint, breaking, generate 
 		generate.NewCommand("generate", &configFile),
 		lint.NewCommand("lint", &configFile),
 		mock.NewCommand("mock", &configFile),
+		verify.NewCommand("verify", &configFile),
 	)
 	return root
 }
