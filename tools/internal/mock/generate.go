@@ -297,7 +297,7 @@ func (g *Generator) format(name string) (string, bool) {
 	case "date-time":
 		return day.Add(time.Duration(g.f.IntN(86400)) * time.Second).Format(time.RFC3339), true
 	case "time":
-		return day.Add(time.Duration(g.f.IntN(86400)) * time.Second).Format(time.TimeOnly) + "Z", true
+		return day.Add(time.Duration(g.f.IntN(86400))*time.Second).Format(time.TimeOnly) + "Z", true
 	case "email", "idn-email":
 		return strings.ToLower(g.f.Username()) + "@example.com", true
 	case "uri", "url", "iri":
