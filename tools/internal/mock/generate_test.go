@@ -213,4 +213,3 @@ func TestGeneratorReportsUnsatisfiable(t *testing.T) {
 		t.Errorf("error %q does not say %q", err, want)
 	}
 }
-
