@@ -1,0 +1,116 @@
+package mock_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keiyaku/keiyaku/tools/internal/command"
+	"github.com/keiyaku/keiyaku/tools/internal/config"
+	"github.com/keiyaku/keiyaku/tools/internal/exitcode"
+)
+
+var configFile = filepath.Join("..", "..", "..", "..", config.FileName)
+
+// start runs keiyaku mock until the test ends and returns the base URL it
+// printed for each module.
+func start(t *testing.T, args ...string) map[string]string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	r, w := io.Pipe()
+	cmd := command.New("keiyaku")
+	cmd.SetOut(w)
+	cmd.SetErr(w)
+	cmd.SetArgs(append([]string{"--config", configFile, "mock"}, args...))
+	done := make(chan error, 1)
+	go func() {
+		err := cmd.ExecuteContext(ctx)
+		_ = w.CloseWithError(io.EOF)
+		done <- err
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("keiyaku mock: %v", err)
+		}
+	})
+	urls := map[string]string{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "mock ready; interrupt to stop" {
+			go func() { _, _ = io.Copy(io.Discard, r) }()
+			return urls
+		}
+		name, url, ok := strings.Cut(line, "\t")
+		if !ok {
+			t.Fatalf("unexpected output line %q", line)
+		}
+		urls[name] = url
+	}
+	t.Fatalf("keiyaku mock ended before it was ready: %v", sc.Err())
+	return nil
+}
+
+func status(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestMockCommand: each module on its own printed port, or all on one
+// with a path prefix; the answers come from the contracts.
+func TestMockCommand(t *testing.T) {
+	urls := start(t, "member", "contracts/room/v1")
+	if len(urls) != 2 || urls["member/v1"] == urls["room/v1"] {
+		t.Fatalf("urls %v, want member/v1 and room/v1 on two ports", urls)
+	}
+	if got := status(t, urls["member/v1"]+"/members/3f1c2a9e-8b7d-4e6f-9a01-2b3c4d5e6f70"); got != 200 {
+		t.Errorf("member: %d", got)
+	}
+	if got := status(t, urls["room/v1"]+"/rooms/not-a-uuid"); got != 400 {
+		t.Errorf("room with a bad id: %d, want 400", got)
+	}
+	single := start(t, "--single-port", "member", "room")
+	if !strings.HasSuffix(single["member/v1"], "/member/v1") || strings.TrimSuffix(single["member/v1"], "/member/v1") != strings.TrimSuffix(single["room/v1"], "/room/v1") {
+		t.Fatalf("single port urls %v", single)
+	}
+	if got := status(t, single["room/v1"]+"/rooms/7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"); got != 200 {
+		t.Errorf("room below its prefix: %d", got)
+	}
+}
+
+// TestMockUsageErrors: mistakes on the command line exit 1 with a clear
+// message, before anything listens.
+func TestMockUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"billing"}, `no module "billing"`},
+		{[]string{"member", "room", "--addr", "127.0.0.1:0"}, "2 modules need one port each"},
+		{[]string{"member", "--addr", "room=127.0.0.1:0"}, `no module "room" is mocked`},
+		{[]string{"contracts/shared/v1"}, "has no OpenAPI document with operations"},
+		{[]string{"member", "--addr", "256.0.0.1:1"}, "listen on 256.0.0.1:1"},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		cmd := command.New("keiyaku")
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetArgs(append([]string{"--config", configFile, "mock"}, tt.args...))
+		err := cmd.ExecuteContext(t.Context())
+		if exitcode.Of(err) != exitcode.Failure || err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("mock %v: exit %d, error %v, want %q", tt.args, exitcode.Of(err), err, tt.want)
+		}
+	}
+}
