@@ -8,12 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/keiyaku/keiyaku/runtime/events"
+	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/exitcode"
 	"github.com/keiyaku/keiyaku/tools/internal/mock"
@@ -152,5 +156,35 @@ func run(ctx context.Context, w io.Writer, configFile string, f *flags) error {
 }
 
 func runTopic(ctx context.Context, w io.Writer, cfg *config.Config, m config.Module, f *flags, min report.Severity) error {
-	return errors.New("--brokers: not supported yet")
+	file := path.Join(m.Path, "asyncapi.yaml")
+	doc, err := asyncapi.Load(ctx, cfg.Root, file)
+	if err != nil {
+		return err
+	}
+	opts, err := events.ClientConfig{Brokers: strings.Split(f.Brokers, ",")}.Options()
+	if err != nil {
+		return fmt.Errorf("--brokers: %w", err)
+	}
+	client, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("--brokers: %w", err)
+	}
+	defer client.Close()
+	start := time.Now()
+	res, err := verify.Topic(ctx, client, doc, f.Topic, verify.TopicOptions{MaxRecords: f.MaxRecords, Idle: f.Timeout})
+	if err != nil {
+		return err
+	}
+	if err := report.Write(w, f.Format, "keiyaku verify "+m.Name()+" "+f.Topic, res.Findings); err != nil {
+		return err
+	}
+	n := report.Count(res.Findings, min)
+	if f.Format == report.Text {
+		res.WriteSummary(w)
+		fmt.Fprintf(w, "%s on %s: %d records, %d findings listed (%s)\n", m.Name(), f.Topic, res.Records, len(res.Findings), time.Since(start).Round(time.Millisecond))
+	}
+	if n > 0 {
+		return &exitcode.FindingsError{N: n, What: "non-conforming records on " + f.Topic}
+	}
+	return nil
 }

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/keiyaku/keiyaku/runtime/events/embedded"
 	"github.com/keiyaku/keiyaku/tools/internal/command"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/exitcode"
@@ -113,5 +116,34 @@ func TestVerifyExitCodes(t *testing.T) {
 	}
 	if len(setupCalls) != 3 || setupCalls[0]["operationId"] != "getMember" {
 		t.Errorf("setup hook calls %v, want one per request of getMember", setupCalls)
+	}
+}
+
+// TestVerifyTopic: a topic holding a record that is not an event of the
+// contract exits 100 with the summary table; a topic the module does not
+// declare exits 1.
+func TestVerifyTopic(t *testing.T) {
+	const topic = "hotel.reservation.events.v1"
+	broker, err := embedded.Start(t.Context(), embedded.WithTopics(embedded.Topic{Name: topic, Partitions: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Close)
+	client, err := kgo.NewClient(kgo.SeedBrokers(broker.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if err := client.ProduceSync(t.Context(), &kgo.Record{Topic: topic, Key: []byte("k"), Value: []byte("{}")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	brokers := strings.Join(broker.Addrs(), ",")
+	out, code := keiyaku(t, "verify", "--module", "reservation", "--brokers", brokers, "--topic", topic, "--timeout", "3s")
+	if code != 100 || !strings.Contains(out, "VERIFY_RECORD_TYPE") || !strings.Contains(out, "(unknown ce_type)                     0              1  0/0") {
+		t.Errorf("exit %d, want 100 with the record at 0/0 named:\n%s", code, out)
+	}
+	out, code = keiyaku(t, "verify", "--module", "reservation", "--brokers", brokers, "--topic", "elsewhere")
+	if code != 1 || !strings.Contains(out, `declares no Avro message on topic "elsewhere" (its topics: hotel.reservation.events.v1)`) {
+		t.Errorf("exit %d, want 1:\n%s", code, out)
 	}
 }
