@@ -16,6 +16,7 @@ import (
 	"github.com/keiyaku/keiyaku/runtime/events"
 	"github.com/keiyaku/keiyaku/runtime/events/codec"
 	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
+	"github.com/keiyaku/keiyaku/tools/internal/mock"
 	"github.com/keiyaku/keiyaku/tools/internal/report"
 )
 
@@ -300,7 +301,7 @@ func (c *recordChecker) check(ctx context.Context, r *kgo.Record) {
 				fail(RuleRecordHeaders, "ce_dataschema %q, but the value was written with %s", ds, want)
 			}
 		}
-		if field := keyField(tm.msg.Key); field != "" {
+		if field := mock.KeyField(tm.msg.Key); field != "" {
 			if got, ok := payload[field]; ok && fmt.Sprint(got) != string(r.Key) {
 				fail(RuleRecordKey, "key %q is not the payload's %s %q", r.Key, field, fmt.Sprint(got))
 			}
@@ -330,18 +331,6 @@ var visitOptions = []openapi3.SchemaValidationOption{
 	openapi3.MultiErrors(),
 	openapi3.EnableFormatValidation(),
 	openapi3.WithStringFormatValidator("uuid", openapi3.NewRegexpFormatValidator(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)),
-}
-
-// keyField is the payload field the key carries (x-keiyaku-field).
-func keyField(s *asyncapi.Schema) string {
-	if s == nil || s.JSON == nil {
-		return ""
-	}
-	var k struct {
-		Field string `json:"x-keiyaku-field"`
-	}
-	_ = json.Unmarshal(s.JSON, &k)
-	return k.Field
 }
 
 func visitMessages(where string, err error) []string {

@@ -11,11 +11,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/keiyaku/keiyaku/runtime/app"
+	"github.com/keiyaku/keiyaku/runtime/events"
+	"github.com/keiyaku/keiyaku/runtime/events/codec"
+	"github.com/keiyaku/keiyaku/runtime/events/embedded"
 	"github.com/keiyaku/keiyaku/runtime/httpserver"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/mock"
@@ -25,6 +32,8 @@ const (
 	addrFlagName       = "addr"
 	singlePortFlagName = "single-port"
 	seedFlagName       = "seed"
+	brokersFlagName    = "brokers"
+	rateFlagName       = "rate"
 )
 
 // DefaultAddr is where a mock listens unless --addr says otherwise: a
@@ -35,12 +44,16 @@ type flags struct {
 	Addrs      []string
 	SinglePort bool
 	Seed       uint64
+	Brokers    string
+	Rate       time.Duration
 }
 
 func (f *flags) Bind(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.Addrs, addrFlagName, nil, "listen address: HOST:PORT for every mock (with one module or --single-port), or MODULE=HOST:PORT for one; repeatable; default "+DefaultAddr+" (a free port, printed)")
 	cmd.Flags().BoolVar(&f.SinglePort, singlePortFlagName, false, "serve every module on one port, each below the path prefix /<module name> (e.g. /member/v1/members/{id})")
 	cmd.Flags().Uint64Var(&f.Seed, seedFlagName, 1, "seed of generated data: the same seed and request give the same response")
+	cmd.Flags().StringVar(&f.Brokers, brokersFlagName, "", "comma-separated Kafka brokers to publish the modules' events to; default: an embedded broker started on a free loopback port")
+	cmd.Flags().DurationVar(&f.Rate, rateFlagName, 0, "publish one event of every sent message at this interval (e.g. 1s); default 0: only on POST "+mock.EventsPath+"{messageName}")
 }
 
 // NewCommand returns the mock command. configFile points at the --config
@@ -65,6 +78,14 @@ the answer:
                             answered as a problem+json, to try fallbacks)
   Prefer: example=NAME      a named example of the response
   Prefer: dynamic=true      generated data even where there is an example
+
+Events: for every AsyncAPI send operation of the selected modules, the mock
+publishes events — generated from the Avro schema, with the record key,
+CloudEvents headers, trace context and Avro single-object encoding of the
+generated publishers — to an embedded broker it starts (or --brokers):
+on POST /_keiyaku/events/{messageName} on any mock port (an optional JSON
+body in the Avro JSON encoding overrides payload fields) and, with --rate,
+periodically. It prints the broker, the topics and the KAFKA_BROKERS line.
 
 Dependencies are served from their locked copy (keiyaku deps update first).
 The mock runs until interrupted.`,
@@ -99,12 +120,33 @@ func run(ctx context.Context, w io.Writer, configFile string, args []string, f *
 	if err != nil {
 		return err
 	}
-	mounts, err := plan(contracts, f)
+	logger := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var tasks []app.Task
+	msgs, err := mock.SendMessages(ctx, cfg, modules)
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var tasks []app.Task
+	var eventsHandler http.Handler
+	if len(msgs) > 0 {
+		pub, brokers, stop, err := startEvents(ctx, msgs, f, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		eventsHandler = pub.Handler()
+		fmt.Fprintf(w, "broker\t%s\n", brokers)
+		for _, m := range msgs {
+			fmt.Fprintf(w, "topic\t%s\t%s (%s)\n", m.Topic, m.Name, m.Module)
+		}
+		fmt.Fprintf(w, "KAFKA_BROKERS=%s\n", brokers)
+		if f.Rate > 0 {
+			tasks = append(tasks, app.Task{Name: "events", Run: func(ctx context.Context) error { return pub.Run(ctx, f.Rate) }})
+		}
+	}
+	mounts, err := plan(contracts, f, eventsHandler)
+	if err != nil {
+		return err
+	}
 	var lns []net.Listener
 	closeAll := func() {
 		for _, ln := range lns {
@@ -138,7 +180,7 @@ func run(ctx context.Context, w io.Writer, configFile string, args []string, f *
 }
 
 // plan decides which listener serves which contract.
-func plan(contracts []mock.Contract, f *flags) ([]mount, error) {
+func plan(contracts []mock.Contract, f *flags, eventsHandler http.Handler) ([]mount, error) {
 	named := map[string]string{}
 	var bare []string
 	for _, a := range f.Addrs {
@@ -170,6 +212,9 @@ func plan(contracts []mock.Contract, f *flags) ([]mount, error) {
 			mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
 			names = append(names, c.Name())
 		}
+		if eventsHandler != nil {
+			mux.Handle(mock.EventsPath, eventsHandler)
+		}
 		addr := DefaultAddr
 		if len(bare) == 1 {
 			addr = bare[0]
@@ -192,10 +237,72 @@ func plan(contracts []mock.Contract, f *flags) ([]mount, error) {
 				delete(named, key)
 			}
 		}
+		if eventsHandler != nil {
+			mux := http.NewServeMux()
+			mux.Handle("/", h)
+			mux.Handle(mock.EventsPath, eventsHandler)
+			h = mux
+		}
 		out = append(out, mount{names: []string{c.Name()}, addr: addr, handler: h})
 	}
 	for name := range named {
 		return nil, fmt.Errorf("--%s %s=…: no module %q is mocked", addrFlagName, name, name)
 	}
 	return out, nil
+}
+
+// startEvents starts the embedded broker (unless --brokers) with the
+// topics of msgs and returns the publisher, the brokers to print and how
+// to stop it all.
+func startEvents(ctx context.Context, msgs []mock.EventMessage, f *flags, logger *slog.Logger) (*mock.Publisher, string, func(), error) {
+	var stops []func()
+	stop := func() {
+		for _, s := range slices.Backward(stops) {
+			s()
+		}
+	}
+	brokers := f.Brokers
+	if brokers == "" {
+		var topics []embedded.Topic
+		for _, m := range msgs {
+			if !slices.ContainsFunc(topics, func(t embedded.Topic) bool { return t.Name == m.Topic }) {
+				topics = append(topics, embedded.Topic{Name: m.Topic, Partitions: int32(max(m.Partitions, 1))})
+			}
+		}
+		b, err := embedded.Start(ctx, embedded.WithTopics(topics...), embedded.WithLogger(logger))
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("start the embedded broker: %w", err)
+		}
+		stops = append(stops, b.Close)
+		brokers = strings.Join(b.Addrs(), ",")
+	}
+	opts, err := events.ClientConfig{Brokers: strings.Split(brokers, ",")}.Options()
+	if err != nil {
+		stop()
+		return nil, "", nil, fmt.Errorf("--%s: %w", brokersFlagName, err)
+	}
+	client, err := kgo.NewClient(append(opts, events.ProducerClientOptions()...)...)
+	if err != nil {
+		stop()
+		return nil, "", nil, fmt.Errorf("--%s: %w", brokersFlagName, err)
+	}
+	stops = append(stops, client.Close)
+	store, err := codec.NewTopicStore(client)
+	if err != nil {
+		stop()
+		return nil, "", nil, err
+	}
+	so, err := codec.NewSingleObject(store)
+	if err != nil {
+		stop()
+		return nil, "", nil, err
+	}
+	pub, err := mock.NewPublisher(msgs, func(source string) (*events.Producer, error) {
+		return events.NewProducer(client, so, source, events.WithPropagator(propagation.TraceContext{}), events.WithLogger(logger))
+	}, f.Seed, logger)
+	if err != nil {
+		stop()
+		return nil, "", nil, err
+	}
+	return pub, brokers, stop, nil
 }

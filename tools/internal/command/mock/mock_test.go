@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/keiyaku/keiyaku/tools/internal/command"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/exitcode"
@@ -47,7 +49,15 @@ func start(t *testing.T, args ...string) map[string]string {
 			go func() { _, _ = io.Copy(io.Discard, r) }()
 			return urls
 		}
+		if v, ok := strings.CutPrefix(line, "KAFKA_BROKERS="); ok {
+			urls["KAFKA_BROKERS"] = v
+			continue
+		}
 		name, url, ok := strings.Cut(line, "\t")
+		if name == "topic" {
+			urls["topic"] = url
+			continue
+		}
 		if !ok {
 			t.Fatalf("unexpected output line %q", line)
 		}
@@ -112,5 +122,43 @@ func TestMockUsageErrors(t *testing.T) {
 		if exitcode.Of(err) != exitcode.Failure || err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("mock %v: exit %d, error %v, want %q", tt.args, exitcode.Of(err), err, tt.want)
 		}
+	}
+}
+
+// TestMockCommandEvents: a module that sends events gets a broker; its
+// events are published on POST and at --rate, and can be read with the
+// printed KAFKA_BROKERS.
+func TestMockCommandEvents(t *testing.T) {
+	urls := start(t, "reservation", "--rate", "20ms")
+	if urls["broker"] == "" || urls["broker"] != urls["KAFKA_BROKERS"] || !strings.HasPrefix(urls["topic"], "hotel.reservation.events.v1\t") {
+		t.Fatalf("output %v: want the broker, the topic and KAFKA_BROKERS", urls)
+	}
+	resp, err := http.Post(urls["reservation/v1"]+"/_keiyaku/events/ReservationCancelled", "application/json", strings.NewReader(`{"reason":"mock"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST event: %d", resp.StatusCode)
+	}
+	client, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(urls["KAFKA_BROKERS"], ",")...),
+		kgo.ConsumeTopics("hotel.reservation.events.v1"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	types := map[string]bool{}
+	for len(types) < 2 {
+		fetches := client.PollFetches(t.Context())
+		if err := fetches.Err0(); err != nil {
+			t.Fatal(err)
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			for _, h := range r.Headers {
+				if h.Key == "ce_type" {
+					types[string(h.Value)] = true
+				}
+			}
+		})
 	}
 }
