@@ -11,6 +11,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/keiyaku/keiyaku/tools/internal/config"
+	"github.com/keiyaku/keiyaku/tools/internal/deps"
 	"github.com/keiyaku/keiyaku/tools/internal/openapi"
 )
 
@@ -68,7 +69,16 @@ func Select(cfg *config.Config, names []string) ([]config.Module, error) {
 // OpenAPI document with operations (shared definitions, an events-only
 // module) is skipped when it was not asked for by name (all), and an
 // error otherwise.
+//
+// When a module comes from a dependency, the copies below .keiyaku/deps are
+// first made to match keiyaku.lock (deps.Sync): a copy that differs from
+// the lock is an error, never served.
 func Load(ctx context.Context, cfg *config.Config, modules []config.Module, all bool) ([]Contract, error) {
+	if slices.ContainsFunc(modules, func(m config.Module) bool { return m.Dep != "" }) {
+		if err := deps.Sync(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
 	loader, err := openapi.NewLoader(cfg.Root)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -45,7 +46,7 @@ func TestReferenceServicesHonourTheirContracts(t *testing.T) {
 		if !ok {
 			t.Fatalf("no contract for %s", s.name)
 		}
-		res, err := verify.HTTP(t.Context(), c.Doc, s.url, verify.WithFile(c.File))
+		res, err := verify.HTTP(t.Context(), c.Doc, s.url, verify.WithFile(c.File), verify.WithLogger(slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))))
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,12 +25,18 @@ var configFile = filepath.Join("..", "..", "..", "..", config.FileName)
 // printed for each module.
 func start(t *testing.T, args ...string) map[string]string {
 	t.Helper()
+	return startWith(t, configFile, args...)
+}
+
+// startWith is start with another workspace's keiyaku.yaml.
+func startWith(t *testing.T, cfgFile string, args ...string) map[string]string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	r, w := io.Pipe()
 	cmd := command.New("keiyaku")
 	cmd.SetOut(w)
 	cmd.SetErr(w)
-	cmd.SetArgs(append([]string{"--config", configFile, "mock"}, args...))
+	cmd.SetArgs(append([]string{"--config", cfgFile, "mock"}, args...))
 	done := make(chan error, 1)
 	go func() {
 		err := cmd.ExecuteContext(ctx)
@@ -160,5 +168,57 @@ func TestMockCommandEvents(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMockLockedDep: a consumer workspace mocks the member module of its
+// locked dependency, named by the dep; a tampered copy is refused.
+func TestMockLockedDep(t *testing.T) {
+	dir := t.TempDir()
+	provider := filepath.Join(dir, "provider")
+	if err := os.CopyFS(filepath.Join(provider, "contracts"), os.DirFS(filepath.Join("..", "..", "..", "..", "contracts"))); err != nil {
+		t.Fatal(err)
+	}
+	consumer := filepath.Join(dir, "consumer")
+	write := func(name, data string) {
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(name, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := filepath.Join(consumer, "keiyaku.yaml")
+	write(cfg, "version: v1\ndeps:\n  - name: hotel-member\n    source: ../provider\n    module: contracts/member/v1\n")
+	write(filepath.Join(consumer, "go.mod"), "module example.com/consumer\n\ngo 1.26\n")
+	var out bytes.Buffer
+	cmd := command.New("keiyaku")
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs([]string{"--config", cfg, "deps", "update"})
+	if err := cmd.ExecuteContext(t.Context()); err != nil {
+		t.Fatalf("deps update: %v\n%s", err, out.String())
+	}
+	urls := startWith(t, cfg, "hotel-member")
+	if got := status(t, urls["member/v1"]+"/members/3f1c2a9e-8b7d-4e6f-9a01-2b3c4d5e6f70"); got != 200 {
+		t.Errorf("member of the dep: %d", got)
+	}
+	copyFile := filepath.Join(consumer, ".keiyaku", "deps", "hotel-member", "contracts", "member", "v1", "openapi.yaml")
+	if err := os.Chmod(copyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(copyFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteString("# tampered\n")
+	_ = f.Close()
+	cmd = command.New("keiyaku")
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs([]string{"--config", cfg, "mock", "hotel-member"})
+	err = cmd.ExecuteContext(t.Context())
+	if exitcode.Of(err) != exitcode.Failure || !strings.Contains(fmt.Sprint(err), "hotel-member") {
+		t.Errorf("mock of a tampered dep: exit %d, %v", exitcode.Of(err), err)
 	}
 }
