@@ -3,6 +3,7 @@ package verify_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/keiyaku/keiyaku/services/member"
+	"github.com/keiyaku/keiyaku/services/room"
 
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/mock"
@@ -46,7 +51,11 @@ func TestReferenceServicesHonourTheirContracts(t *testing.T) {
 		if !ok {
 			t.Fatalf("no contract for %s", s.name)
 		}
-		res, err := verify.HTTP(t.Context(), c.Doc, s.url, verify.WithFile(c.File), verify.WithLogger(slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))))
+		opts := []verify.Option{verify.WithFile(c.File), verify.WithLogger(slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})))}
+		if s.name == "reservation" {
+			opts = append(opts, verify.WithSetupURL(reservationStates(t, s.url)))
+		}
+		res, err := verify.HTTP(t.Context(), c.Doc, s.url, opts...)
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
@@ -62,6 +71,50 @@ func TestReferenceServicesHonourTheirContracts(t *testing.T) {
 		}
 		t.Logf("%s: %d operations, %d requests, %d findings", s.name, res.Operations, res.Cases, len(res.Findings))
 	}
+}
+
+// reservationStates serves the provider-state hook of the reservation
+// service: before the example requests of getReservation and
+// cancelReservation it books a reservation (another room than the
+// contract's example, a week of its own each time) and hands its id over
+// as the path parameter, so that those operations answer 200, not 404.
+func reservationStates(t *testing.T, reservationURL string) string {
+	t.Helper()
+	var n int
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var state struct{ OperationID, Case string }
+		if err := json.NewDecoder(r.Body).Decode(&state); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if state.Case != "example" || (state.OperationID != "getReservation" && state.OperationID != "cancelReservation") {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		n++
+		checkIn := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 1, 7*n)
+		body := fmt.Sprintf(`{"memberId":%q,"roomId":%q,"checkIn":%q,"checkOut":%q,"guests":1}`,
+			member.ActiveMemberID, room.SuiteRoomID, checkIn.Format(time.DateOnly), checkIn.AddDate(0, 0, 2).Format(time.DateOnly))
+		req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, reservationURL+"/reservations", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("provider-state-%d", n))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		var created struct{ ID string }
+		if resp.StatusCode != http.StatusCreated || json.NewDecoder(resp.Body).Decode(&created) != nil {
+			b, _ := io.ReadAll(resp.Body)
+			t.Errorf("provider state: booking answered %d %s", resp.StatusCode, b)
+			http.Error(w, "booking failed", http.StatusBadGateway)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"path": map[string]string{"reservationId": created.ID}})
+	}))
+	t.Cleanup(hook.Close)
+	return hook.URL
 }
 
 // breakMember wraps the real member service's handler with one fault per

@@ -86,10 +86,12 @@ func startServices(t testing.TB) []service {
 	notificationURL := serve(t, keep("notification", n, err))
 	rs, err := reservation.New(ctx, reservation.Config{ListenAddr: "127.0.0.1:0", DatabaseURL: db("reservation"), Kafka: kafka, MemberURL: memberURL, RoomURL: roomURL})
 	reservationURL := serve(t, keep("reservation", rs, err))
+	// The reservation service first: its example books the room of the
+	// room contract's example hold for the same nights.
 	return []service{
+		{"reservation", reservationURL},
 		{"member", memberURL},
 		{"room", roomURL},
 		{"notification", notificationURL},
-		{"reservation", reservationURL},
 	}
 }
