@@ -426,6 +426,13 @@ func (v *verifier) cases(path string, item *openapi3.PathItem, method string, op
 		return &c
 	}
 	for _, p := range ps {
+		if p.In == openapi3.ParameterInQuery && p.Schema != nil && p.Schema.Value != nil {
+			if bad, ok := wrongPathValue(p.Schema.Value); ok {
+				c := clone("query parameter " + p.Name + " " + bad.why)
+				c.query.Set(p.Name, bad.value)
+				out = append(out, c)
+			}
+		}
 		switch {
 		case p.In == openapi3.ParameterInQuery && p.Required:
 			c := clone("without required query parameter " + p.Name)
@@ -477,7 +484,8 @@ func (v *verifier) cases(path string, item *openapi3.PathItem, method string, op
 
 type badValue struct{ value, why string }
 
-// wrongPathValue returns a path value the schema does not accept.
+// wrongPathValue returns a path or query value the schema does not
+// accept.
 func wrongPathValue(s *openapi3.Schema) (badValue, bool) {
 	switch {
 	case s.Type.Is(openapi3.TypeInteger) || s.Type.Is(openapi3.TypeNumber):
