@@ -155,8 +155,18 @@ func (a *avroGen) primitive(typ string, t map[string]any) (any, error) {
 	case "float", "double":
 		return float64(a.g.f.IntN(100000)) / 100, nil
 	case "bytes":
-		if lt == "decimal" {
+		switch lt {
+		case "decimal":
 			return a.decimal(t, 0)
+		case "big-decimal":
+			// The unscaled value as length-prefixed bytes, then the
+			// scale, both lengths zig-zag varints (Avro 1.12).
+			unscaled := big.NewInt(int64(a.g.f.IntN(1_000_000))).Bytes()
+			if len(unscaled) == 0 || unscaled[0]&0x80 != 0 {
+				unscaled = append([]byte{0}, unscaled...)
+			}
+			b := append([]byte{byte(2 * len(unscaled))}, unscaled...)
+			return byteString(append(b, 2*2)), nil
 		}
 		return a.bytes(8), nil
 	case "string":
