@@ -137,8 +137,12 @@ func (g *Generator) value(s *openapi3.Schema, d Direction, depth int) any {
 			if alt == nil || alt.Value == nil {
 				continue
 			}
-			v := g.value(mergeSiblings(s, alt.Value), d, depth+1)
-			if visit(s, v, d) == nil {
+			branch := mergeSiblings(s, alt.Value)
+			v := g.value(branch, d, depth+1)
+			// The branch, not s: a value of one anyOf branch is a value
+			// of s; for oneOf, Value's final check catches a value that
+			// two branches take, and tries again.
+			if visit(branch, v, d) == nil {
 				return v
 			}
 		}
