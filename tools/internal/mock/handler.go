@@ -254,7 +254,7 @@ func orNone(names []string) string {
 // is not documented.
 func chooseResponse(op *openapi3.Operation, want int) (int, *openapi3.Response) {
 	if op.Responses == nil {
-		return cmp(want, http.StatusOK), nil
+		return orDefault(want, http.StatusOK), nil
 	}
 	if want != 0 {
 		if ref := op.Responses.Status(want); ref != nil && ref.Value != nil {
@@ -282,7 +282,7 @@ func chooseResponse(op *openapi3.Operation, want int) (int, *openapi3.Response) 
 	return http.StatusOK, nil
 }
 
-func cmp(v, def int) int {
+func orDefault(v, def int) int {
 	if v == 0 {
 		return def
 	}

@@ -164,7 +164,8 @@ type testCase struct {
 //   - a request generated from the schemas (deterministic for the seed),
 //   - requests that break the contract: a required body property left out,
 //     a property of the wrong type, a value outside its enum, a required
-//     query parameter left out, a path parameter of the wrong format;
+//     query parameter or header left out, a path or query parameter of the
+//     wrong type or format;
 //
 // and checks each answer: its status must be documented; its headers,
 // Content-Type and body must match the documented response; an error
@@ -434,6 +435,10 @@ func (v *verifier) cases(path string, item *openapi3.PathItem, method string, op
 			}
 		}
 		switch {
+		case p.In == openapi3.ParameterInHeader && p.Required:
+			c := clone("without required header " + p.Name)
+			c.header.Del(p.Name)
+			out = append(out, c)
 		case p.In == openapi3.ParameterInQuery && p.Required:
 			c := clone("without required query parameter " + p.Name)
 			c.query.Del(p.Name)

@@ -74,8 +74,8 @@ func NewCommand(name string, configFile *string) *cobra.Command {
 		Long: `With --url, call every operation of the module's OpenAPI on the live provider:
 a request made from the contract's examples, one generated from the schemas,
 and requests that break the contract (a required property left out, a wrong
-type, a value outside its enum, a required query parameter left out, a path
-parameter of the wrong format). Each answer must be documented (status,
+type, a value outside its enum, a required query parameter or header left
+out, a path or query parameter of the wrong type or format). Each answer must be documented (status,
 headers, Content-Type, body schema); errors must be problem+json; a valid
 request must not get a 500; a broken one must get a documented 4xx, never a
 2xx or 5xx. --setup-url is called before each request to set up provider
