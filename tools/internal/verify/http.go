@@ -81,6 +81,7 @@ const (
 type Option func(*options)
 
 type options struct {
+	header   http.Header
 	client   *http.Client
 	setupURL string
 	seed     uint64
@@ -97,6 +98,11 @@ func WithHTTPClient(c *http.Client) Option {
 		}
 	}
 }
+
+// WithHeader adds h to every request, overriding what the case would send
+// in those headers — credentials, say ("Authorization: Bearer …"). By
+// default nothing is added.
+func WithHeader(h http.Header) Option { return func(o *options) { o.header = h.Clone() } }
 
 // WithSetupURL sets the provider-state hook: before each case, a POST to
 // u with the JSON body {"operationId", "method", "path", "case"}. The hook
@@ -646,6 +652,9 @@ func (v *verifier) run(ctx context.Context, path, method string, op *openapi3.Op
 		req.Header.Set("Content-Type", c.ctype)
 	}
 	req.Header.Set("Accept", "application/json, application/problem+json, */*")
+	for k, vs := range v.o.header {
+		req.Header[k] = vs
+	}
 	resp, err := v.o.client.Do(req)
 	if err != nil {
 		v.find(op, method, path, c, report.Error, RuleUnreachable, "%s %s: %v", method, u, err)

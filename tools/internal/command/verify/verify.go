@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"path"
 	"slices"
 	"strings"
@@ -29,6 +30,7 @@ const (
 	moduleFlagName     = "module"
 	urlFlagName        = "url"
 	setupURLFlagName   = "setup-url"
+	headerFlagName     = "header"
 	seedFlagName       = "seed"
 	formatFlagName     = "format"
 	failOnFlagName     = "fail-on"
@@ -42,6 +44,7 @@ type flags struct {
 	Module     string
 	URL        string
 	SetupURL   string
+	Headers    []string
 	Seed       uint64
 	Format     string
 	FailOn     string
@@ -55,6 +58,7 @@ func (f *flags) Bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.Module, moduleFlagName, "", "the module whose contracts to verify: a module path, a module name (member/v1), a service or a dep name (required)")
 	cmd.Flags().StringVar(&f.URL, urlFlagName, "", "base URL of the live provider, e.g. http://127.0.0.1:8081: verify its HTTP API against the module's OpenAPI")
 	cmd.Flags().StringVar(&f.SetupURL, setupURLFlagName, "", "provider-state hook: POSTed {operationId, method, path, case} before each request; may answer {path, query, header} values to use")
+	cmd.Flags().StringArrayVar(&f.Headers, headerFlagName, nil, `a header added to every request, "Name: value" (credentials, say); repeatable`)
 	cmd.Flags().Uint64Var(&f.Seed, seedFlagName, 1, "seed of generated requests")
 	cmd.Flags().StringVar(&f.Format, formatFlagName, report.Text, "output format: "+strings.Join(report.Formats, ", "))
 	cmd.Flags().StringVar(&f.FailOn, failOnFlagName, string(report.Error), "least severity that exits 100: error, warning or info")
@@ -135,9 +139,17 @@ func run(ctx context.Context, w io.Writer, configFile string, f *flags) error {
 	if err != nil {
 		return err
 	}
+	header := http.Header{}
+	for _, h := range f.Headers {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(name) == "" {
+			return fmt.Errorf("--%s %q: want \"Name: value\"", headerFlagName, h)
+		}
+		header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
 	c := contracts[0]
 	start := time.Now()
-	res, err := verify.HTTP(ctx, c.Doc, f.URL, verify.WithSetupURL(f.SetupURL), verify.WithSeed(f.Seed), verify.WithFile(c.File))
+	res, err := verify.HTTP(ctx, c.Doc, f.URL, verify.WithSetupURL(f.SetupURL), verify.WithSeed(f.Seed), verify.WithFile(c.File), verify.WithHeader(header))
 	if err != nil {
 		return err
 	}

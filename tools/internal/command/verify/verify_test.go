@@ -77,6 +77,11 @@ func TestVerifyExitCodes(t *testing.T) {
 		}
 		return false
 	})
+	var authorized []string
+	authed := memberMock(t, func(w http.ResponseWriter, r *http.Request) bool {
+		authorized = append(authorized, r.Header.Get("Authorization"))
+		return false
+	})
 	var setupCalls []map[string]string
 	setup := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body map[string]string
@@ -95,6 +100,8 @@ func TestVerifyExitCodes(t *testing.T) {
 		{"broken provider, github-actions", []string{"verify", "--module", "member", "--url", broken, "--format", "github-actions"}, 100, []string{"::error file=contracts/member/v1/openapi.yaml,line=23"}},
 		{"broken provider, json", []string{"verify", "--module", "member", "--url", broken, "--format", "json"}, 100, []string{`"rule": "VERIFY_INVALID_5XX"`}},
 		{"broken provider, junit", []string{"verify", "--module", "member", "--url", broken, "--format", "junit"}, 100, []string{"<testsuite", "VERIFY_INVALID_5XX"}},
+		{"credentials", []string{"verify", "--module", "member", "--url", authed, "--header", "Authorization: Bearer t0ken"}, 0, []string{"0 findings"}},
+		{"bad header", []string{"verify", "--module", "member", "--url", good, "--header", "Authorization"}, 1, []string{`want "Name: value"`}},
 		{"no module", []string{"verify", "--url", good}, 1, []string{"--module is required"}},
 		{"unknown module", []string{"verify", "--module", "billing", "--url", good}, 1, []string{`no module "billing"`}},
 		{"url and brokers", []string{"verify", "--module", "member", "--url", good, "--brokers", "127.0.0.1:9"}, 1, []string{"one of them"}},
@@ -113,6 +120,9 @@ func TestVerifyExitCodes(t *testing.T) {
 				}
 			}
 		})
+	}
+	if len(authorized) != 3 || authorized[0] != "Bearer t0ken" {
+		t.Errorf("Authorization sent %q, want it on every request", authorized)
 	}
 	if len(setupCalls) != 3 || setupCalls[0]["operationId"] != "getMember" {
 		t.Errorf("setup hook calls %v, want one per request of getMember", setupCalls)
