@@ -321,3 +321,44 @@ func TestReservationAgainstMocks(t *testing.T) {
 		t.Fatalf("get: %v %d %s", err, got.StatusCode(), got.Body)
 	}
 }
+
+// TestNamedExamplesAndRanges: Prefer: example=NAME picks a named example,
+// the first by name answers by default; a status covered by 5XX or by
+// default is answered with that response, its headers generated.
+func TestNamedExamplesAndRanges(t *testing.T) {
+	t.Parallel()
+	h, err := mock.NewHandler(loadDoc(t, "testdata/named-examples.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	url := srv.URL + "/members/42"
+	tests := []struct {
+		prefer     string
+		wantStatus int
+		want       string
+	}{
+		{"", 200, `{"status":"active"}`},
+		{"example=suspended", 200, `{"status":"suspended"}`},
+		{"code=503", 503, `"retry":`},
+		{"code=418", 418, `"other":"x`},
+		{"code=503, example=nope", 400, `no such example \"nope\"`},
+		{"code=99", 400, `Prefer: code`},
+	}
+	for _, tt := range tests {
+		var a answer
+		if tt.prefer == "" {
+			a = get(t, "GET", url, "")
+		} else {
+			a = get(t, "GET", url, "", "Prefer", tt.prefer)
+		}
+		b, _ := json.Marshal(a.body)
+		if a.status != tt.wantStatus || !strings.Contains(string(b), tt.want) {
+			t.Errorf("Prefer %q: %d %s, want %d with %s", tt.prefer, a.status, b, tt.wantStatus, tt.want)
+		}
+		if a.status == 200 && a.header.Get("X-Rate-Limit") != "10" {
+			t.Errorf("Prefer %q: X-Rate-Limit %q, want the generated 10", tt.prefer, a.header.Get("X-Rate-Limit"))
+		}
+	}
+}
