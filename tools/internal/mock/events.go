@@ -163,6 +163,10 @@ type Published struct {
 	ID        string `json:"id"`
 }
 
+// ErrBadPayload is returned by [Publisher.Publish] for a body that is not
+// a JSON object or that does not fit the message's schema.
+var ErrBadPayload = errors.New("bad payload")
+
 // ErrUnknownMessage is returned by [Publisher.Publish] for a name that is
 // no message the publisher knows.
 var ErrUnknownMessage = errors.New("unknown message")
@@ -190,7 +194,7 @@ func (p *Publisher) Publish(ctx context.Context, name string, body []byte) (Publ
 	if len(strings.TrimSpace(string(body))) > 0 {
 		var over map[string]any
 		if err := json.Unmarshal(body, &over); err != nil {
-			return Published{}, fmt.Errorf("message %s: the body must be a JSON object of payload fields: %w", m.Name, err)
+			return Published{}, fmt.Errorf("message %s: %w: the body must be a JSON object of payload fields: %w", m.Name, ErrBadPayload, err)
 		}
 		obj, _ := gen.(map[string]any)
 		for k, v := range over {
@@ -204,7 +208,7 @@ func (p *Publisher) Publish(ctx context.Context, name string, body []byte) (Publ
 	schema := p.schemas[m.Type]
 	var native any
 	if err := schema.Avro().DecodeJSON(raw, &native); err != nil {
-		return Published{}, fmt.Errorf("message %s: the payload does not fit its schema: %w", m.Name, err)
+		return Published{}, fmt.Errorf("message %s: %w: it does not fit the schema: %w", m.Name, ErrBadPayload, err)
 	}
 	keyOf := func(v *any) string {
 		if obj, ok := (*v).(map[string]any); ok && m.KeyField != "" {
@@ -272,7 +276,7 @@ func (p *Publisher) Handler() http.Handler {
 		case errors.Is(err, ErrUnknownMessage):
 			problem.Write(w, problem.NotFound(err.Error()))
 			return
-		case err != nil && strings.Contains(err.Error(), "message "):
+		case errors.Is(err, ErrBadPayload):
 			problem.Write(w, problem.BadRequest(err.Error()))
 			return
 		case err != nil:

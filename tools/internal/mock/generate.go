@@ -286,7 +286,16 @@ func (g *Generator) str(s *openapi3.Schema) any {
 		}
 		b.WriteString(w)
 	}
-	return strings.TrimSpace(b.String()[:n])
+	// Cut to n bytes (the words are ASCII) without a space at either end,
+	// which would make the value look padded.
+	v := []byte(b.String()[:n])
+	if len(v) > 0 && v[0] == ' ' {
+		v[0] = 'x'
+	}
+	if len(v) > 0 && v[len(v)-1] == ' ' {
+		v[len(v)-1] = 'x'
+	}
+	return string(v)
 }
 
 // format returns a value of the string format name, and whether the

@@ -119,7 +119,7 @@ func parsePrefer(h http.Header) (preferences, error) {
 			case "code":
 				n, err := strconv.Atoi(val)
 				if err != nil || n < 200 || n > 599 {
-					return p, fmt.Errorf("Prefer: code=%q is not a status code from 200 to 599", val)
+					return p, fmt.Errorf("header Prefer: code=%q is not a status code from 200 to 599", val)
 				}
 				p.code = n
 			case "example":

@@ -344,7 +344,7 @@ func TestNamedExamplesAndRanges(t *testing.T) {
 		{"code=503", 503, `"retry":`},
 		{"code=418", 418, `"other":"x`},
 		{"code=503, example=nope", 400, `no such example \"nope\"`},
-		{"code=99", 400, `Prefer: code`},
+		{"code=99", 400, `header Prefer: code=\"99\"`},
 	}
 	for _, tt := range tests {
 		var a answer
