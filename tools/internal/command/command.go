@@ -27,7 +27,7 @@ func New(name string) *cobra.Command {
 		Long: `keiyaku makes contracts the single source of truth between services:
 OpenAPI for synchronous REST, AsyncAPI + Avro for Kafka events.
 
-Exit codes: 0 ok, 1 usage or load error, 100 findings (lint, breaking, generate --check).`,
+Exit codes: 0 ok, 1 usage or load error, 100 findings (lint, breaking, generate --check, verify).`,
 		Example: `  keiyaku lint
   keiyaku breaking --against .git#branch=main
   keiyaku generate
