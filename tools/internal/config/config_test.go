@@ -156,7 +156,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level key", lines("version: v1", "modulez:", "  - path: a"),
 			`keiyaku.yaml:2:1: unknown key "modulez" in the top level; known keys: breaking, deps, generate, lint, modules, version`},
 		{"unknown module key", lines("version: v1", "modules:", "  - path: contracts/x/v1", "    servce: x"),
-			`keiyaku.yaml:4:5: unknown key "servce" in modules[0]; known keys: generate, package, path, service, uses`},
+			`keiyaku.yaml:4:5: unknown key "servce" in modules[0]; known keys: asyncapi, generate, openapi, openapi_codegen, package, path, service, uses`},
 		{"unknown uses key", lines("version: v1", "modules:", "  - path: a", "    service: a", "    uses:", "      - modul: b"),
 			`keiyaku.yaml:6:9: unknown key "modul" in modules[0].uses[0]; known keys: attempt_timeout, breaker, fallback, fallback_ttl, max_attempts, module, retry_budget, timeout`},
 		{"unknown generate key", lines("version: v1", mod+"generate:", "  output: gen"),

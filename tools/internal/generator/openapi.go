@@ -31,6 +31,7 @@ func generateOpenAPI(ctx context.Context, loader *openapi.Loader, t Target) ([]b
 	// oapi-codegen keeps its state in package globals: one run at a time.
 	codegenMu.Lock()
 	defer codegenMu.Unlock()
+	opts := t.Module.OpenAPICodegen
 	code, err := codegen.Generate(doc, codegen.Configuration{
 		PackageName: pkg,
 		Generate: codegen.GenerateOptions{
@@ -44,6 +45,18 @@ func generateOpenAPI(ctx context.Context, loader *openapi.Loader, t Target) ([]b
 			// ReservationStatusConfirmed, not Confirmed: enum constants
 			// of different types never collide.
 			AlwaysPrefixEnumValues: true,
+		},
+		// The module's openapi_codegen settings (keiyaku.yaml).
+		OutputOptions: codegen.OutputOptions{
+			ResolveTypeNameCollisions:        opts.ResolveTypeNameCollisions,
+			NameNormalizer:                   opts.NameNormalizer,
+			ExcludeSchemas:                   opts.ExcludeSchemas,
+			IncludeTags:                      opts.IncludeTags,
+			ExcludeTags:                      opts.ExcludeTags,
+			IncludeOperationIDs:              opts.IncludeOperationIDs,
+			ExcludeOperationIDs:              opts.ExcludeOperationIDs,
+			SkipPrune:                        opts.SkipPrune,
+			GenerateTypesForAnonymousSchemas: opts.GenerateTypesForAnonymousSchemas,
 		},
 		// Every file was read by our loader; nothing is fetched.
 		AllowRemoteRefsFrom: []string{},

@@ -87,6 +87,10 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 		if err != nil {
 			return nil, err
 		}
+		// The document generate reads, whatever its name or folder.
+		if doc := m.OpenAPIDoc(cfg.Root); doc != "" && !slices.Contains(files, doc) {
+			files = append(files, doc)
+		}
 		for _, src := range files {
 			if err := lintFile(ctx, loader, rules, src, &findings); err != nil {
 				return nil, err
@@ -94,7 +98,7 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 		}
 		contracts := len(files)
 		// AsyncAPI: the document must load (its Avro payloads with it).
-		if src := path.Join(m.Path, generator.AsyncAPIFile); exists(cfg.Root, src) {
+		if src := m.AsyncAPIDoc(cfg.Root); src != "" {
 			if _, err := asyncapi.Load(ctx, cfg.Root, src); err != nil {
 				return nil, err
 			}
@@ -117,8 +121,13 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 		if contracts == 0 {
 			return nil, &diag.Error{File: cfg.File, Line: m.Line, Column: m.Column,
 				Msg:  fmt.Sprintf("module %q holds no contract", m.Path),
-				Hint: "add its " + generator.OpenAPIFile + ", " + generator.AsyncAPIFile + " or " + generator.AvroDir + "/*.avsc, or remove the module"}
+				Hint: "add its openapi.yaml, asyncapi.yaml or " + generator.AvroDir + "/*.avsc (or name the documents with openapi: / asyncapi:), or remove the module"}
 		}
+	}
+	// Every check generate would fail on: generate the modules in memory
+	// and type-check the code, so that lint passing means generate works.
+	if err := generator.Verify(ctx, cfg); err != nil {
+		return nil, err
 	}
 	for _, r := range rules {
 		if r.CheckWorkspace == nil {
