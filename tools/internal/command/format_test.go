@@ -111,4 +111,3 @@ func TestFailuresInEveryFormat(t *testing.T) {
 		}
 	}
 }
-
