@@ -123,6 +123,11 @@ type OpenAPICodegen struct {
 	ExcludeOperationIDs []string `yaml:"exclude_operation_ids"`
 	// SkipPrune keeps component schemas no operation uses.
 	SkipPrune bool `yaml:"skip_prune"`
+	// AlwaysPrefixEnumValues prefixes every enum constant with its type
+	// name (ReservationStatusConfirmed); default true. Set false when a
+	// prefixed constant collides with a schema's type name: oapi-codegen
+	// then prefixes only values that collide with each other.
+	AlwaysPrefixEnumValues *bool `yaml:"always_prefix_enum_values"`
 	// GenerateTypesForAnonymousSchemas names every inline object schema.
 	GenerateTypesForAnonymousSchemas bool `yaml:"generate_types_for_anonymous_schemas"`
 }

@@ -83,12 +83,12 @@ func typeCheckPackage(files []File) error {
 	for _, f := range files {
 		af, err := parser.ParseFile(fset, f.Path, f.Content, parser.ParseComments|parser.SkipObjectResolution)
 		if err != nil {
-			return compileError(f, fset, nil, err)
+			return compileError(f, fset, nil, err, "")
 		}
 		asts = append(asts, af)
 		byName[f.Path] = f
 	}
-	var firstErr error
+	var firstErr, other error
 	conf := types.Config{
 		Importer: trustingImporter{},
 		Error: func(err error) {
@@ -96,8 +96,12 @@ func typeCheckPackage(files []File) error {
 			if errors.As(err, &te) && strings.HasPrefix(te.Msg, "could not import ") {
 				return
 			}
-			if firstErr == nil {
+			switch {
+			case firstErr == nil:
 				firstErr = err
+			case other == nil && errors.As(err, &te) && strings.HasPrefix(strings.TrimSpace(te.Msg), "other declaration of"):
+				// go/types follows "X redeclared" with where X was first.
+				other = err
 			}
 		},
 	}
@@ -115,12 +119,30 @@ func typeCheckPackage(files []File) error {
 	if errors.As(firstErr, &te) {
 		file = byName[fset.Position(te.Pos).Filename]
 	}
+	return compileError(file, fset, fileAST(fset, asts, file.Path), firstErr, otherConstruct(fset, asts, other))
+}
+
+// fileAST returns the parsed file named name.
+func fileAST(fset *token.FileSet, asts []*ast.File, name string) *ast.File {
 	for _, af := range asts {
-		if fset.Position(af.Pos()).Filename == file.Path {
-			return compileError(file, fset, af, firstErr)
+		if fset.Position(af.Pos()).Filename == name {
+			return af
 		}
 	}
-	return compileError(file, fset, nil, firstErr)
+	return nil
+}
+
+// otherConstruct names the first declaration of a name declared twice.
+func otherConstruct(fset *token.FileSet, asts []*ast.File, err error) string {
+	var te types.Error
+	if err == nil || !errors.As(err, &te) {
+		return ""
+	}
+	p := fset.Position(te.Pos)
+	if af := fileAST(fset, asts, p.Filename); af != nil {
+		return construct(fset, af, p.Line)
+	}
+	return ""
 }
 
 // unusedImport reports an import no identifier of its file refers to; the
@@ -154,12 +176,12 @@ func unusedImport(fset *token.FileSet, asts []*ast.File, info *types.Info) error
 // modelRE finds the contract element oapi-codegen names in a declaration's
 // comment: "Pet defines model for Pet.", "GetPetsParams defines
 // parameters for GetPets."
-var modelRE = regexp.MustCompile(`defines (model|parameters|body) for (\S+)`)
+var modelRE = regexp.MustCompile(`[Dd]efines (model|parameters|body|values) for (\S+)`)
 
 // compileError turns a type error in a generated file into a positioned
 // error at the source contract, naming the declaration that fails and,
 // where its comment tells, the contract element it was generated from.
-func compileError(f File, fset *token.FileSet, af *ast.File, err error) error {
+func compileError(f File, fset *token.FileSet, af *ast.File, err error, other string) error {
 	msg := err.Error()
 	goLine := 0
 	var te types.Error
@@ -176,8 +198,25 @@ func compileError(f File, fset *token.FileSet, af *ast.File, err error) error {
 	if where != "" {
 		b.WriteString(" (in " + where + ")")
 	}
-	return &diag.Error{File: f.Source, Line: 1, Column: 1, Msg: b.String(),
-		Hint: "nothing was written; rename the contract element (x-go-name), or see openapi_codegen in keiyaku.yaml (e.g. resolve_type_name_collisions: true) when the module is OpenAPI"}
+	if other != "" {
+		b.WriteString("; first declared as " + other)
+	}
+	hint := "nothing was written; rename the contract element (x-go-name), or see openapi_codegen in keiyaku.yaml (e.g. resolve_type_name_collisions: true) when the module is OpenAPI"
+	for _, h := range compileHints {
+		if strings.Contains(b.String(), h.fragment) {
+			hint = "nothing was written; " + h.hint
+			break
+		}
+	}
+	return &diag.Error{File: f.Source, Line: 1, Column: 1, Msg: b.String(), Hint: hint}
+}
+
+// compileHints pair a type error oapi-codegen's output is known to make
+// with the contract change that avoids it.
+var compileHints = []struct{ fragment, hint string }{
+	{"(pointer or interface type)", "a response media type without a schema (only examples) becomes an interface type the strict server cannot generate for, and oapi-codegen has no option for it: give the media type a schema (e.g. schema: {type: object})"},
+	{"generated for the enum", "an enum value and another contract element map to the same Go name, and oapi-codegen has no option for this collision: rename the other element with x-go-name (or the enum's schema, whose name prefixes its values)"},
+	{"redeclared", "two contract elements map to the same Go name: set openapi_codegen: {resolve_type_name_collisions: true} on the module in keiyaku.yaml, or rename one with x-go-name"},
 }
 
 // construct names the top-level declaration of af around line, with the
@@ -221,7 +260,11 @@ func construct(fset *token.FileSet, af *ast.File, line int) string {
 		if doc != nil {
 			for _, l := range strings.Split(strings.TrimSpace(doc.Text()), "\n") {
 				if m := modelRE.FindStringSubmatch(strings.TrimSpace(l)); m != nil {
-					return name + ", generated for " + strings.TrimSuffix(m[2], ".")
+					what := ""
+					if m[1] == "values" {
+						what = "the enum "
+					}
+					return name + ", generated for " + what + strings.TrimSuffix(m[2], ".")
 				}
 			}
 		}
