@@ -92,7 +92,7 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 			files = append(files, doc)
 		}
 		for _, src := range files {
-			if err := lintFile(ctx, loader, rules, src, &findings); err != nil {
+			if err := lintFile(ctx, loader, rules, cfg.Lint.Examples, src, &findings); err != nil {
 				return nil, err
 			}
 		}
@@ -182,10 +182,30 @@ func ignored(ignores []config.Ignore, findings []Finding) []Finding {
 	})
 }
 
-func lintFile(ctx context.Context, loader *openapi.Loader, rules []Rule, src string, findings *[]Finding) error {
+// InvalidExample is the rule id of an OpenAPI example that does not match
+// its schema. lint.examples sets its severity (error, warning or off)
+// rather than lint.use and lint.except: examples do not change generated
+// code, so generate never refuses them.
+const InvalidExample = "INVALID_EXAMPLE"
+
+func lintFile(ctx context.Context, loader *openapi.Loader, rules []Rule, examples, src string, findings *[]Finding) error {
 	doc, err := loader.Load(ctx, src)
 	if err != nil {
 		return err
+	}
+	if examples != config.ExamplesOff {
+		sev := report.Error
+		if examples == config.ExamplesWarning {
+			sev = report.Warning
+		}
+		for _, e := range openapi.InvalidExamples(doc, src) {
+			msg := e.Msg
+			if e.Hint != "" {
+				msg += "; " + e.Hint
+			}
+			*findings = append(*findings, Finding{Rule: InvalidExample, Severity: sev, Format: report.FormatOpenAPI,
+				File: e.File, Line: e.Line, Column: e.Column, Message: msg})
+		}
 	}
 	for _, r := range rules {
 		if r.Check == nil {
