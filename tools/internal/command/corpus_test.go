@@ -2,6 +2,7 @@ package command
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -13,9 +14,29 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/exitcode"
 )
 
-// stripeSpec is the large third-party OpenAPI case, read in place when the
-// shared test material is there (3.9 MB; not copied into the repository).
-const stripeSpec = "../../../../shared/testdata/stripe/spec3.2022-02-24.json"
+// stripeSpec names the large third-party OpenAPI case, read in place from
+// a shared/testdata folder above the repository when there is one (3.9 MB;
+// not copied into the repository).
+const stripeSpec = "shared/testdata/stripe/spec3.2022-02-24.json"
+
+// findShared looks for rel in the folders above the working directory.
+func findShared(rel string) (string, error) {
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no %s in any folder above the repository", rel)
+		}
+		dir = parent
+	}
+}
 
 // corpusWant pins what happens to each third-party document: "" generates
 // Go that compiles; otherwise lint and generate both refuse it with an
@@ -59,13 +80,17 @@ func TestCorpus(t *testing.T) {
 		}
 		pkg := "corpus" + strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(strings.TrimSuffix(name, filepath.Ext(name)), ""))
 		ok = t.Run(name, func(t *testing.T) {
+			if doc == stripeSpec {
+				if testing.Short() {
+					t.Skip("-short: the Stripe API description (3.9 MB) takes tens of seconds")
+				}
+				p, err := findShared(stripeSpec)
+				if err != nil {
+					t.Skipf("the Stripe API description is read from the shared test material, which is not here: %v", err)
+				}
+				doc = p
+			}
 			data, err := os.ReadFile(doc)
-			if doc == stripeSpec && err != nil {
-				t.Skipf("the Stripe API description is read from ../shared/testdata/stripe, which is not here: %v", err)
-			}
-			if doc == stripeSpec && testing.Short() {
-				t.Skip("-short: the Stripe API description (3.9 MB) takes tens of seconds")
-			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +145,7 @@ func TestCorpus(t *testing.T) {
 		}
 	}
 	if len(built) == 0 {
-		t.Fatal("no document generated")
+		return // only refused documents ran (go test -run)
 	}
 	// Build every generated package with the go command, offline, against
 	// the module versions of this repository.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/parser"
+	"go/scanner"
 	"go/token"
 	"go/types"
 	"path"
@@ -185,9 +186,14 @@ func compileError(f File, fset *token.FileSet, af *ast.File, err error, other st
 	msg := err.Error()
 	goLine := 0
 	var te types.Error
-	if errors.As(err, &te) {
+	var se scanner.ErrorList
+	switch {
+	case errors.As(err, &te):
 		msg = te.Msg
 		goLine = fset.Position(te.Pos).Line
+	case errors.As(err, &se) && len(se) > 0:
+		msg = se[0].Msg
+		goLine = se[0].Pos.Line
 	}
 	where := ""
 	if af != nil && goLine > 0 {
