@@ -81,8 +81,8 @@ func TestCorpus(t *testing.T) {
 		pkg := "corpus" + strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(strings.TrimSuffix(name, filepath.Ext(name)), ""))
 		ok = t.Run(name, func(t *testing.T) {
 			if doc == stripeSpec {
-				if testing.Short() {
-					t.Skip("-short: the Stripe API description (3.9 MB) takes tens of seconds")
+				if testing.Short() || raceEnabled {
+					t.Skip("-short or -race: the Stripe API description (3.9 MB) takes tens of seconds to lint and generate, minutes under the race detector; run go test -run TestCorpus ./tools/internal/command/")
 				}
 				p, err := findShared(stripeSpec)
 				if err != nil {
