@@ -100,15 +100,15 @@ func typeCheckPackage(files []File) error {
 			switch {
 			case firstErr == nil:
 				firstErr = err
-			case other == nil && errors.As(err, &te) && strings.HasPrefix(strings.TrimSpace(te.Msg), "other declaration of"):
+			case other == nil && strings.Contains(firstErr.Error(), " redeclared") && errors.As(err, &te) && strings.HasPrefix(strings.TrimSpace(te.Msg), "other declaration of"):
 				// go/types follows "X redeclared" with where X was first.
 				other = err
 			}
 		},
 	}
 	info := &types.Info{Uses: map[*ast.Ident]types.Object{}, Defs: map[*ast.Ident]types.Object{}, Implicits: map[ast.Node]types.Object{}}
-	pkg, _ := conf.Check(asts[0].Name.Name, fset, asts, info)
-	_ = pkg
+	// The errors are collected above; the package itself is not needed.
+	_, _ = conf.Check(asts[0].Name.Name, fset, asts, info)
 	if firstErr == nil {
 		firstErr = unusedImport(fset, asts, info)
 	}
@@ -207,7 +207,10 @@ func compileError(f File, fset *token.FileSet, af *ast.File, err error, other st
 	if other != "" {
 		b.WriteString("; first declared as " + other)
 	}
-	hint := "nothing was written; rename the contract element (x-go-name), or see openapi_codegen in keiyaku.yaml (e.g. resolve_type_name_collisions: true) when the module is OpenAPI"
+	hint := "nothing was written; Keiyaku cannot generate this contract element yet: change it, or report it with the element named above"
+	if path.Base(f.Path) == "openapi"+Suffix {
+		hint = "nothing was written; rename the contract element (x-go-name), or try the module's openapi_codegen options in keiyaku.yaml"
+	}
 	for _, h := range compileHints {
 		if strings.Contains(b.String(), h.fragment) {
 			hint = "nothing was written; " + h.hint
