@@ -127,17 +127,13 @@ func Generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 	return generate(ctx, cfg, Plan(cfg))
 }
 
-// Verify generates the workspace's own modules in memory, type-checks the
-// result and discards it: "keiyaku lint" runs it, so that lint passing
-// means generate works. It leaves deps alone.
+// Verify generates every planned file in memory, type-checks the result
+// and discards it: "keiyaku lint" runs it, so that lint passing means
+// generate works. It does not sync deps: their copies are generated as
+// they are on disk (none before the first "keiyaku deps update" or
+// generate).
 func Verify(ctx context.Context, cfg *config.Config) error {
-	var own []Target
-	for _, t := range Plan(cfg) {
-		if t.Module.Dep == "" {
-			own = append(own, t)
-		}
-	}
-	_, err := generate(ctx, cfg, own)
+	_, err := generate(ctx, cfg, Plan(cfg))
 	return err
 }
 
