@@ -83,13 +83,9 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 	defer root.Close()
 	var findings []Finding
 	for _, m := range cfg.Modules {
-		files, err := openapi.Documents(cfg.Root, m.Path)
+		files, err := openAPIDocs(cfg, m)
 		if err != nil {
 			return nil, err
-		}
-		// The document generate reads, whatever its name or folder.
-		if doc := m.OpenAPIDoc(cfg.Root); doc != "" && !slices.Contains(files, doc) {
-			files = append(files, doc)
 		}
 		for _, src := range files {
 			if err := lintFile(ctx, loader, rules, cfg.Lint.Examples, src, &findings); err != nil {
@@ -142,6 +138,19 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 	report.Sort(findings)
 	findings = slices.CompactFunc(findings, func(a, b Finding) bool { return a.String() == b.String() })
 	return ignored(cfg.Lint.Ignore, findings), nil
+}
+
+// openAPIDocs lists the OpenAPI documents of a module: those at the top
+// of its folder, and the one generate reads, whatever its name or folder.
+func openAPIDocs(cfg *config.Config, m config.Module) ([]string, error) {
+	files, err := openapi.Documents(cfg.Root, m.Path)
+	if err != nil {
+		return nil, err
+	}
+	if doc := m.OpenAPIDoc(cfg.Root); doc != "" && !slices.Contains(files, doc) {
+		files = append(files, doc)
+	}
+	return files, nil
 }
 
 // Enabled returns the rules lint.use and lint.except select, in table
