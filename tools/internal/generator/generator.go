@@ -124,7 +124,7 @@ func Generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 	if err := deps.Sync(ctx, cfg); err != nil {
 		return nil, err
 	}
-	return generate(ctx, cfg, Plan(cfg))
+	return generate(ctx, cfg)
 }
 
 // Verify generates every planned file in memory, type-checks the result
@@ -133,11 +133,12 @@ func Generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 // they are on disk (none before the first "keiyaku deps update" or
 // generate).
 func Verify(ctx context.Context, cfg *config.Config) error {
-	_, err := generate(ctx, cfg, Plan(cfg))
+	_, err := generate(ctx, cfg)
 	return err
 }
 
-func generate(ctx context.Context, cfg *config.Config, plan []Target) ([]File, error) {
+// generate produces and type-checks the planned files, writing nothing.
+func generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 	loader, err := openapi.NewLoader(cfg.Root)
 	if err != nil {
 		return nil, err
@@ -150,7 +151,7 @@ func generate(ctx context.Context, cfg *config.Config, plan []Target) ([]File, e
 	defer root.Close()
 	var files []File
 	taken := map[string]namer{} // per module: what its OpenAPI code declares
-	for _, t := range plan {
+	for _, t := range Plan(cfg) {
 		start := time.Now()
 		var content []byte
 		var inputs []string
