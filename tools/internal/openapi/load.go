@@ -67,7 +67,9 @@ func (l *Loader) Reads() []string {
 	return slices.Compact(reads)
 }
 
-// readFile reads a workspace-relative file through the root and records it.
+// readFile reads a workspace-relative file through the root, with
+// [yamlref.FSReader]'s limits (size cap, UTF-8), and records it; during a
+// load each file is read once.
 func (l *Loader) readFile(p string) ([]byte, error) {
 	if data, ok := l.cache[p]; ok {
 		return data, nil
@@ -99,7 +101,8 @@ var errRefused = errors.New("refused")
 
 // Load reads the document at file (relative to the root, forward slashes),
 // resolves its $refs and validates it. A failure is a *[diag.Error] naming
-// the file, line and column to fix.
+// the file, line and column to fix. Examples are left out of validation
+// (one bad example would hide the others): [InvalidExamples] lists them.
 func (l *Loader) Load(ctx context.Context, file string) (*openapi3.T, error) {
 	doc, err := l.resolve(ctx, file, true)
 	if err != nil {
