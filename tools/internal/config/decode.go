@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -52,6 +53,16 @@ func Load(file string) (*Config, error) {
 		if err != nil || !st.IsDir() {
 			return nil, &Error{File: file, Line: m.Line, Column: m.Column,
 				Msg: fmt.Sprintf("module %q: no such folder below %s; fix the path or create the folder", m.Path, root)}
+		}
+		for _, d := range []struct{ key, name string }{{"openapi", m.OpenAPI}, {"asyncapi", m.AsyncAPI}} {
+			if d.name == "" {
+				continue
+			}
+			p := path.Join(m.Path, d.name)
+			if st, err := os.Stat(filepath.Join(root, filepath.FromSlash(p))); err != nil || st.IsDir() {
+				return nil, &Error{File: file, Line: m.Line, Column: m.Column,
+					Msg: fmt.Sprintf("module %q: %s %q: no such file %s; fix the name (it is relative to the module folder) or remove the key to use the default", m.Path, d.key, d.name, p)}
+			}
 		}
 	}
 	return cfg, nil

@@ -7,7 +7,9 @@
 package config
 
 import (
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -69,6 +71,19 @@ type Module struct {
 	// Uses lists the modules this module's service calls synchronously. A
 	// service gets the clients of the modules it uses.
 	Uses []Use `yaml:"uses"`
+	// OpenAPI is the module's OpenAPI document, relative to the module
+	// folder, e.g. "api/swagger.json". Default: the first of openapi.yaml,
+	// openapi.yml and openapi.json that exists. A file named here that is
+	// missing is an error.
+	OpenAPI string `yaml:"openapi"`
+	// AsyncAPI is the module's AsyncAPI document, relative to the module
+	// folder. Default: the first of asyncapi.yaml, asyncapi.yml and
+	// asyncapi.json that exists. A file named here that is missing is an
+	// error.
+	AsyncAPI string `yaml:"asyncapi"`
+	// OpenAPICodegen tunes oapi-codegen for this module, for documents
+	// whose default output does not compile (e.g. type name collisions).
+	OpenAPICodegen OpenAPICodegen `yaml:"openapi_codegen"`
 
 	// Dep is the name of the dependency the module comes from (see
 	// [Config.DepModules]); empty for a module of this workspace.
@@ -79,6 +94,46 @@ type Module struct {
 	// Line and Column locate the module entry in keiyaku.yaml.
 	Line, Column int `yaml:"-"`
 }
+
+// The default names of a module's documents, tried in this order.
+var (
+	DefaultOpenAPIFiles  = []string{"openapi.yaml", "openapi.yml", "openapi.json"}
+	DefaultAsyncAPIFiles = []string{"asyncapi.yaml", "asyncapi.yml", "asyncapi.json"}
+)
+
+// OpenAPICodegen holds the oapi-codegen options a module may set; each
+// maps to the oapi-codegen v2 option of the same name (kebab-case there).
+// Zero values keep oapi-codegen's defaults.
+type OpenAPICodegen struct {
+	// ResolveTypeNameCollisions renames Go types that collide across
+	// component sections (schemas, parameters, responses, request bodies)
+	// by appending the section ("…Parameter", "…Response").
+	ResolveTypeNameCollisions bool `yaml:"resolve_type_name_collisions"`
+	// NameNormalizer picks how names become Go identifiers:
+	// ToCamelCase (default), ToCamelCaseWithDigits,
+	// ToCamelCaseWithInitialisms.
+	NameNormalizer string `yaml:"name_normalizer"`
+	// ExcludeSchemas leaves these component schemas out.
+	ExcludeSchemas []string `yaml:"exclude_schemas"`
+	// IncludeTags and ExcludeTags select operations by tag.
+	IncludeTags []string `yaml:"include_tags"`
+	ExcludeTags []string `yaml:"exclude_tags"`
+	// IncludeOperationIDs and ExcludeOperationIDs select operations by id.
+	IncludeOperationIDs []string `yaml:"include_operation_ids"`
+	ExcludeOperationIDs []string `yaml:"exclude_operation_ids"`
+	// SkipPrune keeps component schemas no operation uses.
+	SkipPrune bool `yaml:"skip_prune"`
+	// AlwaysPrefixEnumValues prefixes every enum constant with its type
+	// name (ReservationStatusConfirmed); default true. Set false when a
+	// prefixed constant collides with a schema's type name: oapi-codegen
+	// then prefixes only values that collide with each other.
+	AlwaysPrefixEnumValues *bool `yaml:"always_prefix_enum_values"`
+	// GenerateTypesForAnonymousSchemas names every inline object schema.
+	GenerateTypesForAnonymousSchemas bool `yaml:"generate_types_for_anonymous_schemas"`
+}
+
+// NameNormalizers lists the values of openapi_codegen.name_normalizer.
+var NameNormalizers = []string{"ToCamelCase", "ToCamelCaseWithDigits", "ToCamelCaseWithInitialisms"}
 
 // DepsDir is the folder, relative to the workspace root, that holds the
 // fetched dependencies: a git cache per dependency (<name>.git) and the
@@ -267,7 +322,19 @@ type Lint struct {
 	// MaxSyncDepth is the longest chain of synchronous calls accepted;
 	// default 2.
 	MaxSyncDepth int `yaml:"max_sync_depth"`
+	// Examples is the severity of an OpenAPI example that does not match
+	// its schema, in the workspace's own modules: error (default),
+	// warning or off. In a dependency's locked copy it is at most a
+	// warning and never blocks generate.
+	Examples string `yaml:"examples"`
 }
+
+// The values of lint.examples.
+const (
+	ExamplesError   = "error"
+	ExamplesWarning = "warning"
+	ExamplesOff     = "off"
+)
 
 // Matches reports whether the entry accepts a finding of rule in file:
 // the same rule, and the file equal to or below Path (any file when Path
@@ -321,6 +388,31 @@ func (c *Config) OutDir(m Module) string { return path.Join(c.Generate.Out, m.Na
 
 // ImportPath is the Go import path of the module's generated package.
 func (c *Config) ImportPath(m Module) string { return path.Join(c.Generate.GoModule, c.OutDir(m)) }
+
+// OpenAPIDoc returns the workspace-relative path of the module's OpenAPI
+// document: modules[].openapi when set, else the first default name
+// ([DefaultOpenAPIFiles]) that exists below root; "" when there is none.
+func (m Module) OpenAPIDoc(root string) string {
+	return m.doc(root, m.OpenAPI, DefaultOpenAPIFiles)
+}
+
+// AsyncAPIDoc is [Module.OpenAPIDoc] for the AsyncAPI document.
+func (m Module) AsyncAPIDoc(root string) string {
+	return m.doc(root, m.AsyncAPI, DefaultAsyncAPIFiles)
+}
+
+func (m Module) doc(root, set string, defaults []string) string {
+	if set != "" {
+		return path.Join(m.Path, set)
+	}
+	for _, name := range defaults {
+		p := path.Join(m.Path, name)
+		if st, err := os.Stat(filepath.Join(root, filepath.FromSlash(p))); err == nil && !st.IsDir() {
+			return p
+		}
+	}
+	return ""
+}
 
 // Module returns the module with the given path.
 func (c *Config) Module(p string) (Module, bool) {

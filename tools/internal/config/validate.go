@@ -68,6 +68,17 @@ func (c *Config) validate(top *yaml.Node) error {
 			return at("module %q is listed twice", m.Path)
 		}
 		seen[m.Path] = true
+		for _, d := range []struct{ key, name string }{{"openapi", m.OpenAPI}, {"asyncapi", m.AsyncAPI}} {
+			if d.name == "" {
+				continue
+			}
+			if err := checkRelPath(path.Join(m.Path, d.name)); err != nil || path.IsAbs(d.name) || strings.HasPrefix(path.Clean(d.name), "../") {
+				return at("module %q: %s %q must be a file inside the module folder, relative to it", m.Path, d.key, d.name)
+			}
+		}
+		if nn := m.OpenAPICodegen.NameNormalizer; nn != "" && !slices.Contains(NameNormalizers, nn) {
+			return at("module %q: openapi_codegen.name_normalizer %q: use one of %s", m.Path, nn, strings.Join(NameNormalizers, ", "))
+		}
 		if !m.Generated() {
 			continue
 		}
@@ -268,6 +279,14 @@ func (c *Config) validateLint(top *yaml.Node) error {
 	if c.Lint.MaxSyncDepth < 1 {
 		n := valueNode(node, "max_sync_depth")
 		return &Error{File: c.File, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("lint.max_sync_depth %d: must be at least 1", c.Lint.MaxSyncDepth)}
+	}
+	switch c.Lint.Examples {
+	case "":
+		c.Lint.Examples = ExamplesError
+	case ExamplesError, ExamplesWarning, ExamplesOff:
+	default:
+		n := valueNode(node, "examples")
+		return &Error{File: c.File, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("lint.examples %q: use error, warning or off", c.Lint.Examples)}
 	}
 	return c.validateIgnores("lint", valueNode(node, "ignore"), c.Lint.Ignore)
 }
