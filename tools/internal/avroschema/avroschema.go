@@ -168,6 +168,34 @@ type Set struct {
 
 	types  map[string]*Type   // named types by full name
 	byFile map[string]*Record // the record at the top of each file
+	tops   map[string]*Type   // the type at the top of each file
+}
+
+// FileType returns the type at the top level of the workspace-relative
+// file (a record, an enum, a primitive, a union, ...), or nil when the
+// file is not in the set.
+func (s *Set) FileType(file string) *Type { return s.tops[file] }
+
+// Types returns every named type of the set (records, enums and fixed),
+// sorted by full name.
+func (s *Set) Types() []*Type {
+	out := make([]*Type, 0, len(s.types))
+	for _, t := range s.types {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b *Type) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Source is a schema that is not an .avsc file of the folder: a schema in
+// a file of another extension (an Avro schema kept in a .json file) or
+// written inline in another document.
+type Source struct {
+	// File is the workspace-relative file the schema belongs to; an error
+	// in the schema is reported in it.
+	File string
+	// Data is the schema as JSON.
+	Data []byte
 }
 
 // Record returns the record with the given full name, or nil.
@@ -198,24 +226,41 @@ func Load(ctx context.Context, root *os.Root, dir string) (*Set, error) {
 
 // LoadFS is Load over any fs.FS, such as a baseline read from git.
 func LoadFS(ctx context.Context, fsys fs.FS, dir string) (*Set, error) {
-	dir = path.Clean(dir)
-	if path.IsAbs(dir) || dir == ".." || strings.HasPrefix(dir, "../") {
-		return nil, &diag.Error{File: dir, Msg: "the schema folder is outside the workspace: refused", Hint: "use a workspace-relative folder"}
-	}
-	names, err := listSchemas(fsys, dir)
-	if err != nil {
-		return nil, err
+	return LoadWith(ctx, fsys, dir)
+}
+
+// LoadWith is LoadFS with more schemas loaded together with the .avsc
+// files of dir: they may reference each other's named types. With dir
+// empty, only the extra schemas are loaded.
+func LoadWith(ctx context.Context, fsys fs.FS, dir string, extra ...Source) (*Set, error) {
+	var names []string
+	if dir != "" {
+		dir = path.Clean(dir)
+		if path.IsAbs(dir) || dir == ".." || strings.HasPrefix(dir, "../") {
+			return nil, &diag.Error{File: dir, Msg: "the schema folder is outside the workspace: refused", Hint: "use a workspace-relative folder"}
+		}
+		var err error
+		if names, err = listSchemas(fsys, dir); err != nil {
+			return nil, err
+		}
 	}
 	read := yamlref.FSReader(fsys)
-	l := &loader{set: &Set{Dir: dir, types: map[string]*Type{}, byFile: map[string]*Record{}}, defs: map[string]*def{}, deps: map[string]map[string]*ref{}}
+	l := &loader{set: &Set{Dir: dir, types: map[string]*Type{}, byFile: map[string]*Record{}, tops: map[string]*Type{}}, defs: map[string]*def{}, deps: map[string]map[string]*ref{}}
+	sources := make([]Source, 0, len(names)+len(extra))
 	for _, name := range names {
+		sources = append(sources, Source{File: path.Join(dir, name)})
+	}
+	sources = append(sources, extra...)
+	for _, src := range sources {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		file := path.Join(dir, name)
-		data, err := read(file)
-		if err != nil {
-			return nil, &diag.Error{File: file, Msg: fmt.Sprintf("cannot read: %v", err)}
+		file, data := src.File, src.Data
+		if data == nil {
+			var err error
+			if data, err = read(file); err != nil {
+				return nil, &diag.Error{File: file, Msg: fmt.Sprintf("cannot read: %v", err)}
+			}
 		}
 		f := &schemaFile{path: file, src: source{data: data}}
 		n, err := parseJSON(data)

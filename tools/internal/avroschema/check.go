@@ -57,6 +57,7 @@ func (l *loader) check() error {
 			return err
 		}
 		f.top = t
+		l.set.tops[f.path] = t
 		if f.root.kind == jsonObject && t.Record != nil {
 			l.set.byFile[f.path] = t.Record
 		}
