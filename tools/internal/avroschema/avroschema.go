@@ -262,7 +262,7 @@ func LoadWith(ctx context.Context, fsys fs.FS, dir string, extra ...Source) (*Se
 				return nil, &diag.Error{File: file, Msg: fmt.Sprintf("cannot read: %v", err)}
 			}
 		}
-		f := &schemaFile{path: file, src: source{data: data}}
+		f := &schemaFile{path: file, src: newSource(data)}
 		n, err := parseJSON(data)
 		if err != nil {
 			var ea *errAt
@@ -369,6 +369,9 @@ func (l *loader) compile(ctx context.Context) error {
 		}
 		f.schema = s
 	}
+	// The schema tree of each file, built once: Root derives it anew on
+	// every call, which made loading quadratic in the records of a file.
+	named := map[*schemaFile]map[string]*avro.SchemaNode{}
 	for _, d := range l.order {
 		r := d.typ.Record
 		if r == nil {
@@ -376,7 +379,13 @@ func (l *loader) compile(ctx context.Context) error {
 		}
 		s := d.file.schema
 		if d.file.top != d.typ {
-			sn := findNamed(d.file.schema.Root(), d.name, "", 0)
+			nodes := named[d.file]
+			if nodes == nil {
+				nodes = map[string]*avro.SchemaNode{}
+				namedNodes(d.file.schema.Root(), "", 0, nodes)
+				named[d.file] = nodes
+			}
+			sn := nodes[d.name]
 			if sn == nil {
 				return d.file.errAt(d.n.off, fmt.Sprintf("avro: record %s not found in the parsed schema", d.name), "")
 			}
@@ -394,11 +403,12 @@ func (l *loader) compile(ctx context.Context) error {
 	return nil
 }
 
-// findNamed returns the definition of the named type name in the tree n,
-// whose enclosing namespace is ns.
-func findNamed(n *avro.SchemaNode, name, ns string, depth int) *avro.SchemaNode {
+// namedNodes indexes the definitions of named types in the tree n, whose
+// enclosing namespace is ns, by full name: one walk for all the records of
+// a file, not one per record.
+func namedNodes(n *avro.SchemaNode, ns string, depth int, out map[string]*avro.SchemaNode) {
 	if n == nil || depth > maxDepth {
-		return nil
+		return
 	}
 	switch n.Type {
 	case "record", "error", "enum", "fixed":
@@ -406,25 +416,19 @@ func findNamed(n *avro.SchemaNode, name, ns string, depth int) *avro.SchemaNode 
 		if !strings.Contains(full, ".") && n.Namespace != "" {
 			full = n.Namespace + "." + full
 		}
-		if full == name {
-			return n
+		if _, ok := out[full]; !ok {
+			out[full] = n
 		}
 		ns = namespaceOf(full)
 	}
 	for i := range n.Fields {
-		if sn := findNamed(&n.Fields[i].Type, name, ns, depth+1); sn != nil {
-			return sn
-		}
+		namedNodes(&n.Fields[i].Type, ns, depth+1, out)
 	}
 	for i := range n.Branches {
-		if sn := findNamed(&n.Branches[i], name, ns, depth+1); sn != nil {
-			return sn
-		}
+		namedNodes(&n.Branches[i], ns, depth+1, out)
 	}
-	if sn := findNamed(n.Items, name, ns, depth+1); sn != nil {
-		return sn
-	}
-	return findNamed(n.Values, name, ns, depth+1)
+	namedNodes(n.Items, ns, depth+1, out)
+	namedNodes(n.Values, ns, depth+1, out)
 }
 
 // sortFiles orders the files so that each comes after the files it
