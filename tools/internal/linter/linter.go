@@ -123,6 +123,11 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 			if err != nil {
 				return nil, err
 			}
+			if m.Generated() {
+				if err := generator.CheckAvro(set, m); err != nil {
+					return nil, err
+				}
+			}
 			for _, r := range rules {
 				if r.CheckAvro != nil {
 					findings = append(findings, r.CheckAvro(set, m)...)

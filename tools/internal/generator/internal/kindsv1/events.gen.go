@@ -80,15 +80,18 @@ var LongKeyedSchema = codec.MustSchema(LongKeyedSchemaJSON)
 type StringKeyed struct {
 	// Note: A note.
 	Note string `avro:"note" json:"note"`
+
+	// Nothing: Always null: the Avro null type.
+	Nothing any `avro:"nothing" json:"nothing"`
 }
 
 // StringKeyedSchemaJSON is the self-contained Avro schema of StringKeyed, as written in
 // contracts/kinds/v1/schemas/StringKeyed.json with the named types it uses inlined.
-const StringKeyedSchemaJSON = "{\"doc\":\"An Avro schema kept in a .json file outside the avro folder.\",\"fields\":[{\"doc\":\"A note.\",\"name\":\"note\",\"type\":\"string\"}],\"name\":\"StringKeyed\",\"namespace\":\"example.kinds.v1\",\"type\":\"record\"}"
+const StringKeyedSchemaJSON = "{\"doc\":\"An Avro schema kept in a .json file outside the avro folder.\",\"fields\":[{\"doc\":\"A note.\",\"name\":\"note\",\"type\":\"string\"},{\"doc\":\"Always null: the Avro null type.\",\"name\":\"nothing\",\"type\":\"null\"}],\"name\":\"StringKeyed\",\"namespace\":\"example.kinds.v1\",\"type\":\"record\"}"
 
 // StringKeyedFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical
 // Form of StringKeyedSchemaJSON: the id single-object encoding writes.
-const StringKeyedFingerprint uint64 = 0x802715280fbe43fa
+const StringKeyedFingerprint uint64 = 0x95dc7a625954f003
 
 // StringKeyedSchema is StringKeyedSchemaJSON, parsed.
 var StringKeyedSchema = codec.MustSchema(StringKeyedSchemaJSON)
