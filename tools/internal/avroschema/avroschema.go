@@ -18,6 +18,7 @@ package avroschema
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -311,8 +312,42 @@ type schemaFile struct {
 	path   string
 	src    source
 	root   *node
-	top    *Type        // the type at the top of the file
-	schema *avro.Schema // the parsed file
+	top    *Type            // the type at the top of the file
+	schema *avro.Schema     // the parsed file
+	redefs map[*node]string // identical redefinitions of named types of other files: their full names
+}
+
+// parseText is the schema text to parse: the file, or, when it redefines
+// named types of other files, the file with each redefinition replaced by
+// the type's name (the cache holds the type already).
+func (f *schemaFile) parseText() (string, error) {
+	if len(f.redefs) == 0 {
+		return string(f.src.data), nil
+	}
+	var rewrite func(n *node) any
+	rewrite = func(n *node) any {
+		if full, ok := f.redefs[n]; ok {
+			// The full name: the namespace in scope may differ here.
+			return full
+		}
+		switch n.kind {
+		case jsonArray:
+			out := make([]any, len(n.items))
+			for i, it := range n.items {
+				out[i] = rewrite(it)
+			}
+			return out
+		case jsonObject:
+			out := make(map[string]any, len(n.members))
+			for _, m := range n.members {
+				out[m.key] = rewrite(m.val)
+			}
+			return out
+		}
+		return n.value()
+	}
+	data, err := json.Marshal(rewrite(f.root))
+	return string(data), err
 }
 
 // errAt returns a diag.Error at byte offset off of the file.
@@ -363,7 +398,11 @@ func (l *loader) compile(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		s, err := cache.Parse(string(f.src.data))
+		text, err := f.parseText()
+		if err != nil {
+			return f.errAt(0, err.Error(), "")
+		}
+		s, err := cache.Parse(text)
 		if err != nil {
 			return l.avroError(f, err)
 		}

@@ -79,3 +79,30 @@ func BenchmarkLargeSchema(b *testing.B) {
 		}
 	}
 }
+
+// TestIdenticalRedefinition pins that a named type defined identically in
+// two files (as Java Avro accepts) is one type, and that each record's
+// self-contained schema still defines it; a differing redefinition stays
+// an error (testdata/bad/duplicate-full-name).
+func TestIdenticalRedefinition(t *testing.T) {
+	t.Parallel()
+	money := `{"type":"record","name":"Money","doc":"Money.","fields":[{"name":"cents","type":"long","doc":"Cents."}]}`
+	fsys := fstest.MapFS{
+		"avro/A.avsc": {Data: []byte(`{"type":"record","name":"A","namespace":"t.v1","doc":"A.","fields":[{"name":"price","doc":"Price.","type":` + money + `}]}`)},
+		"avro/B.avsc": {Data: []byte(`{"type":"record","name":"B","namespace":"t.v1","doc":"B.","fields":[{"name":"cost","doc":"Cost.","type":` + money + `},{"name":"again","doc":"Again.","type":"Money"}]}`)},
+	}
+	set, err := avroschema.LoadFS(t.Context(), fsys, "avro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Records) != 3 {
+		t.Fatalf("%d records, want A, B and one Money", len(set.Records))
+	}
+	a, b := set.Record("t.v1.A"), set.Record("t.v1.B")
+	if a.Fields[0].Type != b.Fields[0].Type || b.Fields[1].Type != b.Fields[0].Type {
+		t.Error("the two definitions of Money are not one type")
+	}
+	if !strings.Contains(b.Schema, `"cents"`) {
+		t.Errorf("B's schema does not define Money: %s", b.Schema)
+	}
+}
