@@ -36,6 +36,7 @@ const (
 	keyString = "string" // a string the caller passes
 	keyInt32  = "int32"  // an int the caller passes, 4 bytes big-endian (Kafka's IntegerSerializer)
 	keyInt64  = "int64"  // a long the caller passes, 8 bytes big-endian (Kafka's LongSerializer)
+	keyRecord = "record" // an Avro record the caller passes, single-object encoded with its own schema
 )
 
 // eventMessage is one message an AsyncAPI document sends or receives.
@@ -48,6 +49,7 @@ type eventMessage struct {
 	Declared bool   // avro.gen.go declares the type (an .avsc of the module's avro folder)
 	KeyKind  string // one of the key kinds
 	KeyField string // Go field of the key: "ReservationID"
+	KeyType  string // Go type of an Avro record key: "ReservationKey"
 	Op       *asyncapi.Operation
 	Method   string // "PublishReservationCreated" / "OnReservationCreated"
 }
@@ -161,8 +163,12 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 	// other modules, and records kept outside the module's avro folder.
 	var roots []*avroschema.Record
 	for _, n := range slices.Sorted(maps.Keys(declared)) {
-		if em := declared[n]; !em.Declared {
+		em := declared[n]
+		if !em.Declared {
 			roots = append(roots, em.Msg.Payload.Avro)
+		}
+		if k := em.Msg.Key; em.KeyKind == keyRecord && !declaredByAvro(m, k.Avro) {
+			roots = append(roots, k.Avro)
 		}
 	}
 	var decls []byte
@@ -191,7 +197,10 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 	}
 	fmt.Fprintf(&b, "package %s\n\n", m.GoPackage())
 	for _, em := range declared {
-		if em.KeyKind == keyInt32 || em.KeyKind == keyInt64 {
+		switch em.KeyKind {
+		case keyInt32, keyInt64:
+			imports[codecPkg] = ""
+		case keyRecord:
 			imports[codecPkg] = ""
 		}
 	}
@@ -291,6 +300,8 @@ func writePublisher(b *bytes.Buffer, doc *asyncapi.Document, sends []eventMessag
 			param, keyExpr = "key int32, ", "codec.Int32Key(key)"
 		case keyInt64:
 			param, keyExpr = "key int64, ", "codec.Int64Key(key)"
+		case keyRecord:
+			param, keyExpr = "key *"+s.KeyType+", ", "k"
 		}
 		keyDoc := ""
 		switch s.KeyKind {
@@ -298,6 +309,8 @@ func writePublisher(b *bytes.Buffer, doc *asyncapi.Document, sends []eventMessag
 			keyDoc = " The record has no key (a null key)."
 		case keyString, keyInt32, keyInt64:
 			keyDoc = " key is the record key."
+		case keyRecord:
+			keyDoc = " key, single-object encoded with its own schema, is the record key."
 		}
 		fmt.Fprintf(b, "// %s publishes evt on %s and waits for the broker (operation\n// %s). %s%s\n", s.Method, s.Channel.Address, s.Op.Name, summary, keyDoc)
 		fmt.Fprintf(b, "func (p *Publisher) %s(ctx context.Context, %sevt *%s) error {\n", s.Method, param, s.Type)
@@ -307,6 +320,7 @@ func writePublisher(b *bytes.Buffer, doc *asyncapi.Document, sends []eventMessag
 		case keyNone:
 			fmt.Fprintf(b, "\trec, err := p.%sRecord(ctx, evt)\n\tif err != nil {\n\t\treturn err\n\t}\n\treturn p.p.Send(ctx, rec)\n}\n\n", s.Type)
 		default:
+			writeRecordKey(b, s, "err")
 			fmt.Fprintf(b, "\ttyp := %s\n\ttyp.Key = func(*%s) string { return %s }\n\treturn events.Publish(ctx, p.p, typ, evt)\n}\n\n", s.Var, s.Type, keyExpr)
 		}
 		fmt.Fprintf(b, "// %sRecord encodes evt as a Kafka record with all its headers, to be\n// sent later (e.g. by a transactional outbox relay).%s\nfunc (p *Publisher) %sRecord(ctx context.Context, %sevt *%s) (*kgo.Record, error) {\n", s.Type, keyDoc, s.Type, param, s.Type)
@@ -316,9 +330,25 @@ func writePublisher(b *bytes.Buffer, doc *asyncapi.Document, sends []eventMessag
 		case keyNone:
 			fmt.Fprintf(b, "\trec, err := events.NewRecord(ctx, p.p, %s, evt)\n\tif err != nil {\n\t\treturn nil, err\n\t}\n\trec.Key = nil\n\treturn rec, nil\n}\n\n", s.Var)
 		default:
+			writeRecordKey(b, s, "nil, err")
 			fmt.Fprintf(b, "\ttyp := %s\n\ttyp.Key = func(*%s) string { return %s }\n\treturn events.NewRecord(ctx, p.p, typ, evt)\n}\n\n", s.Var, s.Type, keyExpr)
 		}
 	}
+}
+
+// writeRecordKey writes the encoding of an Avro record key into k, for a
+// method returning ret on error.
+func writeRecordKey(b *bytes.Buffer, s eventMessage, ret string) {
+	if s.KeyKind != keyRecord {
+		return
+	}
+	fmt.Fprintf(b, "\tk, err := codec.RecordKey(%sSchema, key)\n\tif err != nil {\n\t\treturn %s\n\t}\n", s.KeyType, ret)
+}
+
+// declaredByAvro reports whether avro.gen.go of module m declares rec: an
+// .avsc file of its avro folder.
+func declaredByAvro(m config.Module, rec *avroschema.Record) bool {
+	return path.Dir(rec.File) == path.Join(m.Path, AvroDir) && path.Ext(rec.File) == avroschema.Extension
 }
 
 // describe resolves what code needs of one message of an operation.
@@ -332,7 +362,7 @@ func describe(cfg *config.Config, m config.Module, op *asyncapi.Operation, msg *
 		return eventMessage{}, at("message %s: no module of keiyaku.yaml holds %s", msg.Name, rec.File)
 	}
 	em := eventMessage{Msg: msg, Channel: op.Channel, Op: op, Type: taken.name(rec.Name), Var: typeName(rec.Name) + "Event", Owned: owner.Path == m.Path}
-	em.Declared = em.Owned && path.Dir(rec.File) == path.Join(m.Path, AvroDir) && path.Ext(rec.File) == avroschema.Extension
+	em.Declared = em.Owned && declaredByAvro(m, rec)
 	if op.Action == asyncapi.Send {
 		imports["github.com/twmb/franz-go/pkg/kgo"] = ""
 	}
@@ -341,6 +371,12 @@ func describe(cfg *config.Config, m config.Module, op *asyncapi.Operation, msg *
 		return eventMessage{}, err
 	}
 	em.KeyKind = kind
+	if kind == keyRecord {
+		if o, ok := ownerOf(cfg, msg.Key.Avro.File); !ok || (o.Path != m.Path && op.Action == asyncapi.Send) {
+			return eventMessage{}, at("message %s: the Avro key record %s is not in this module", msg.Name, msg.Key.Avro.Name)
+		}
+		em.KeyType = taken.name(msg.Key.Avro.Name)
+	}
 	if kind != keyField {
 		return em, nil
 	}
@@ -398,7 +434,7 @@ func keyOf(msg *asyncapi.Message) (kind, field string, err error) {
 	at := func(text, hint string) error {
 		return &diag.Error{File: k.File, Line: k.Line, Column: k.Column, Msg: fmt.Sprintf("message %s: %s", msg.Name, text), Hint: hint}
 	}
-	const kinds = "a Kafka key is a string, an int or a long (type: string, or type: integer with format: int32 or int64), or a string field of the payload named by " + KeyFieldExtension
+	const kinds = "a Kafka key is a string, an int or a long (type: string, or type: integer with format: int32 or int64), an Avro record, or a string field of the payload named by " + KeyFieldExtension
 	if t := k.AvroType; t != nil {
 		switch {
 		case t.Kind == avroschema.KindString:
@@ -407,6 +443,8 @@ func keyOf(msg *asyncapi.Message) (kind, field string, err error) {
 			return keyInt32, "", nil
 		case t.Kind == avroschema.KindLong && t.Logical == "":
 			return keyInt64, "", nil
+		case t.Kind == avroschema.KindRecord:
+			return keyRecord, "", nil
 		}
 		return "", "", at(fmt.Sprintf("the Avro Kafka key is %s, which generated publishers do not write", describeAvro(t)), kinds)
 	}

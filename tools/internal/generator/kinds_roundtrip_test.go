@@ -52,6 +52,10 @@ func (h *kindsHandler) OnIntKey(_ context.Context, env events.Envelope, evt *kin
 	return h.add(env, evt)
 }
 
+func (h *kindsHandler) OnRecordKey(_ context.Context, env events.Envelope, evt *kindsv1.RecordKeyed) error {
+	return h.add(env, evt)
+}
+
 func (h *kindsHandler) OnLongKey(_ context.Context, env events.Envelope, evt *kindsv1.LongKeyed) error {
 	return h.add(env, evt)
 }
@@ -62,7 +66,7 @@ func (h *kindsHandler) OnLongKey(_ context.Context, env events.Envelope, evt *ki
 // back with the generated consumer: the payloads (inline Avro, a .json
 // schema, a recursive record with a top-level enum) arrive intact and the
 // record keys are the payload field, the string, the big-endian int and
-// long, and no key at all.
+// long, an Avro record (single-object encoded), and no key at all.
 func TestKindsRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -120,6 +124,10 @@ func TestKindsRoundTrip(t *testing.T) {
 	if err := pub.PublishLongKeyed(ctx, -2, &kindsv1.LongKeyed{Total: 1 << 40}); err != nil {
 		t.Fatal(err)
 	}
+	shard := &kindsv1.ShardKey{Tenant: "t1", ID: 42}
+	if err := pub.PublishRecordKeyed(ctx, shard, &kindsv1.RecordKeyed{What: "w"}); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case <-h.done:
 	case <-ctx.Done():
@@ -147,6 +155,19 @@ func TestKindsRoundTrip(t *testing.T) {
 	}
 	if l := h.got["kinds.long-key.v1"].(*kindsv1.LongKeyed); l.Total != 1<<40 {
 		t.Errorf("LongKeyed = %+v", l)
+	}
+	if r := h.got["kinds.record-key.v1"].(*kindsv1.RecordKeyed); r.What != "w" {
+		t.Errorf("RecordKeyed = %+v", r)
+	}
+	wantKey, err := codec.RecordKey(kindsv1.ShardKeySchema, shard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotKey kindsv1.ShardKey
+	if k := h.keys["kinds.record-key.v1"]; string(k) != wantKey {
+		t.Errorf("record key % x, want % x", k, wantKey)
+	} else if _, err := kindsv1.ShardKeySchema.Avro().Decode(k[10:], &gotKey); err != nil || gotKey != *shard {
+		t.Errorf("record key decodes to %+v, %v", gotKey, err)
 	}
 	for topic, want := range map[string][]byte{
 		"kinds.field-keyed.v1": []byte("agg-1"),

@@ -2,7 +2,7 @@
 // source: contracts/kinds/v1/asyncapi.yaml
 
 // Not generated (see keiyaku lint):
-//   - channel lights (contracts/kinds/v1/asyncapi.yaml:90): channel lights is not on a Kafka server (protocols: mqtt); Keiyaku generates Kafka producers and consumers only
+//   - channel lights (contracts/kinds/v1/asyncapi.yaml:107): channel lights is not on a Kafka server (protocols: mqtt); Keiyaku generates Kafka producers and consumers only
 
 package kindsv1
 
@@ -74,6 +74,26 @@ const LongKeyedFingerprint uint64 = 0x03648908eea1b3b2
 // LongKeyedSchema is LongKeyedSchemaJSON, parsed.
 var LongKeyedSchema = codec.MustSchema(LongKeyedSchemaJSON)
 
+// RecordKeyed: An event keyed by an Avro record, kept in an .avsc outside the
+// avro folder.
+//
+// Schema: contracts/kinds/v1/schemas/RecordKeyed.avsc
+type RecordKeyed struct {
+	// What: What happened.
+	What string `avro:"what" json:"what"`
+}
+
+// RecordKeyedSchemaJSON is the self-contained Avro schema of RecordKeyed, as written in
+// contracts/kinds/v1/schemas/RecordKeyed.avsc with the named types it uses inlined.
+const RecordKeyedSchemaJSON = "{\"doc\":\"An event keyed by an Avro record, kept in an .avsc outside the avro folder.\",\"fields\":[{\"doc\":\"What happened.\",\"name\":\"what\",\"type\":\"string\"}],\"name\":\"RecordKeyed\",\"namespace\":\"example.kinds.v1\",\"type\":\"record\"}"
+
+// RecordKeyedFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical
+// Form of RecordKeyedSchemaJSON: the id single-object encoding writes.
+const RecordKeyedFingerprint uint64 = 0x039660cca38e8706
+
+// RecordKeyedSchema is RecordKeyedSchemaJSON, parsed.
+var RecordKeyedSchema = codec.MustSchema(RecordKeyedSchemaJSON)
+
 // StringKeyed: An Avro schema kept in a .json file outside the avro folder.
 //
 // Schema: contracts/kinds/v1/schemas/StringKeyed.json
@@ -125,6 +145,16 @@ var LongKeyedEvent = events.Type[LongKeyed]{
 	Key:    func(*LongKeyed) string { return "" },
 }
 
+// RecordKeyedEvent is the RecordKeyed message of channel recordKey (topic kinds.record-key.v1):
+// its type, topic, schema and key, for events.Publish and events.Handle.
+// Its key (record) is given to each publish call: Key gives none.
+var RecordKeyedEvent = events.Type[RecordKeyed]{
+	Name:   "example.kinds.v1.RecordKeyed",
+	Topic:  "kinds.record-key.v1",
+	Schema: RecordKeyedSchema,
+	Key:    func(*RecordKeyed) string { return "" },
+}
+
 // StringKeyedEvent is the StringKeyed message of channel stringKey (topic kinds.string-key.v1):
 // its type, topic, schema and key, for events.Publish and events.Handle.
 // Its key (string) is given to each publish call: Key gives none.
@@ -153,10 +183,11 @@ var TopicPartitions = map[string]int32{
 	"kinds.int-key.v1":     1,
 	"kinds.long-key.v1":    1,
 	"kinds.no-key.v1":      1,
+	"kinds.record-key.v1":  1,
 	"kinds.string-key.v1":  1,
 }
 
-// Publisher sends the events of Kinds (operations publishFieldKeyed, publishNoKey, publishStringKey, publishIntKey, publishLongKey).
+// Publisher sends the events of Kinds (operations publishFieldKeyed, publishNoKey, publishStringKey, publishIntKey, publishLongKey, publishRecordKey).
 // It is safe for concurrent use.
 type Publisher struct{ p *events.Producer }
 
@@ -244,6 +275,30 @@ func (p *Publisher) LongKeyedRecord(ctx context.Context, key int64, evt *LongKey
 	return events.NewRecord(ctx, p.p, typ, evt)
 }
 
+// PublishRecordKeyed publishes evt on kinds.record-key.v1 and waits for the broker (operation
+// publishRecordKey). Sends a RecordKeyed. key, single-object encoded with its own schema, is the record key.
+func (p *Publisher) PublishRecordKeyed(ctx context.Context, key *ShardKey, evt *RecordKeyed) error {
+	k, err := codec.RecordKey(ShardKeySchema, key)
+	if err != nil {
+		return err
+	}
+	typ := RecordKeyedEvent
+	typ.Key = func(*RecordKeyed) string { return k }
+	return events.Publish(ctx, p.p, typ, evt)
+}
+
+// RecordKeyedRecord encodes evt as a Kafka record with all its headers, to be
+// sent later (e.g. by a transactional outbox relay). key, single-object encoded with its own schema, is the record key.
+func (p *Publisher) RecordKeyedRecord(ctx context.Context, key *ShardKey, evt *RecordKeyed) (*kgo.Record, error) {
+	k, err := codec.RecordKey(ShardKeySchema, key)
+	if err != nil {
+		return nil, err
+	}
+	typ := RecordKeyedEvent
+	typ.Key = func(*RecordKeyed) string { return k }
+	return events.NewRecord(ctx, p.p, typ, evt)
+}
+
 // EventHandler handles the events this service receives. A method
 // returning an error is retried with backoff, then the record goes to the
 // dead-letter topic; handlers must be idempotent (an event may be delivered
@@ -259,6 +314,8 @@ type EventHandler interface {
 	OnIntKey(ctx context.Context, env events.Envelope, evt *IntKeyed) error
 	// OnLongKey handles LongKeyed (operation onLongKey): Handles a LongKeyed.
 	OnLongKey(ctx context.Context, env events.Envelope, evt *LongKeyed) error
+	// OnRecordKey handles RecordKeyed (operation onRecordKey): Handles a RecordKeyed.
+	OnRecordKey(ctx context.Context, env events.Envelope, evt *RecordKeyed) error
 }
 
 // RegisterEventHandler registers h on c for every event this service
@@ -269,10 +326,11 @@ func RegisterEventHandler(c *events.Consumer, h EventHandler) {
 	events.Handle(c, StringKeyedEvent, h.OnStringKey)
 	events.Handle(c, IntKeyedEvent, h.OnIntKey)
 	events.Handle(c, LongKeyedEvent, h.OnLongKey)
+	events.Handle(c, RecordKeyedEvent, h.OnRecordKey)
 }
 
 // ReceivedTopics are the topics to consume for EventHandler.
-var ReceivedTopics = []string{"kinds.field-keyed.v1", "kinds.no-key.v1", "kinds.string-key.v1", "kinds.int-key.v1", "kinds.long-key.v1"}
+var ReceivedTopics = []string{"kinds.field-keyed.v1", "kinds.no-key.v1", "kinds.string-key.v1", "kinds.int-key.v1", "kinds.long-key.v1", "kinds.record-key.v1"}
 
 // ConsumerGroup is the Kafka consumer group of the receive operations
 // (their Kafka binding's groupId).
