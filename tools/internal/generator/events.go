@@ -186,6 +186,12 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 			imports[k] = v
 		}
 	}
+	if len(declared) == 0 {
+		// Nothing to publish or handle (every channel or message skipped):
+		// the file holds TopicPartitions only.
+		delete(imports, "context")
+		delete(imports, eventsPkg)
+	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s\n// source: %s\n\n", Header, doc.File)
 	if skipped := EventsSkipped(doc); len(skipped) > 0 {
