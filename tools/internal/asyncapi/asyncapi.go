@@ -23,7 +23,7 @@
 // workspace (refused before anything is read), an alias bomb, an operation
 // whose channel is not in the document, an operation message that is not a
 // message of its channel, an unsupported schemaFormat, an Avro schema file
-// that fails, a message with no Kafka key schema.
+// that fails, an address {parameter} the channel does not declare.
 //
 // A document may $ref channels, messages and schemas of documents in other
 // folders of the workspace with relative paths: a consumer's contract
@@ -251,7 +251,8 @@ type Message struct {
 	// ContentType is the message's content type, or the document's default
 	// content type when it declares none.
 	ContentType string
-	// Payload is the schema of the record value.
+	// Payload is the schema of the record value, nil when the message
+	// declares none.
 	Payload *Schema
 	// Headers is the JSON Schema of the record headers, nil if none.
 	Headers *Schema
@@ -283,6 +284,9 @@ type Schema struct {
 	// AvroType is the Avro type of an Avro schema (a record, a primitive
 	// such as a string key, ...), nil for JSON Schema.
 	AvroType *avroschema.Type
+	// AvroCanonical is the Parsing Canonical Form of an Avro schema, empty
+	// for JSON Schema: equal forms are the same schema.
+	AvroCanonical string
 	// JSON is the JSON Schema, with its $refs inlined, of a schema that is
 	// not Avro; nil for Avro.
 	JSON []byte

@@ -115,7 +115,7 @@ func TestAccepted(t *testing.T) {
 			return ""
 		}},
 		{"avro-top-not-record", func(d *asyncapi.Document) string {
-			if p := d.Operations[0].Messages[0].Payload; p.Avro != nil || p.AvroType == nil {
+			if p := d.Operations[0].Messages[0].Payload; p.Avro != nil || p.AvroType == nil || !strings.HasPrefix(p.AvroCanonical, `{"name":`) {
 				return "top-level Avro type not loaded"
 			}
 			return ""

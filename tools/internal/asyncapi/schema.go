@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/twmb/avro"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/keiyaku/keiyaku/tools/internal/avroschema"
@@ -73,7 +74,10 @@ func (l *loader) multiFormat(file string, n *yaml.Node, what string) (*Schema, e
 	s.Format = strings.Join(strings.Fields(s.Format), "")
 	switch {
 	case slices.Contains(avroFormats, s.Format):
-		s.Avro, s.AvroType, err = l.avroSchema(file, schema, what)
+		var parsed *avro.Schema
+		if s.Avro, s.AvroType, parsed, err = l.avroSchema(file, schema, what); err == nil {
+			s.AvroCanonical = string(parsed.Canonical())
+		}
 	case slices.Contains(jsonSchemaFormats, s.Format):
 		var sf string
 		var sn *yaml.Node
@@ -95,21 +99,21 @@ func (l *loader) multiFormat(file string, n *yaml.Node, what string) (*Schema, e
 // the .avsc files of its folder (so that it may use their named types), or
 // a schema written inline, loaded on its own. It returns the record at its
 // top (nil when the top is not a record) and its type.
-func (l *loader) avroSchema(file string, n *yaml.Node, what string) (*avroschema.Record, *avroschema.Type, error) {
+func (l *loader) avroSchema(file string, n *yaml.Node, what string) (*avroschema.Record, *avroschema.Type, *avro.Schema, error) {
 	ref := yamlref.OnlyRef(n)
 	if ref == nil {
 		return l.inlineAvro(file, n, what)
 	}
 	target, frag, err := yamlref.Split(file, ref)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	ext := path.Ext(target)
 	if frag != "" || (ext != avroschema.Extension && ext != ".json") {
-		return nil, nil, errAt(file, ref, fmt.Sprintf("$ref %q does not name an .avsc or .json file", ref.Value), "point at a whole .avsc (or .json) file, without a #fragment, or write the schema inline")
+		return nil, nil, nil, errAt(file, ref, fmt.Sprintf("$ref %q does not name an .avsc or .json file", ref.Value), "point at a whole .avsc (or .json) file, without a #fragment, or write the schema inline")
 	}
 	if err := l.ctx.Err(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var extra []avroschema.Source
 	if ext != avroschema.Extension {
@@ -119,38 +123,37 @@ func (l *loader) avroSchema(file string, n *yaml.Node, what string) (*avroschema
 	if err != nil {
 		if de, ok := err.(*diag.Error); ok && de.Line == 0 {
 			// A folder or file that does not exist: the $ref is what to fix.
-			return nil, nil, errAt(file, ref, fmt.Sprintf("$ref %q: %s", ref.Value, de.Msg), "fix the path; it is relative to the file holding the $ref")
+			return nil, nil, nil, errAt(file, ref, fmt.Sprintf("$ref %q: %s", ref.Value, de.Msg), "fix the path; it is relative to the file holding the $ref")
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	t := set.FileType(target)
 	if t == nil {
-		return nil, nil, errAt(file, ref, fmt.Sprintf("$ref %q: file %s not found", ref.Value, target), "fix the path; it is relative to the file holding the $ref")
+		return nil, nil, nil, errAt(file, ref, fmt.Sprintf("$ref %q: file %s not found", ref.Value, target), "fix the path; it is relative to the file holding the $ref")
 	}
-	return t.Record, t, nil
+	return t.Record, t, set.FileSchema(target), nil
 }
 
 // inlineAvro loads an Avro schema written in the document.
-func (l *loader) inlineAvro(file string, n *yaml.Node, what string) (*avroschema.Record, *avroschema.Type, error) {
+func (l *loader) inlineAvro(file string, n *yaml.Node, what string) (*avroschema.Record, *avroschema.Type, *avro.Schema, error) {
 	v, err := l.jsonValue(file, n, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	data, err := json.Marshal(v)
 	if err != nil {
-		return nil, nil, errAt(file, n, fmt.Sprintf("the Avro schema of %s cannot be written as JSON: %v", what, err), "")
+		return nil, nil, nil, errAt(file, n, fmt.Sprintf("the Avro schema of %s cannot be written as JSON: %v", what, err), "")
 	}
 	set, err := avroschema.LoadWith(l.ctx, l.fsys, "", avroschema.Source{File: file, Data: data})
 	if err != nil {
 		if de, ok := err.(*diag.Error); ok && de.File == file {
 			// The position is one in the schema as JSON: report the
 			// schema's place in the document.
-			return nil, nil, errAt(file, n, fmt.Sprintf("the inline Avro schema of %s: %s", what, de.Msg), de.Hint)
+			return nil, nil, nil, errAt(file, n, fmt.Sprintf("the inline Avro schema of %s: %s", what, de.Msg), de.Hint)
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	t := set.FileType(file)
-	return t.Record, t, nil
+	return set.FileType(file).Record, set.FileType(file), set.FileSchema(file), nil
 }
 
 // jsonSchema converts a JSON Schema to JSON, inlining its $refs.

@@ -170,7 +170,12 @@ type Set struct {
 	types  map[string]*Type   // named types by full name
 	byFile map[string]*Record // the record at the top of each file
 	tops   map[string]*Type   // the type at the top of each file
+	parsed map[string]*avro.Schema
 }
+
+// FileSchema returns the parsed schema of the workspace-relative file, or
+// nil when the file is not in the set.
+func (s *Set) FileSchema(file string) *avro.Schema { return s.parsed[file] }
 
 // FileType returns the type at the top level of the workspace-relative
 // file (a record, an enum, a primitive, a union, ...), or nil when the
@@ -246,7 +251,7 @@ func LoadWith(ctx context.Context, fsys fs.FS, dir string, extra ...Source) (*Se
 		}
 	}
 	read := yamlref.FSReader(fsys)
-	l := &loader{set: &Set{Dir: dir, types: map[string]*Type{}, byFile: map[string]*Record{}, tops: map[string]*Type{}}, defs: map[string]*def{}, deps: map[string]map[string]*ref{}}
+	l := &loader{set: &Set{Dir: dir, types: map[string]*Type{}, byFile: map[string]*Record{}, tops: map[string]*Type{}, parsed: map[string]*avro.Schema{}}, defs: map[string]*def{}, deps: map[string]map[string]*ref{}}
 	sources := make([]Source, 0, len(names)+len(extra))
 	for _, name := range names {
 		sources = append(sources, Source{File: path.Join(dir, name)})
@@ -407,6 +412,7 @@ func (l *loader) compile(ctx context.Context) error {
 			return l.avroError(f, err)
 		}
 		f.schema = s
+		l.set.parsed[f.path] = s
 	}
 	// The schema tree of each file, built once: Root derives it anew on
 	// every call, which made loading quadratic in the records of a file.
