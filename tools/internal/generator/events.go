@@ -37,7 +37,20 @@ const (
 	keyInt32  = "int32"  // an int the caller passes, 4 bytes big-endian (Kafka's IntegerSerializer)
 	keyInt64  = "int64"  // a long the caller passes, 8 bytes big-endian (Kafka's LongSerializer)
 	keyRecord = "record" // an Avro record the caller passes, single-object encoded with its own schema
+	keyHeader = "header" // the value of a header the runtime writes (x-keiyaku-header)
 )
+
+// KeyHeaderExtension names, in a message's Kafka key schema, the record
+// header whose value is the key: one the runtime writes, such as ce_id
+// (the event id) or ce_source.
+const KeyHeaderExtension = "x-keiyaku-header"
+
+// keyHeaders are the headers every record of the runtime carries, by name,
+// with the Go constant of runtime/events naming them.
+var keyHeaders = map[string]string{
+	"ce_id": "events.HeaderID", "ce_source": "events.HeaderSource", "ce_type": "events.HeaderType",
+	"ce_time": "events.HeaderTime", "ce_specversion": "events.HeaderSpecVersion",
+}
 
 // eventMessage is one message an AsyncAPI document sends or receives.
 type eventMessage struct {
@@ -50,6 +63,7 @@ type eventMessage struct {
 	KeyKind  string // one of the key kinds
 	KeyField string // Go field of the key: "ReservationID"
 	KeyType  string // Go type of an Avro record key: "ReservationKey"
+	KeyConst string // the events constant of the key header: "events.HeaderID"
 	Op       *asyncapi.Operation
 	Method   string // "PublishReservationCreated" / "OnReservationCreated"
 }
@@ -223,6 +237,8 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 			key = fmt.Sprintf("func(e *%s) string { return e.%s }", em.Type, em.KeyField)
 		case keyNone:
 			b.WriteString("// Its records have no key (a null key): Key gives none.\n")
+		case keyHeader:
+			fmt.Fprintf(&b, "// Its record key is the value of its header %s: Key gives none.\n", em.KeyField)
 		default:
 			fmt.Fprintf(&b, "// Its key (%s) is given to each publish call: Key gives none.\n", em.KeyKind)
 		}
@@ -313,6 +329,8 @@ func writePublisher(b *bytes.Buffer, doc *asyncapi.Document, sends []eventMessag
 		switch s.KeyKind {
 		case keyNone:
 			keyDoc = " The record has no key (a null key)."
+		case keyHeader:
+			keyDoc = " The record key is the value of its header " + s.KeyField + "."
 		case keyString, keyInt32, keyInt64:
 			keyDoc = " key is the record key."
 		case keyRecord:
@@ -323,7 +341,7 @@ func writePublisher(b *bytes.Buffer, doc *asyncapi.Document, sends []eventMessag
 		switch s.KeyKind {
 		case keyField:
 			fmt.Fprintf(b, "\treturn events.Publish(ctx, p.p, %s, evt)\n}\n\n", s.Var)
-		case keyNone:
+		case keyNone, keyHeader:
 			fmt.Fprintf(b, "\trec, err := p.%sRecord(ctx, evt)\n\tif err != nil {\n\t\treturn err\n\t}\n\treturn p.p.Send(ctx, rec)\n}\n\n", s.Type)
 		default:
 			writeRecordKey(b, s, "err")
@@ -335,6 +353,8 @@ func writePublisher(b *bytes.Buffer, doc *asyncapi.Document, sends []eventMessag
 			fmt.Fprintf(b, "\treturn events.NewRecord(ctx, p.p, %s, evt)\n}\n\n", s.Var)
 		case keyNone:
 			fmt.Fprintf(b, "\trec, err := events.NewRecord(ctx, p.p, %s, evt)\n\tif err != nil {\n\t\treturn nil, err\n\t}\n\trec.Key = nil\n\treturn rec, nil\n}\n\n", s.Var)
+		case keyHeader:
+			fmt.Fprintf(b, "\trec, err := events.NewRecord(ctx, p.p, %s, evt)\n\tif err != nil {\n\t\treturn nil, err\n\t}\n\trec.Key = nil\n\tfor _, h := range rec.Headers {\n\t\tif h.Key == %s {\n\t\t\trec.Key = h.Value\n\t\t\tbreak\n\t\t}\n\t}\n\treturn rec, nil\n}\n\n", s.Var, s.KeyConst)
 		default:
 			writeRecordKey(b, s, "nil, err")
 			fmt.Fprintf(b, "\ttyp := %s\n\ttyp.Key = func(*%s) string { return %s }\n\treturn events.NewRecord(ctx, p.p, typ, evt)\n}\n\n", s.Var, s.Type, keyExpr)
@@ -382,6 +402,9 @@ func describe(cfg *config.Config, m config.Module, op *asyncapi.Operation, msg *
 			return eventMessage{}, at("message %s: the Avro key record %s is not in this module", msg.Name, msg.Key.Avro.Name)
 		}
 		em.KeyType = taken.name(msg.Key.Avro.Name)
+	}
+	if kind == keyHeader {
+		em.KeyField, em.KeyConst = field, keyHeaders[field]
 	}
 	if kind != keyField {
 		return em, nil
@@ -457,6 +480,14 @@ func keyOf(msg *asyncapi.Message) (kind, field string, err error) {
 	var key map[string]any
 	if err := json.Unmarshal(k.JSON, &key); err != nil {
 		return "", "", at("the Kafka key schema is not a JSON Schema object", kinds)
+	}
+	if h, ok := key[KeyHeaderExtension]; ok {
+		name, _ := h.(string)
+		if keyHeaders[name] == "" {
+			return "", "", at(fmt.Sprintf("%s %v is not a header every record carries", KeyHeaderExtension, h),
+				"name one of: "+strings.Join(slices.Sorted(maps.Keys(keyHeaders)), ", ")+" (ce_id: each event its own key)")
+		}
+		return keyHeader, name, nil
 	}
 	if f, ok := key[KeyFieldExtension]; ok {
 		name, _ := f.(string)

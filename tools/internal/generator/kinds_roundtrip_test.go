@@ -20,6 +20,7 @@ type kindsHandler struct {
 	mu   sync.Mutex
 	got  map[string]any    // by topic
 	keys map[string][]byte // by topic
+	ids  map[string]string // event ids, by topic
 	done chan struct{}
 }
 
@@ -56,6 +57,13 @@ func (h *kindsHandler) OnRecordKey(_ context.Context, env events.Envelope, evt *
 	return h.add(env, evt)
 }
 
+func (h *kindsHandler) OnHeaderKey(_ context.Context, env events.Envelope, evt *kindsv1.HeaderKeyed) error {
+	h.mu.Lock()
+	h.ids[env.Topic] = env.ID
+	h.mu.Unlock()
+	return h.add(env, evt)
+}
+
 func (h *kindsHandler) OnLongKey(_ context.Context, env events.Envelope, evt *kindsv1.LongKeyed) error {
 	return h.add(env, evt)
 }
@@ -66,7 +74,8 @@ func (h *kindsHandler) OnLongKey(_ context.Context, env events.Envelope, evt *ki
 // back with the generated consumer: the payloads (inline Avro, a .json
 // schema, a recursive record with a top-level enum) arrive intact and the
 // record keys are the payload field, the string, the big-endian int and
-// long, an Avro record (single-object encoded), and no key at all.
+// long, an Avro record (single-object encoded), the event id header, and
+// no key at all.
 func TestKindsRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -101,7 +110,7 @@ func TestKindsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &kindsHandler{got: map[string]any{}, keys: map[string][]byte{}, done: make(chan struct{})}
+	h := &kindsHandler{got: map[string]any{}, keys: map[string][]byte{}, ids: map[string]string{}, done: make(chan struct{})}
 	kindsv1.RegisterEventHandler(consumer, h)
 	runCtx, stop := context.WithCancel(ctx)
 	runDone := make(chan error, 1)
@@ -122,6 +131,9 @@ func TestKindsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := pub.PublishLongKeyed(ctx, -2, &kindsv1.LongKeyed{Total: 1 << 40}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.PublishHeaderKeyed(ctx, &kindsv1.HeaderKeyed{Seen: true}); err != nil {
 		t.Fatal(err)
 	}
 	shard := &kindsv1.ShardKey{Tenant: "t1", ID: 42}
@@ -155,6 +167,9 @@ func TestKindsRoundTrip(t *testing.T) {
 	}
 	if l := h.got["kinds.long-key.v1"].(*kindsv1.LongKeyed); l.Total != 1<<40 {
 		t.Errorf("LongKeyed = %+v", l)
+	}
+	if k, id := h.keys["kinds.header-key.v1"], h.ids["kinds.header-key.v1"]; id == "" || string(k) != id {
+		t.Errorf("header-keyed record: key %q, want its event id %q", k, id)
 	}
 	if r := h.got["kinds.record-key.v1"].(*kindsv1.RecordKeyed); r.What != "w" {
 		t.Errorf("RecordKeyed = %+v", r)

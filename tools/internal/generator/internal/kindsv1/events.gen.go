@@ -2,7 +2,7 @@
 // source: contracts/kinds/v1/asyncapi.yaml
 
 // Not generated (see keiyaku lint):
-//   - channel lights (contracts/kinds/v1/asyncapi.yaml:107): channel lights is not on a Kafka server (protocols: mqtt); Keiyaku generates Kafka producers and consumers only
+//   - channel lights (contracts/kinds/v1/asyncapi.yaml:128): channel lights is not on a Kafka server (protocols: mqtt); Keiyaku generates Kafka producers and consumers only
 
 package kindsv1
 
@@ -35,6 +35,25 @@ const UserSignedUpFingerprint uint64 = 0x4785fa00e9e109a7
 
 // UserSignedUpSchema is UserSignedUpSchemaJSON, parsed.
 var UserSignedUpSchema = codec.MustSchema(UserSignedUpSchemaJSON)
+
+// HeaderKeyed is the Avro record example.kinds.v1.HeaderKeyed.
+//
+// Schema: contracts/kinds/v1/asyncapi.yaml
+type HeaderKeyed struct {
+	// Seen is the field seen.
+	Seen bool `avro:"seen" json:"seen"`
+}
+
+// HeaderKeyedSchemaJSON is the self-contained Avro schema of HeaderKeyed, as written in
+// contracts/kinds/v1/asyncapi.yaml with the named types it uses inlined.
+const HeaderKeyedSchemaJSON = "{\"fields\":[{\"name\":\"seen\",\"type\":\"boolean\"}],\"name\":\"HeaderKeyed\",\"namespace\":\"example.kinds.v1\",\"type\":\"record\"}"
+
+// HeaderKeyedFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical
+// Form of HeaderKeyedSchemaJSON: the id single-object encoding writes.
+const HeaderKeyedFingerprint uint64 = 0x477cae12b85b9c26
+
+// HeaderKeyedSchema is HeaderKeyedSchemaJSON, parsed.
+var HeaderKeyedSchema = codec.MustSchema(HeaderKeyedSchemaJSON)
 
 // IntKeyed is the Avro record example.kinds.v1.IntKeyed.
 //
@@ -125,6 +144,16 @@ var FieldKeyedEvent = events.Type[FieldKeyed]{
 	Key:    func(e *FieldKeyed) string { return e.ID },
 }
 
+// HeaderKeyedEvent is the HeaderKeyed message of channel headerKey (topic kinds.header-key.v1):
+// its type, topic, schema and key, for events.Publish and events.Handle.
+// Its record key is the value of its header ce_id: Key gives none.
+var HeaderKeyedEvent = events.Type[HeaderKeyed]{
+	Name:   "example.kinds.v1.HeaderKeyed",
+	Topic:  "kinds.header-key.v1",
+	Schema: HeaderKeyedSchema,
+	Key:    func(*HeaderKeyed) string { return "" },
+}
+
 // IntKeyedEvent is the IntKeyed message of channel intKey (topic kinds.int-key.v1):
 // its type, topic, schema and key, for events.Publish and events.Handle.
 // Its key (int32) is given to each publish call: Key gives none.
@@ -180,6 +209,7 @@ var UserSignedUpEvent = events.Type[UserSignedUp]{
 // unset), for creating them (e.g. in an embedded broker).
 var TopicPartitions = map[string]int32{
 	"kinds.field-keyed.v1": 3,
+	"kinds.header-key.v1":  1,
 	"kinds.int-key.v1":     1,
 	"kinds.long-key.v1":    1,
 	"kinds.no-key.v1":      1,
@@ -187,7 +217,7 @@ var TopicPartitions = map[string]int32{
 	"kinds.string-key.v1":  1,
 }
 
-// Publisher sends the events of Kinds (operations publishFieldKeyed, publishNoKey, publishStringKey, publishIntKey, publishLongKey, publishRecordKey).
+// Publisher sends the events of Kinds (operations publishFieldKeyed, publishNoKey, publishStringKey, publishIntKey, publishLongKey, publishRecordKey, publishHeaderKey).
 // It is safe for concurrent use.
 type Publisher struct{ p *events.Producer }
 
@@ -299,6 +329,33 @@ func (p *Publisher) RecordKeyedRecord(ctx context.Context, key *ShardKey, evt *R
 	return events.NewRecord(ctx, p.p, typ, evt)
 }
 
+// PublishHeaderKeyed publishes evt on kinds.header-key.v1 and waits for the broker (operation
+// publishHeaderKey). Sends a HeaderKeyed. The record key is the value of its header ce_id.
+func (p *Publisher) PublishHeaderKeyed(ctx context.Context, evt *HeaderKeyed) error {
+	rec, err := p.HeaderKeyedRecord(ctx, evt)
+	if err != nil {
+		return err
+	}
+	return p.p.Send(ctx, rec)
+}
+
+// HeaderKeyedRecord encodes evt as a Kafka record with all its headers, to be
+// sent later (e.g. by a transactional outbox relay). The record key is the value of its header ce_id.
+func (p *Publisher) HeaderKeyedRecord(ctx context.Context, evt *HeaderKeyed) (*kgo.Record, error) {
+	rec, err := events.NewRecord(ctx, p.p, HeaderKeyedEvent, evt)
+	if err != nil {
+		return nil, err
+	}
+	rec.Key = nil
+	for _, h := range rec.Headers {
+		if h.Key == events.HeaderID {
+			rec.Key = h.Value
+			break
+		}
+	}
+	return rec, nil
+}
+
 // EventHandler handles the events this service receives. A method
 // returning an error is retried with backoff, then the record goes to the
 // dead-letter topic; handlers must be idempotent (an event may be delivered
@@ -316,6 +373,8 @@ type EventHandler interface {
 	OnLongKey(ctx context.Context, env events.Envelope, evt *LongKeyed) error
 	// OnRecordKey handles RecordKeyed (operation onRecordKey): Handles a RecordKeyed.
 	OnRecordKey(ctx context.Context, env events.Envelope, evt *RecordKeyed) error
+	// OnHeaderKey handles HeaderKeyed (operation onHeaderKey): Handles a HeaderKeyed.
+	OnHeaderKey(ctx context.Context, env events.Envelope, evt *HeaderKeyed) error
 }
 
 // RegisterEventHandler registers h on c for every event this service
@@ -327,10 +386,11 @@ func RegisterEventHandler(c *events.Consumer, h EventHandler) {
 	events.Handle(c, IntKeyedEvent, h.OnIntKey)
 	events.Handle(c, LongKeyedEvent, h.OnLongKey)
 	events.Handle(c, RecordKeyedEvent, h.OnRecordKey)
+	events.Handle(c, HeaderKeyedEvent, h.OnHeaderKey)
 }
 
 // ReceivedTopics are the topics to consume for EventHandler.
-var ReceivedTopics = []string{"kinds.field-keyed.v1", "kinds.no-key.v1", "kinds.string-key.v1", "kinds.int-key.v1", "kinds.long-key.v1", "kinds.record-key.v1"}
+var ReceivedTopics = []string{"kinds.field-keyed.v1", "kinds.no-key.v1", "kinds.string-key.v1", "kinds.int-key.v1", "kinds.long-key.v1", "kinds.record-key.v1", "kinds.header-key.v1"}
 
 // ConsumerGroup is the Kafka consumer group of the receive operations
 // (their Kafka binding's groupId).
