@@ -804,8 +804,8 @@ var (
 
 // withTraits returns the object n of file with its traits applied: each
 // trait (a $ref or an inline object of the allowed fields) is merged under
-// the object, in order, as JSON Merge Patch would with the object's own
-// values winning (AsyncAPI 3: "a property on a trait MUST NOT override the
+// the object as JSON Merge Patch would, in order (a later trait wins over
+// an earlier one), with the object's own values winning (AsyncAPI 3: "a property on a trait MUST NOT override the
 // same property on the target object"). Without traits it returns n.
 func (l *loader) withTraits(file string, n *yaml.Node, what string, allowed []string) (*yaml.Node, error) {
 	var traits *yaml.Node
@@ -826,7 +826,10 @@ func (l *loader) withTraits(file string, n *yaml.Node, what string, allowed []st
 			out.Content = append(out.Content, n.Content[i], n.Content[i+1])
 		}
 	}
-	for _, t := range traits.Content {
+	// JSON Merge Patch of the traits in order, then of the object: a later
+	// trait wins over an earlier one, the object over all. Merging under
+	// the object from the last trait back gives the same result.
+	for _, t := range slices.Backward(traits.Content) {
 		tf, tn, _, err := l.follow(file, t, "trait")
 		if err != nil {
 			return nil, err

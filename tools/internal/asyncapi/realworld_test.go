@@ -1,6 +1,7 @@
 package asyncapi_test
 
 import (
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -141,6 +142,19 @@ func TestAccepted(t *testing.T) {
 		{"payload-missing", func(d *asyncapi.Document) string {
 			if d.Operations[0].Messages[0].Payload != nil {
 				return "a payload where the document has none"
+			}
+			return ""
+		}},
+		{"traits-precedence", func(d *asyncapi.Document) string {
+			op := d.Operations[0]
+			m := op.Messages[0]
+			switch {
+			case op.Summary != "own summary" || op.Title != "first trait title" || op.Description != "second trait description":
+				return fmt.Sprintf("operation traits: summary %q, title %q, description %q", op.Summary, op.Title, op.Description)
+			case m.Title != "own title" || m.ContentType != "application/avro":
+				return fmt.Sprintf("message traits: title %q, content type %q", m.Title, m.ContentType)
+			case !strings.Contains(string(m.Headers.JSON), "own") || !strings.Contains(string(m.Headers.JSON), "fromTrait"):
+				return "headers not merged: " + string(m.Headers.JSON)
 			}
 			return ""
 		}},
