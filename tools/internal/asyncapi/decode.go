@@ -238,7 +238,7 @@ func (l *loader) document(file string, n *yaml.Node) (*Document, error) {
 	}
 	if operations != nil {
 		err := entries(file, &yaml.Node{Value: "operations"}, operations, func(k, v *yaml.Node) error {
-			op, err := l.operation(file, doc, k.Value, v)
+			op, err := l.operation(file, doc, k.Value, v, false)
 			doc.Operations = append(doc.Operations, op)
 			return err
 		})
@@ -1054,7 +1054,7 @@ func (l *loader) components(file string, doc *Document, n *yaml.Node) (Component
 		// Operations of components, decoded after the rest: they point at
 		// channels.
 		err = entries(file, &yaml.Node{Value: "operations"}, operations, func(k, v *yaml.Node) error {
-			op, err := l.operation(file, doc, k.Value, v)
+			op, err := l.operation(file, doc, k.Value, v, true)
 			c.Operations[k.Value] = op
 			return err
 		})
@@ -1062,11 +1062,15 @@ func (l *loader) components(file string, doc *Document, n *yaml.Node) (Component
 	return c, err
 }
 
-func (l *loader) operation(file string, doc *Document, name string, n *yaml.Node) (*Operation, error) {
-	file, n, _, err := l.follow(file, n, "operation")
+// operation decodes an operation; one of components may point at a channel
+// anywhere, one of the root operations only at a root channel (AsyncAPI 3).
+func (l *loader) operation(file string, doc *Document, name string, n *yaml.Node, component bool) (*Operation, error) {
+	file, n, defName, err := l.follow(file, n, "operation")
 	if err != nil {
 		return nil, err
 	}
+	// A root operation that is a $ref is located where it points.
+	component = component || defName != ""
 	op := &Operation{Name: name, Pos: posOf(file, n)}
 	what := fmt.Sprintf("operation %s", name)
 	if n, err = l.withTraits(file, n, what, operationTraitFields); err != nil {
@@ -1114,7 +1118,15 @@ func (l *loader) operation(file string, doc *Document, name string, n *yaml.Node
 		return nil, missing(file, n, what, "channel", "add channel: {$ref: '#/channels/<name>'}")
 	}
 	op.Action = Action(action)
-	if op.Channel, err = l.operationChannel(file, doc, what, channel); err != nil {
+	if component {
+		if yamlref.OnlyRef(channel) == nil {
+			return nil, errAt(file, channel, fmt.Sprintf("the channel of %s must be a $ref to a channel", what), "write channel: {$ref: '#/channels/<name>'}")
+		}
+		op.Channel, err = l.channel(file, "", channel)
+	} else {
+		op.Channel, err = l.operationChannel(file, doc, what, channel)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if reply != nil {

@@ -158,6 +158,12 @@ func TestAccepted(t *testing.T) {
 			}
 			return ""
 		}},
+		{"component-operation", func(d *asyncapi.Document) string {
+			if c := d.Components.Operations["sendCreated"]; c == nil || c.Channel != d.Channels[0] {
+				return "a component operation on a component channel is not that channel"
+			}
+			return ""
+		}},
 		{"operation-messages-empty", func(d *asyncapi.Document) string {
 			if len(d.Operations[0].Messages) != 0 {
 				return "messages where the operation lists none"
