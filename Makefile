@@ -33,7 +33,7 @@ breaking: ## report contract changes that break clients, against $(AGAINST)
 # (pinned in tools/asyncapi-check/package-lock.json, installed there with
 # --ignore-scripts). The keiyaku binary itself never needs Node.
 ASYNCAPI_CHECK := tools/asyncapi-check
-ASYNCAPI_DOCS  := $(sort $(wildcard contracts/*/*/asyncapi.yaml))
+ASYNCAPI_DOCS  := $(sort $(wildcard contracts/*/*/asyncapi.yaml)) tools/internal/generator/testdata/kinds/contracts/kinds/v1/asyncapi.yaml
 $(ASYNCAPI_CHECK)/node_modules/.package-lock.json: $(ASYNCAPI_CHECK)/package.json $(ASYNCAPI_CHECK)/package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --prefix $(ASYNCAPI_CHECK)
 

@@ -9,7 +9,8 @@
 //   2. parses the document with the reference parser (@asyncapi/parser) with
 //      the Avro schema parser registered, and prints every diagnostic;
 //   3. compiles, with avsc, every .avsc file of each folder that an Avro
-//      payload ($ref to an .avsc file) points into: @asyncapi/parser 3 does
+//      payload ($ref to an .avsc or .json file) points into, and the .json
+//      files pointed to: @asyncapi/parser 3 does
 //      not validate Avro schemas of AsyncAPI 3 documents, and named types
 //      may live in other files of the folder, which avsc resolves through
 //      one registry per folder.
@@ -91,7 +92,12 @@ function compileFolders(avroFiles) {
       continue;
     }
     for (const f of avroFiles) {
-      if (dirname(f) === folder && !pending.includes(f)) problems.push(`${shown(f)}: error: file not found`);
+      if (dirname(f) !== folder || pending.includes(f)) continue;
+      // An Avro schema kept in a file of another extension (.json) is
+      // compiled with the .avsc files of its folder; reading it reports a
+      // missing one.
+      if (f.endsWith('.avsc')) problems.push(`${shown(f)}: error: file not found`);
+      else pending.push(f);
     }
     const schemas = new Map();
     for (const f of pending) {

@@ -29,8 +29,8 @@ var ReservationCreatedEvent = events.Type[ReservationCreated]{
 }
 
 // TopicPartitions maps the Kafka topics of this contract's operations to
-// the partition count of their Kafka binding (0 when unset), for creating
-// them (e.g. in an embedded broker).
+// the partition count of their Kafka binding (1, Kafka's default, when
+// unset), for creating them (e.g. in an embedded broker).
 var TopicPartitions = map[string]int32{
 	"hotel.reservation.events.v1": 6,
 }

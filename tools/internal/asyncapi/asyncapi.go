@@ -1,12 +1,20 @@
-// Package asyncapi loads the AsyncAPI 3.0 contracts of Kafka events: the
-// subset Keiyaku generates producers and consumers from.
+// Package asyncapi loads AsyncAPI 3.0 and 3.1 documents: the contracts of
+// Kafka events Keiyaku generates producers and consumers from, and any
+// other AsyncAPI 3 document, which it checks.
 //
-// The subset is info, servers, channels (address, messages, the Kafka
-// channel binding), operations (send or receive on a channel, with some of
-// its messages), messages (payload, headers, the Kafka key) and components
-// (messages, schemas, channels). A payload is an Avro record, a $ref to an
-// .avsc file loaded with its folder by [avroschema.Load], or a JSON Schema
-// kept as raw JSON.
+// The model is the whole object model of the specification: info, servers
+// (with variables and security), channels (address with {parameters},
+// messages, servers, bindings of any protocol), operations (send or
+// receive, messages, security, reply, traits), messages (payload, headers,
+// correlationId, the Kafka key, traits) and every components map. Traits
+// are applied as the specification says: merged under the object, whose
+// own values win. A payload is an Avro schema (a $ref to an .avsc or .json
+// file anywhere in the workspace, loaded with the .avsc files of its
+// folder by [avroschema.Load], or written inline in the document) or a
+// JSON Schema kept as raw JSON. Bindings of protocols other than Kafka are
+// checked only for their shape. A channel Keiyaku cannot generate code for
+// (another protocol, an address with parameters or none) has a non-empty
+// [Channel.Skip] saying why; it is no error of the document.
 //
 // Decoding is strict: in the objects the package models, a key it does not
 // know is an error unless it is an x- extension. Every problem is a
@@ -15,7 +23,7 @@
 // workspace (refused before anything is read), an alias bomb, an operation
 // whose channel is not in the document, an operation message that is not a
 // message of its channel, an unsupported schemaFormat, an Avro schema file
-// that fails, a message with no Kafka key schema.
+// that fails, an address {parameter} the channel does not declare.
 //
 // A document may $ref channels, messages and schemas of documents in other
 // folders of the workspace with relative paths: a consumer's contract
@@ -40,8 +48,8 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/yamlref"
 )
 
-// Version is the AsyncAPI version Load accepts.
-const Version = "3.0.0"
+// Versions are the AsyncAPI versions Load accepts.
+var Versions = []string{"3.0.0", "3.1.0"}
 
 // The schema formats of a Multi Format Schema Object that Load supports:
 // Avro, as a $ref to an .avsc file, and JSON Schema, kept raw.
@@ -55,14 +63,18 @@ var (
 		"application/vnd.aai.asyncapi;version=3.0.0",
 		"application/vnd.aai.asyncapi+json;version=3.0.0",
 		"application/vnd.aai.asyncapi+yaml;version=3.0.0",
+		"application/vnd.aai.asyncapi;version=3.1.0",
+		"application/vnd.aai.asyncapi+json;version=3.1.0",
+		"application/vnd.aai.asyncapi+yaml;version=3.1.0",
 		"application/schema+json;version=draft-07",
 		"application/schema+yaml;version=draft-07",
 	}
 )
 
 // DefaultSchemaFormat is the format of a schema written without a
-// schemaFormat: an AsyncAPI Schema Object, a superset of JSON Schema
-// draft-07.
+// schemaFormat in an AsyncAPI 3.0.0 document: an AsyncAPI Schema Object, a
+// superset of JSON Schema draft-07. In a 3.1.0 document it ends in
+// version=3.1.0.
 const DefaultSchemaFormat = "application/vnd.aai.asyncapi+json;version=3.0.0"
 
 // Action is what an operation does on its channel.
@@ -89,7 +101,7 @@ func posOf(file string, n *yaml.Node) Pos { return Pos{File: file, Line: n.Line,
 type Document struct {
 	// File is the workspace-relative path of the document.
 	File string
-	// AsyncAPI is the version the document declares: [Version].
+	// AsyncAPI is the version the document declares, one of [Versions].
 	AsyncAPI string
 	// ID is the document's identifier, empty if none.
 	ID string
@@ -137,26 +149,48 @@ type Server struct {
 	Name string
 	// Host is the host:port of the broker.
 	Host string
-	// Protocol is "kafka" or "kafka-secure".
+	// Protocol is the protocol: "kafka" or "kafka-secure" for Kafka; any
+	// other (mqtt, amqp, ws, ...) is checked but not generated.
 	Protocol        string
 	ProtocolVersion string
+	Pathname        string
 	Title, Summary  string
 	Description     string
+	// Variables are the variables of Host and Pathname, in document order.
+	Variables []*ServerVariable
+	// Security are the security schemes the server accepts (any one).
+	Security []*SecurityScheme
 	Pos
 }
+
+// Kafka reports whether the server speaks the Kafka protocol.
+func (s *Server) Kafka() bool { return s.Protocol == "kafka" || s.Protocol == "kafka-secure" }
 
 // Channel is a Kafka topic and the messages sent on it.
 type Channel struct {
 	// Name is the key of the channel's definition, in the document that
 	// defines it.
 	Name string
-	// Address is the Kafka topic.
+	// Address is the Kafka topic (or the address of another protocol),
+	// empty when the document writes null: an address known only at
+	// runtime.
 	Address                     string
 	Title, Summary, Description string
 	// Messages are the channel's messages, in document order.
 	Messages []*Message
+	// Parameters are the parameters of Address, in document order.
+	Parameters []*Parameter
+	// Servers are the servers the channel is on, nil meaning all of the
+	// document's.
+	Servers []*Server
+	// Protocols are the protocols of the channel's bindings, sorted.
+	Protocols []string
 	// Kafka is the Kafka channel binding, nil if none.
 	Kafka *KafkaChannel
+	// Skip says why Keiyaku generates no code for the channel (another
+	// protocol, parameters in the address, no address), empty when it
+	// does.
+	Skip string
 	Pos
 
 	keys []string // the key of each message in Messages
@@ -194,6 +228,10 @@ type Operation struct {
 	Title, Summary, Description string
 	// Kafka is the Kafka binding of the operation, nil if none.
 	Kafka *KafkaOperation
+	// Security are the security schemes of the operation (any one).
+	Security []*SecurityScheme
+	// Reply is the reply of a request/reply operation, nil if none.
+	Reply *Reply
 	Pos
 }
 
@@ -213,12 +251,17 @@ type Message struct {
 	// ContentType is the message's content type, or the document's default
 	// content type when it declares none.
 	ContentType string
-	// Payload is the schema of the record value.
+	// Payload is the schema of the record value, nil when the message
+	// declares none.
 	Payload *Schema
 	// Headers is the JSON Schema of the record headers, nil if none.
 	Headers *Schema
-	// Key is the schema of the record key: the Kafka binding's key.
+	// Key is the schema of the record key: the Kafka binding's key, nil
+	// when there is none (records without a key).
 	Key *Schema
+	// CorrelationID says where the message carries its correlation id,
+	// nil if none.
+	CorrelationID *CorrelationID
 	// Kafka is the rest of the Kafka message binding.
 	Kafka KafkaMessage
 	Pos
@@ -235,8 +278,15 @@ type Schema struct {
 	// Format is the schema format, [DefaultSchemaFormat] when the document
 	// declares none.
 	Format string
-	// Avro is the Avro record of an Avro schema, nil for JSON Schema.
+	// Avro is the Avro record of an Avro schema whose top is a record, nil
+	// for JSON Schema.
 	Avro *avroschema.Record
+	// AvroType is the Avro type of an Avro schema (a record, a primitive
+	// such as a string key, ...), nil for JSON Schema.
+	AvroType *avroschema.Type
+	// AvroCanonical is the Parsing Canonical Form of an Avro schema, empty
+	// for JSON Schema: equal forms are the same schema.
+	AvroCanonical string
 	// JSON is the JSON Schema, with its $refs inlined, of a schema that is
 	// not Avro; nil for Avro.
 	JSON []byte
@@ -245,9 +295,18 @@ type Schema struct {
 
 // Components holds the reusable definitions of a document, by name.
 type Components struct {
-	Schemas  map[string]*Schema
-	Messages map[string]*Message
-	Channels map[string]*Channel
+	Schemas         map[string]*Schema
+	Servers         map[string]*Server
+	Messages        map[string]*Message
+	Channels        map[string]*Channel
+	Operations      map[string]*Operation
+	Parameters      map[string]*Parameter
+	SecuritySchemes map[string]*SecurityScheme
+	ServerVariables map[string]*ServerVariable
+	CorrelationIDs  map[string]*CorrelationID
+	Replies         map[string]*Reply
+	ReplyAddresses  map[string]*ReplyAddress
+	Tags            map[string]*Tag
 }
 
 // Load reads the AsyncAPI document file (workspace-relative, forward
@@ -284,6 +343,8 @@ func LoadFS(ctx context.Context, fsys fs.FS, file string) (*Document, error) {
 		channels: map[*yaml.Node]*Channel{},
 		messages: map[*yaml.Node]*Message{},
 		schemas:  map[*yaml.Node]*Schema{},
+		security: map[*yaml.Node]*SecurityScheme{},
+		params:   map[*yaml.Node]*Parameter{},
 		budget:   maxSchemaNodes,
 	}
 	read := yamlref.FSReader(fsys)
@@ -343,7 +404,10 @@ type loader struct {
 	channels map[*yaml.Node]*Channel
 	messages map[*yaml.Node]*Message
 	schemas  map[*yaml.Node]*Schema
+	security map[*yaml.Node]*SecurityScheme
+	params   map[*yaml.Node]*Parameter
 
+	version            string // the document's AsyncAPI version
 	defaultContentType string
 	budget             int // JSON Schema nodes left to inline
 }
@@ -354,13 +418,18 @@ type avroResult struct {
 	err error
 }
 
-// avroSet loads the Avro schemas of a workspace-relative folder, once.
-func (l *loader) avroSet(dir string) (*avroschema.Set, error) {
-	if r, ok := l.avro[dir]; ok {
+// avroSet loads the Avro schemas of a workspace-relative folder, with the
+// extra schemas given, once.
+func (l *loader) avroSet(dir string, extra ...avroschema.Source) (*avroschema.Set, error) {
+	key := dir
+	for _, e := range extra {
+		key += "|" + e.File
+	}
+	if r, ok := l.avro[key]; ok {
 		return r.set, r.err
 	}
-	set, err := avroschema.LoadFS(l.ctx, l.fsys, dir)
-	l.avro[dir] = &avroResult{set: set, err: err}
+	set, err := avroschema.LoadWith(l.ctx, l.fsys, dir, extra...)
+	l.avro[key] = &avroResult{set: set, err: err}
 	if set != nil {
 		for _, f := range set.Files {
 			l.reads[f] = true

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/twmb/avro"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/keiyaku/keiyaku/tools/internal/avroschema"
@@ -34,7 +35,7 @@ func (l *loader) schema(file string, n *yaml.Node, what string) (*Schema, error)
 	if n.Kind == yaml.MappingNode && hasKey(n, "schemaFormat") {
 		s, err = l.multiFormat(file, n, what)
 	} else {
-		s = &Schema{Format: DefaultSchemaFormat, Pos: posOf(file, n)}
+		s = &Schema{Format: "application/vnd.aai.asyncapi+json;version=" + l.version, Pos: posOf(file, n)}
 		s.JSON, err = l.jsonSchema(file, n)
 	}
 	if err != nil {
@@ -73,7 +74,10 @@ func (l *loader) multiFormat(file string, n *yaml.Node, what string) (*Schema, e
 	s.Format = strings.Join(strings.Fields(s.Format), "")
 	switch {
 	case slices.Contains(avroFormats, s.Format):
-		s.Avro, err = l.avroRecord(file, schema, what)
+		var parsed *avro.Schema
+		if s.Avro, s.AvroType, parsed, err = l.avroSchema(file, schema, what); err == nil {
+			s.AvroCanonical = string(parsed.Canonical())
+		}
 	case slices.Contains(jsonSchemaFormats, s.Format):
 		var sf string
 		var sn *yaml.Node
@@ -82,7 +86,7 @@ func (l *loader) multiFormat(file string, n *yaml.Node, what string) (*Schema, e
 		}
 	default:
 		return nil, errAt(file, format, fmt.Sprintf("schemaFormat %q is not supported", s.Format),
-			"use "+avroFormats[0]+" (a $ref to an .avsc file) or a JSON Schema format: "+strings.Join(jsonSchemaFormats, ", "))
+			"use "+avroFormats[0]+" (inline, or a $ref to an .avsc or .json file) or a JSON Schema format: "+strings.Join(jsonSchemaFormats, ", "))
 	}
 	if err != nil {
 		return nil, err
@@ -90,41 +94,66 @@ func (l *loader) multiFormat(file string, n *yaml.Node, what string) (*Schema, e
 	return s, nil
 }
 
-// avroRecord loads the Avro record that the schema of an Avro Multi Format
-// Schema Object points to: a $ref to an .avsc file, loaded with the other
-// .avsc files of its folder.
-func (l *loader) avroRecord(file string, n *yaml.Node, what string) (*avroschema.Record, error) {
+// avroSchema loads the Avro schema of an Avro Multi Format Schema Object:
+// a $ref to an .avsc or .json file anywhere in the workspace, loaded with
+// the .avsc files of its folder (so that it may use their named types), or
+// a schema written inline, loaded on its own. It returns the record at its
+// top (nil when the top is not a record) and its type.
+func (l *loader) avroSchema(file string, n *yaml.Node, what string) (*avroschema.Record, *avroschema.Type, *avro.Schema, error) {
 	ref := yamlref.OnlyRef(n)
 	if ref == nil {
-		return nil, errAt(file, n, fmt.Sprintf("the Avro schema of %s must be a $ref to an .avsc file", what),
-			"move the schema into an .avsc file next to the document and write schema: {$ref: './avro/Event.avsc'}")
+		return l.inlineAvro(file, n, what)
 	}
 	target, frag, err := yamlref.Split(file, ref)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	if frag != "" || path.Ext(target) != avroschema.Extension {
-		return nil, errAt(file, ref, fmt.Sprintf("$ref %q does not name an .avsc file", ref.Value), "point at a whole .avsc file, without a #fragment")
+	ext := path.Ext(target)
+	if frag != "" || (ext != avroschema.Extension && ext != ".json") {
+		return nil, nil, nil, errAt(file, ref, fmt.Sprintf("$ref %q does not name an .avsc or .json file", ref.Value), "point at a whole .avsc (or .json) file, without a #fragment, or write the schema inline")
 	}
 	if err := l.ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	set, err := l.avroSet(path.Dir(target))
+	var extra []avroschema.Source
+	if ext != avroschema.Extension {
+		extra = append(extra, avroschema.Source{File: target})
+	}
+	set, err := l.avroSet(path.Dir(target), extra...)
 	if err != nil {
 		if de, ok := err.(*diag.Error); ok && de.Line == 0 {
-			// A folder that does not exist: the $ref is what to fix.
-			return nil, errAt(file, ref, fmt.Sprintf("$ref %q: %s", ref.Value, de.Msg), "fix the path; it is relative to the file holding the $ref")
+			// A folder or file that does not exist: the $ref is what to fix.
+			return nil, nil, nil, errAt(file, ref, fmt.Sprintf("$ref %q: %s", ref.Value, de.Msg), "fix the path; it is relative to the file holding the $ref")
 		}
-		return nil, err
+		return nil, nil, nil, err
 	}
-	r := set.FileRecord(target)
-	if r == nil {
-		if !slices.Contains(set.Files, target) {
-			return nil, errAt(file, ref, fmt.Sprintf("$ref %q: file %s not found", ref.Value, target), "fix the path; it is relative to the file holding the $ref")
+	t := set.FileType(target)
+	if t == nil {
+		return nil, nil, nil, errAt(file, ref, fmt.Sprintf("$ref %q: file %s not found", ref.Value, target), "fix the path; it is relative to the file holding the $ref")
+	}
+	return t.Record, t, set.FileSchema(target), nil
+}
+
+// inlineAvro loads an Avro schema written in the document.
+func (l *loader) inlineAvro(file string, n *yaml.Node, what string) (*avroschema.Record, *avroschema.Type, *avro.Schema, error) {
+	v, err := l.jsonValue(file, n, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, nil, nil, errAt(file, n, fmt.Sprintf("the Avro schema of %s cannot be written as JSON: %v", what, err), "")
+	}
+	set, err := avroschema.LoadWith(l.ctx, l.fsys, "", avroschema.Source{File: file, Data: data})
+	if err != nil {
+		if de, ok := err.(*diag.Error); ok && de.File == file {
+			// The position is one in the schema as JSON: report the
+			// schema's place in the document.
+			return nil, nil, nil, errAt(file, n, fmt.Sprintf("the inline Avro schema of %s: %s", what, de.Msg), de.Hint)
 		}
-		return nil, errAt(file, ref, fmt.Sprintf("$ref %q: the top of %s is not an Avro record", ref.Value, target), "a message payload is one record: make the file define it")
+		return nil, nil, nil, err
 	}
-	return r, nil
+	return set.FileType(file).Record, set.FileType(file), set.FileSchema(file), nil
 }
 
 // jsonSchema converts a JSON Schema to JSON, inlining its $refs.

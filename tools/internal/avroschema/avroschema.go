@@ -18,6 +18,7 @@ package avroschema
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -168,6 +169,39 @@ type Set struct {
 
 	types  map[string]*Type   // named types by full name
 	byFile map[string]*Record // the record at the top of each file
+	tops   map[string]*Type   // the type at the top of each file
+	parsed map[string]*avro.Schema
+}
+
+// FileSchema returns the parsed schema of the workspace-relative file, or
+// nil when the file is not in the set.
+func (s *Set) FileSchema(file string) *avro.Schema { return s.parsed[file] }
+
+// FileType returns the type at the top level of the workspace-relative
+// file (a record, an enum, a primitive, a union, ...), or nil when the
+// file is not in the set.
+func (s *Set) FileType(file string) *Type { return s.tops[file] }
+
+// Types returns every named type of the set (records, enums and fixed),
+// sorted by full name.
+func (s *Set) Types() []*Type {
+	out := make([]*Type, 0, len(s.types))
+	for _, t := range s.types {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b *Type) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Source is a schema that is not an .avsc file of the folder: a schema in
+// a file of another extension (an Avro schema kept in a .json file) or
+// written inline in another document.
+type Source struct {
+	// File is the workspace-relative file the schema belongs to; an error
+	// in the schema is reported in it.
+	File string
+	// Data is the schema as JSON.
+	Data []byte
 }
 
 // Record returns the record with the given full name, or nil.
@@ -198,26 +232,43 @@ func Load(ctx context.Context, root *os.Root, dir string) (*Set, error) {
 
 // LoadFS is Load over any fs.FS, such as a baseline read from git.
 func LoadFS(ctx context.Context, fsys fs.FS, dir string) (*Set, error) {
-	dir = path.Clean(dir)
-	if path.IsAbs(dir) || dir == ".." || strings.HasPrefix(dir, "../") {
-		return nil, &diag.Error{File: dir, Msg: "the schema folder is outside the workspace: refused", Hint: "use a workspace-relative folder"}
-	}
-	names, err := listSchemas(fsys, dir)
-	if err != nil {
-		return nil, err
+	return LoadWith(ctx, fsys, dir)
+}
+
+// LoadWith is LoadFS with more schemas loaded together with the .avsc
+// files of dir: they may reference each other's named types. With dir
+// empty, only the extra schemas are loaded.
+func LoadWith(ctx context.Context, fsys fs.FS, dir string, extra ...Source) (*Set, error) {
+	var names []string
+	if dir != "" {
+		dir = path.Clean(dir)
+		if path.IsAbs(dir) || dir == ".." || strings.HasPrefix(dir, "../") {
+			return nil, &diag.Error{File: dir, Msg: "the schema folder is outside the workspace: refused", Hint: "use a workspace-relative folder"}
+		}
+		var err error
+		if names, err = listSchemas(fsys, dir); err != nil {
+			return nil, err
+		}
 	}
 	read := yamlref.FSReader(fsys)
-	l := &loader{set: &Set{Dir: dir, types: map[string]*Type{}, byFile: map[string]*Record{}}, defs: map[string]*def{}, deps: map[string]map[string]*ref{}}
+	l := &loader{set: &Set{Dir: dir, types: map[string]*Type{}, byFile: map[string]*Record{}, tops: map[string]*Type{}, parsed: map[string]*avro.Schema{}}, defs: map[string]*def{}, deps: map[string]map[string]*ref{}}
+	sources := make([]Source, 0, len(names)+len(extra))
 	for _, name := range names {
+		sources = append(sources, Source{File: path.Join(dir, name)})
+	}
+	sources = append(sources, extra...)
+	for _, src := range sources {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		file := path.Join(dir, name)
-		data, err := read(file)
-		if err != nil {
-			return nil, &diag.Error{File: file, Msg: fmt.Sprintf("cannot read: %v", err)}
+		file, data := src.File, src.Data
+		if data == nil {
+			var err error
+			if data, err = read(file); err != nil {
+				return nil, &diag.Error{File: file, Msg: fmt.Sprintf("cannot read: %v", err)}
+			}
 		}
-		f := &schemaFile{path: file, src: source{data: data}}
+		f := &schemaFile{path: file, src: newSource(data)}
 		n, err := parseJSON(data)
 		if err != nil {
 			var ea *errAt
@@ -266,8 +317,42 @@ type schemaFile struct {
 	path   string
 	src    source
 	root   *node
-	top    *Type        // the type at the top of the file
-	schema *avro.Schema // the parsed file
+	top    *Type            // the type at the top of the file
+	schema *avro.Schema     // the parsed file
+	redefs map[*node]string // identical redefinitions of named types of other files: their full names
+}
+
+// parseText is the schema text to parse: the file, or, when it redefines
+// named types of other files, the file with each redefinition replaced by
+// the type's name (the cache holds the type already).
+func (f *schemaFile) parseText() (string, error) {
+	if len(f.redefs) == 0 {
+		return string(f.src.data), nil
+	}
+	var rewrite func(n *node) any
+	rewrite = func(n *node) any {
+		if full, ok := f.redefs[n]; ok {
+			// The full name: the namespace in scope may differ here.
+			return full
+		}
+		switch n.kind {
+		case jsonArray:
+			out := make([]any, len(n.items))
+			for i, it := range n.items {
+				out[i] = rewrite(it)
+			}
+			return out
+		case jsonObject:
+			out := make(map[string]any, len(n.members))
+			for _, m := range n.members {
+				out[m.key] = rewrite(m.val)
+			}
+			return out
+		}
+		return n.value()
+	}
+	data, err := json.Marshal(rewrite(f.root))
+	return string(data), err
 }
 
 // errAt returns a diag.Error at byte offset off of the file.
@@ -318,12 +403,20 @@ func (l *loader) compile(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		s, err := cache.Parse(string(f.src.data))
+		text, err := f.parseText()
+		if err != nil {
+			return f.errAt(0, err.Error(), "")
+		}
+		s, err := cache.Parse(text)
 		if err != nil {
 			return l.avroError(f, err)
 		}
 		f.schema = s
+		l.set.parsed[f.path] = s
 	}
+	// The schema tree of each file, built once: Root derives it anew on
+	// every call, which made loading quadratic in the records of a file.
+	named := map[*schemaFile]map[string]*avro.SchemaNode{}
 	for _, d := range l.order {
 		r := d.typ.Record
 		if r == nil {
@@ -331,7 +424,13 @@ func (l *loader) compile(ctx context.Context) error {
 		}
 		s := d.file.schema
 		if d.file.top != d.typ {
-			sn := findNamed(d.file.schema.Root(), d.name, "", 0)
+			nodes := named[d.file]
+			if nodes == nil {
+				nodes = map[string]*avro.SchemaNode{}
+				namedNodes(d.file.schema.Root(), "", 0, nodes)
+				named[d.file] = nodes
+			}
+			sn := nodes[d.name]
 			if sn == nil {
 				return d.file.errAt(d.n.off, fmt.Sprintf("avro: record %s not found in the parsed schema", d.name), "")
 			}
@@ -349,11 +448,12 @@ func (l *loader) compile(ctx context.Context) error {
 	return nil
 }
 
-// findNamed returns the definition of the named type name in the tree n,
-// whose enclosing namespace is ns.
-func findNamed(n *avro.SchemaNode, name, ns string, depth int) *avro.SchemaNode {
+// namedNodes indexes the definitions of named types in the tree n, whose
+// enclosing namespace is ns, by full name: one walk for all the records of
+// a file, not one per record.
+func namedNodes(n *avro.SchemaNode, ns string, depth int, out map[string]*avro.SchemaNode) {
 	if n == nil || depth > maxDepth {
-		return nil
+		return
 	}
 	switch n.Type {
 	case "record", "error", "enum", "fixed":
@@ -361,25 +461,19 @@ func findNamed(n *avro.SchemaNode, name, ns string, depth int) *avro.SchemaNode 
 		if !strings.Contains(full, ".") && n.Namespace != "" {
 			full = n.Namespace + "." + full
 		}
-		if full == name {
-			return n
+		if _, ok := out[full]; !ok {
+			out[full] = n
 		}
 		ns = namespaceOf(full)
 	}
 	for i := range n.Fields {
-		if sn := findNamed(&n.Fields[i].Type, name, ns, depth+1); sn != nil {
-			return sn
-		}
+		namedNodes(&n.Fields[i].Type, ns, depth+1, out)
 	}
 	for i := range n.Branches {
-		if sn := findNamed(&n.Branches[i], name, ns, depth+1); sn != nil {
-			return sn
-		}
+		namedNodes(&n.Branches[i], ns, depth+1, out)
 	}
-	if sn := findNamed(n.Items, name, ns, depth+1); sn != nil {
-		return sn
-	}
-	return findNamed(n.Values, name, ns, depth+1)
+	namedNodes(n.Items, ns, depth+1, out)
+	namedNodes(n.Values, ns, depth+1, out)
 }
 
 // sortFiles orders the files so that each comes after the files it

@@ -3,6 +3,7 @@ package avroschema
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -57,6 +58,7 @@ func (l *loader) check() error {
 			return err
 		}
 		f.top = t
+		l.set.tops[f.path] = t
 		if f.root.kind == jsonObject && t.Record != nil {
 			l.set.byFile[f.path] = t.Record
 		}
@@ -99,10 +101,22 @@ func (l *loader) collect(f *schemaFile, n *node, ns string, byNode map[*node]*de
 			if err != nil {
 				return err
 			}
+			if prev := l.defs[full]; prev != nil && prev.file != f && prev.ns == inner && reflect.DeepEqual(prev.n.value(), n.value()) {
+				// An identical definition in another file, as Java Avro
+				// accepts: one type. The file is parsed with a reference
+				// to it in its place, after the file that defines it.
+				byNode[n] = prev
+				if f.redefs == nil {
+					f.redefs = map[*node]string{}
+				}
+				f.redefs[n] = full
+				l.depend(f, prev.file, n, full)
+				return nil
+			}
 			if prev := l.defs[full]; prev != nil {
 				line, col := prev.file.src.pos(prev.n.get("name").off)
 				return f.errAt(n.get("name").off, fmt.Sprintf("%s %s is already defined at %s:%d:%d", kind, full, prev.file.path, line, col),
-					"define each full name once per folder, and reference it by name from the other files")
+					"define each full name once per folder (an identical copy is accepted), and reference it by name from the other files")
 			}
 			d := &def{name: full, ns: inner, file: f, n: n, typ: &Type{Kind: Kind(kind), Name: full}}
 			l.defs[full] = d
@@ -234,16 +248,22 @@ func (l *loader) reference(f *schemaFile, n *node, name, ns string) (*Type, erro
 		return nil, f.errAt(n.off, fmt.Sprintf("unknown type %q", name), hint)
 	}
 	if d.file != f {
-		deps := l.deps[f.path]
-		if deps == nil {
-			deps = map[string]*ref{}
-			l.deps[f.path] = deps
-		}
-		if deps[d.file.path] == nil {
-			deps[d.file.path] = &ref{file: f, n: n, name: d.name}
-		}
+		l.depend(f, d.file, n, d.name)
 	}
 	return d.typ, nil
+}
+
+// depend records that file f uses the named type name of file to, first
+// at node n.
+func (l *loader) depend(f, to *schemaFile, n *node, name string) {
+	deps := l.deps[f.path]
+	if deps == nil {
+		deps = map[string]*ref{}
+		l.deps[f.path] = deps
+	}
+	if deps[to.path] == nil {
+		deps[to.path] = &ref{file: f, n: n, name: name}
+	}
 }
 
 // union builds a union, which may not nest another union nor hold two
@@ -293,6 +313,11 @@ func (l *loader) object(f *schemaFile, n *node, ns string, byNode map[*node]*def
 		d := byNode[n]
 		if d == nil {
 			return nil, f.errAt(n.off, fmt.Sprintf("%s defined where Avro does not look for definitions", kind), "define it as a field type, an array item, a map value or a union branch")
+		}
+		if d.n != n {
+			// An identical redefinition: the type is built from its
+			// first definition.
+			return d.typ, nil
 		}
 		t = d.typ
 		switch kind {

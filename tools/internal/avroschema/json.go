@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -89,14 +90,42 @@ func (n *node) value() any {
 // source maps byte offsets of one file to 1-based line and column (in
 // characters).
 type source struct {
-	data []byte
+	data  []byte
+	lines []int // offset of the start of each line
+	ascii bool  // data holds no multi-byte rune: a column is a byte count
+}
+
+// newSource indexes the lines of data, so that pos is a binary search
+// rather than a scan from the top: a large schema asks for thousands of
+// positions.
+func newSource(data []byte) source {
+	s := source{data: data, lines: []int{0}, ascii: true}
+	for i, c := range data {
+		switch {
+		case c == '\n':
+			s.lines = append(s.lines, i+1)
+		case c >= utf8.RuneSelf:
+			s.ascii = false
+		}
+	}
+	return s
 }
 
 // pos returns the line and column of offset off.
 func (s source) pos(off int) (line, col int) {
 	off = min(max(off, 0), len(s.data))
-	start := bytes.LastIndexByte(s.data[:off], '\n') + 1
-	return bytes.Count(s.data[:off], []byte{'\n'}) + 1, utf8.RuneCount(s.data[start:off]) + 1
+	if s.lines == nil {
+		s = newSource(s.data)
+	}
+	i, found := slices.BinarySearch(s.lines, off)
+	if !found {
+		i--
+	}
+	start := s.lines[i]
+	if s.ascii {
+		return i + 1, off - start + 1
+	}
+	return i + 1, utf8.RuneCount(s.data[start:off]) + 1
 }
 
 // parser builds a node tree from a json.Decoder's tokens.

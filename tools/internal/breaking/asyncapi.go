@@ -157,8 +157,8 @@ func sameSchema(a, b *asyncapi.Schema) bool {
 	switch {
 	case a == nil || b == nil:
 		return a == b
-	case a.Avro != nil || b.Avro != nil:
-		return a.Avro != nil && b.Avro != nil && a.Avro.Canonical == b.Avro.Canonical
+	case a.AvroType != nil || b.AvroType != nil:
+		return a.AvroCanonical == b.AvroCanonical
 	}
 	return bytes.Equal(a.JSON, b.JSON)
 }

@@ -121,6 +121,9 @@ func schemaText(s *asyncapi.Schema) string {
 	if s.Avro != nil {
 		return "Avro record " + s.Avro.Name
 	}
+	if s.AvroType != nil {
+		return "Avro " + s.AvroCanonical
+	}
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, s.JSON, "", "  "); err != nil {
 		return string(s.JSON)

@@ -70,6 +70,9 @@ func (g *goTypes) goType(t *avroschema.Type, at *avroschema.Field) (string, erro
 		return "*big.Rat", nil
 	}
 	switch t.Kind {
+	case avroschema.KindNull:
+		// A field that is always null: only nil encodes as Avro null.
+		return "any", nil
 	case avroschema.KindBoolean:
 		return "bool", nil
 	case avroschema.KindInt:
@@ -98,6 +101,9 @@ func (g *goTypes) goType(t *avroschema.Type, at *avroschema.Field) (string, erro
 	where := ""
 	if at != nil {
 		where = "field " + at.Name + ": "
+	}
+	if t.Kind == avroschema.KindUnion {
+		return "", fmt.Errorf("%sa union of %d branches has no Go type yet; generated code carries a union of null and one type (a pointer): use [\"null\", T], or a record with one optional field per branch", where, len(t.Branches))
 	}
 	return "", fmt.Errorf("%sno Go type for Avro %s; use a record, a primitive, or a union of null and one type", where, t.Kind)
 }
@@ -144,11 +150,27 @@ func exported(name string) string {
 	return b.String()
 }
 
+// CheckAvro runs every check generating the Go types of set for module m
+// runs, without writing code: lint calls it, so that lint passing means
+// generate works.
+func CheckAvro(set *avroschema.Set, m config.Module) error {
+	_, err := generateAvro(set, m, namer{})
+	return err
+}
+
 // generateAvro writes the Go types of every named type in set, with the
 // self-contained schema, its fingerprint and a parsed codec.Schema of each
 // record.
 func generateAvro(set *avroschema.Set, m config.Module, taken namer) ([]byte, error) {
-	body, imports, err := avroDecls(set.Records, taken)
+	// Enums of the folder, those at the top of a file included (a record
+	// field's enum is found through the record too).
+	var enums []*avroschema.Type
+	for _, t := range set.Types() {
+		if t.Kind == avroschema.KindEnum {
+			enums = append(enums, t)
+		}
+	}
+	body, imports, err := avroDecls(set.Records, enums, taken)
 	if err != nil {
 		return nil, err
 	}
@@ -164,16 +186,24 @@ func generateAvro(set *avroschema.Set, m config.Module, taken namer) ([]byte, er
 }
 
 // reachable returns the records roots and every record they use, each
-// once, sorted by full name.
-func reachable(roots ...*avroschema.Record) []*avroschema.Record {
+// once, sorted by full name. Two records of one full name from different
+// schemas (an inline payload and an .avsc file) are one type when they are
+// identical; when they differ it is an error.
+func reachable(roots ...*avroschema.Record) ([]*avroschema.Record, error) {
 	seen := map[string]*avroschema.Record{}
+	var conflict error
 	var walk func(t *avroschema.Type)
 	walk = func(t *avroschema.Type) {
-		if t == nil {
+		if t == nil || conflict != nil {
 			return
 		}
 		if t.Kind == avroschema.KindRecord {
-			if _, ok := seen[t.Name]; ok {
+			if prev, ok := seen[t.Name]; ok {
+				if prev != t.Record && prev.Canonical != t.Record.Canonical {
+					conflict = &diag.Error{File: t.Record.File, Line: t.Record.Line, Column: t.Record.Column,
+						Msg:  fmt.Sprintf("record %s differs from the record of the same name at %s:%d", t.Name, prev.File, prev.Line),
+						Hint: "a Go package holds one type per name: make the definitions identical, or rename one"}
+				}
 				return
 			}
 			seen[t.Name] = t.Record
@@ -196,16 +226,18 @@ func reachable(roots ...*avroschema.Record) []*avroschema.Record {
 		out = append(out, r)
 	}
 	slices.SortFunc(out, func(a, b *avroschema.Record) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	return out, conflict
 }
 
-// avroDecls writes the Go declarations of records and of the enums their
-// fields use, and returns the imports they need.
-func avroDecls(records []*avroschema.Record, taken namer) ([]byte, map[string]string, error) {
+// avroDecls writes the Go declarations of records, of the enums their
+// fields use and of the enums given, and returns the imports they need.
+func avroDecls(records []*avroschema.Record, enums []*avroschema.Type, taken namer) ([]byte, map[string]string, error) {
 	g := &goTypes{imports: map[string]bool{}, names: taken}
 	var body bytes.Buffer
-	var enums []*avroschema.Type
 	seen := map[string]bool{}
+	for _, e := range enums {
+		seen[e.Name] = true
+	}
 	var collect func(t *avroschema.Type)
 	collect = func(t *avroschema.Type) {
 		if t == nil {
@@ -258,7 +290,10 @@ func avroDecls(records []*avroschema.Record, taken namer) ([]byte, map[string]st
 		fmt.Fprintf(&body, "const %sFingerprint uint64 = %#016x\n\n", name, r.Fingerprint)
 		fmt.Fprintf(&body, "// %sSchema is %sSchemaJSON, parsed.\nvar %sSchema = codec.MustSchema(%sSchemaJSON)\n\n", name, name, name, name)
 	}
-	imports := map[string]string{codecPkg: ""}
+	imports := map[string]string{}
+	if len(records) > 0 {
+		imports[codecPkg] = ""
+	}
 	for imp := range g.imports {
 		imports[imp] = ""
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"go/format"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -28,16 +29,96 @@ const KeyFieldExtension = "x-keiyaku-field"
 
 const eventsPkg = "github.com/keiyaku/keiyaku/runtime/events"
 
+// The kinds of Kafka record keys a generated publisher writes.
+const (
+	keyNone   = "none"   // no key schema: a null key
+	keyField  = "field"  // x-keiyaku-field: a string field of the payload
+	keyString = "string" // a string the caller passes
+	keyInt32  = "int32"  // an int the caller passes, 4 bytes big-endian (Kafka's IntegerSerializer)
+	keyInt64  = "int64"  // a long the caller passes, 8 bytes big-endian (Kafka's LongSerializer)
+	keyRecord = "record" // an Avro record the caller passes, single-object encoded with its own schema
+	keyHeader = "header" // the value of a header the runtime writes (x-keiyaku-header)
+)
+
+// KeyHeaderExtension names, in a message's Kafka key schema, the record
+// header whose value is the key: one the runtime writes, such as ce_id
+// (the event id) or ce_source.
+const KeyHeaderExtension = "x-keiyaku-header"
+
+// keyHeaders are the headers every record of the runtime carries, by name,
+// with the Go constant of runtime/events naming them.
+var keyHeaders = map[string]string{
+	"ce_id": "events.HeaderID", "ce_source": "events.HeaderSource", "ce_type": "events.HeaderType",
+	"ce_time": "events.HeaderTime", "ce_specversion": "events.HeaderSpecVersion",
+}
+
 // eventMessage is one message an AsyncAPI document sends or receives.
 type eventMessage struct {
 	Msg      *asyncapi.Message
 	Channel  *asyncapi.Channel
-	Type     string // Go type of the payload, in the owner's package: "ReservationCreated"
+	Type     string // Go type of the payload: "ReservationCreated"
 	Var      string // the events.Type variable: "ReservationCreatedEvent"
-	Owned    bool   // the Avro schema lives in this module (avro.gen.go declares the type)
+	Owned    bool   // the Avro schema lives in this module
+	Declared bool   // avro.gen.go declares the type (an .avsc of the module's avro folder)
+	KeyKind  string // one of the key kinds
 	KeyField string // Go field of the key: "ReservationID"
+	KeyType  string // Go type of an Avro record key: "ReservationKey"
+	KeyConst string // the events constant of the key header: "events.HeaderID"
 	Op       *asyncapi.Operation
 	Method   string // "PublishReservationCreated" / "OnReservationCreated"
+}
+
+// Skipped is a part of an AsyncAPI document that generate writes no code
+// for, and why: a channel of another protocol, a message whose payload is
+// not Avro. It is no error: lint reports it as information.
+type Skipped struct {
+	asyncapi.Pos
+	What, Why string
+}
+
+// EventsSkipped returns what generating the events of doc leaves out, in
+// document order.
+func EventsSkipped(doc *asyncapi.Document) []Skipped {
+	var out []Skipped
+	for _, c := range doc.Channels {
+		if c.Skip != "" {
+			out = append(out, Skipped{Pos: c.Pos, What: "channel " + c.Name, Why: c.Skip})
+		}
+	}
+	seen := map[*asyncapi.Message]bool{}
+	for _, op := range doc.Operations {
+		if op.Channel.Skip != "" {
+			continue
+		}
+		for _, msg := range op.Messages {
+			if why := messageSkip(msg); why != "" && !seen[msg] {
+				seen[msg] = true
+				out = append(out, Skipped{Pos: msg.Pos, What: "message " + msg.Name, Why: why})
+			}
+		}
+	}
+	return out
+}
+
+// messageSkip says why no code is generated for msg, empty when it is.
+func messageSkip(msg *asyncapi.Message) string {
+	switch {
+	case msg.Payload == nil:
+		return fmt.Sprintf("message %s has no payload; generated producers and consumers carry an Avro record", msg.Name)
+	case msg.Payload.AvroType == nil:
+		return fmt.Sprintf("the payload of message %s is a JSON Schema (%s); generated producers and consumers carry an Avro record, so it is checked by lint only", msg.Name, msg.Payload.Format)
+	case msg.Payload.Avro == nil:
+		return fmt.Sprintf("the Avro payload of message %s is a %s, not a record; generated producers and consumers carry an Avro record", msg.Name, msg.Payload.AvroType.Kind)
+	}
+	return ""
+}
+
+// CheckEvents runs every check generating the events of doc for module m
+// runs, without writing code: lint calls it, so that lint passing means
+// generate works.
+func CheckEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document) error {
+	_, err := generateEvents(cfg, m, doc, namer{})
+	return err
 }
 
 // generateEvents writes the typed producer for the send operations of doc
@@ -46,16 +127,33 @@ type eventMessage struct {
 // types of the events it receives (the owner's schema at generation time:
 // its reader schema), so that no generated package imports another for
 // events and a sync dependency the other way round (Reservation → Member)
-// never makes an import cycle.
+// never makes an import cycle. Payload records that the module's avro
+// folder does not hold (an .avsc elsewhere, a .json file, an inline
+// schema) are declared here too. Channels and messages it cannot generate
+// for ([EventsSkipped]) are left out.
 func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document, taken namer) ([]byte, error) {
 	imports := map[string]string{"context": "", eventsPkg: ""}
 	var sends, receives []eventMessage
 	declared := map[string]eventMessage{} // events.Type vars this package declares
 	for _, op := range doc.Operations {
+		if op.Channel.Skip != "" {
+			continue
+		}
+		var msgs []*asyncapi.Message
 		for _, msg := range op.Messages {
+			if messageSkip(msg) == "" {
+				msgs = append(msgs, msg)
+			}
+		}
+		for _, msg := range msgs {
 			em, err := describe(cfg, m, op, msg, imports, taken)
 			if err != nil {
 				return nil, err
+			}
+			if prev, ok := declared[em.Var]; ok && prev.Msg.Payload.Avro.Canonical != em.Msg.Payload.Avro.Canonical {
+				return nil, &diag.Error{File: msg.File, Line: msg.Line, Column: msg.Column,
+					Msg:  fmt.Sprintf("message %s: its payload %s differs from the payload of the same name of message %s", msg.Name, em.Msg.Payload.Avro.Name, prev.Msg.Name),
+					Hint: "give the records different names, or make them identical"}
 			}
 			declared[em.Var] = em
 			if op.Action == asyncapi.Send {
@@ -63,7 +161,7 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 				sends = append(sends, em)
 			} else {
 				em.Method = exported(op.Name)
-				if len(op.Messages) > 1 {
+				if len(msgs) > 1 {
 					em.Method += em.Type
 				}
 				receives = append(receives, em)
@@ -75,16 +173,25 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 			Msg:  fmt.Sprintf("operation %s sends %s, whose Avro schema another module owns", sends[i].Op.Name, sends[i].Type),
 			Hint: "a service sends only events whose schemas live in its own contract folder"}
 	}
-	// The types of events received from other modules.
-	var foreign []*avroschema.Record
-	for _, em := range declared {
-		if !em.Owned {
-			foreign = append(foreign, em.Msg.Payload.Avro)
+	// The types that avro.gen.go does not declare: events received from
+	// other modules, and records kept outside the module's avro folder.
+	var roots []*avroschema.Record
+	for _, n := range slices.Sorted(maps.Keys(declared)) {
+		em := declared[n]
+		if !em.Declared {
+			roots = append(roots, em.Msg.Payload.Avro)
+		}
+		if k := em.Msg.Key; em.KeyKind == keyRecord && !declaredByAvro(m, k.Avro) {
+			roots = append(roots, k.Avro)
 		}
 	}
 	var decls []byte
-	if len(foreign) > 0 {
-		body, imps, err := avroDecls(reachable(foreign...), taken)
+	if len(roots) > 0 {
+		records, err := reachable(roots...)
+		if err != nil {
+			return nil, err
+		}
+		body, imps, err := avroDecls(records, nil, taken)
 		if err != nil {
 			return nil, err
 		}
@@ -93,37 +200,65 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 			imports[k] = v
 		}
 	}
+	if len(declared) == 0 {
+		// Nothing to publish or handle (every channel or message skipped):
+		// the file holds TopicPartitions only.
+		delete(imports, "context")
+		delete(imports, eventsPkg)
+	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s\n// source: %s\n\npackage %s\n\n", Header, doc.File, m.GoPackage())
+	fmt.Fprintf(&b, "%s\n// source: %s\n\n", Header, doc.File)
+	if skipped := EventsSkipped(doc); len(skipped) > 0 {
+		b.WriteString("// Not generated (see keiyaku lint):\n")
+		for _, s := range skipped {
+			fmt.Fprintf(&b, "//   - %s (%s:%d): %s\n", s.What, s.File, s.Line, s.Why)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "package %s\n\n", m.GoPackage())
+	for _, em := range declared {
+		switch em.KeyKind {
+		case keyInt32, keyInt64:
+			imports[codecPkg] = ""
+		case keyRecord:
+			imports[codecPkg] = ""
+		}
+	}
 	writeImports(&b, imports)
 	b.Write(decls)
 
-	names := make([]string, 0, len(declared))
-	for n := range declared {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(declared)) {
 		em := declared[n]
 		fmt.Fprintf(&b, "// %s is the %s message of channel %s (topic %s):\n// its type, topic, schema and key, for events.Publish and events.Handle.\n",
 			em.Var, em.Msg.Name, em.Channel.Name, em.Channel.Address)
-		fmt.Fprintf(&b, "var %s = events.Type[%s]{\n\tName: %q,\n\tTopic: %q,\n\tSchema: %sSchema,\n\tKey: func(e *%s) string { return e.%s },\n}\n\n",
-			em.Var, em.Type, em.Msg.Payload.Avro.Name, em.Channel.Address, em.Type, em.Type, em.KeyField)
+		key := "func(*" + em.Type + ") string { return \"\" }"
+		switch em.KeyKind {
+		case keyField:
+			key = fmt.Sprintf("func(e *%s) string { return e.%s }", em.Type, em.KeyField)
+		case keyNone:
+			b.WriteString("// Its records have no key (a null key): Key gives none.\n")
+		case keyHeader:
+			fmt.Fprintf(&b, "// Its record key is the value of its header %s: Key gives none.\n", em.KeyField)
+		default:
+			fmt.Fprintf(&b, "// Its key (%s) is given to each publish call: Key gives none.\n", em.KeyKind)
+		}
+		fmt.Fprintf(&b, "var %s = events.Type[%s]{\n\tName: %q,\n\tTopic: %q,\n\tSchema: %sSchema,\n\tKey: %s,\n}\n\n",
+			em.Var, em.Type, em.Msg.Payload.Avro.Name, em.Channel.Address, em.Type, key)
 	}
 
 	// Topics this document works on, with their partitions, for creating
 	// them (e.g. in an embedded broker).
 	var topics []*asyncapi.Channel
 	for _, op := range doc.Operations {
-		if !slices.Contains(topics, op.Channel) {
+		if op.Channel.Skip == "" && !slices.Contains(topics, op.Channel) {
 			topics = append(topics, op.Channel)
 		}
 	}
 	slices.SortFunc(topics, func(a, b *asyncapi.Channel) int { return strings.Compare(a.Address, b.Address) })
-	b.WriteString("// TopicPartitions maps the Kafka topics of this contract's operations to\n// the partition count of their Kafka binding (0 when unset), for creating\n// them (e.g. in an embedded broker).\nvar TopicPartitions = map[string]int32{\n")
+	b.WriteString("// TopicPartitions maps the Kafka topics of this contract's operations to\n// the partition count of their Kafka binding (1, Kafka's default, when\n// unset), for creating them (e.g. in an embedded broker).\nvar TopicPartitions = map[string]int32{\n")
 	for _, c := range topics {
-		parts := 0
-		if c.Kafka != nil {
+		parts := 1
+		if c.Kafka != nil && c.Kafka.Partitions > 0 {
 			parts = c.Kafka.Partitions
 		}
 		fmt.Fprintf(&b, "\t%q: %d,\n", c.Address, parts)
@@ -131,22 +266,7 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 	b.WriteString("}\n\n")
 
 	if len(sends) > 0 {
-		var ops []string
-		for _, s := range sends {
-			ops = append(ops, s.Op.Name)
-		}
-		fmt.Fprintf(&b, "// Publisher sends the events of %s (operations %s).\n// It is safe for concurrent use.\ntype Publisher struct{ p *events.Producer }\n\n", doc.Info.Title, strings.Join(slices.Compact(ops), ", "))
-		b.WriteString("// NewPublisher returns a Publisher sending through p.\nfunc NewPublisher(p *events.Producer) *Publisher { return &Publisher{p: p} }\n\n")
-		for _, s := range sends {
-			summary := strings.TrimSpace(s.Op.Summary)
-			if summary == "" {
-				summary = "Sends a " + s.Type + "."
-			}
-			fmt.Fprintf(&b, "// %s publishes evt on %s and waits for the broker (operation\n// %s). %s\nfunc (p *Publisher) %s(ctx context.Context, evt *%s) error {\n\treturn events.Publish(ctx, p.p, %s, evt)\n}\n\n",
-				s.Method, s.Channel.Address, s.Op.Name, summary, s.Method, s.Type, s.Var)
-			fmt.Fprintf(&b, "// %sRecord encodes evt as a Kafka record with all its headers, to be\n// sent later (e.g. by a transactional outbox relay).\nfunc (p *Publisher) %sRecord(ctx context.Context, evt *%s) (*kgo.Record, error) {\n\treturn events.NewRecord(ctx, p.p, %s, evt)\n}\n\n",
-				s.Type, s.Type, s.Type, s.Var)
-		}
+		writePublisher(&b, doc, sends)
 	}
 
 	if len(receives) > 0 {
@@ -181,13 +301,86 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 	return src, nil
 }
 
+// writePublisher writes the Publisher of the send operations.
+func writePublisher(b *bytes.Buffer, doc *asyncapi.Document, sends []eventMessage) {
+	var ops []string
+	for _, s := range sends {
+		ops = append(ops, s.Op.Name)
+	}
+	fmt.Fprintf(b, "// Publisher sends the events of %s (operations %s).\n// It is safe for concurrent use.\ntype Publisher struct{ p *events.Producer }\n\n", doc.Info.Title, strings.Join(slices.Compact(ops), ", "))
+	b.WriteString("// NewPublisher returns a Publisher sending through p.\nfunc NewPublisher(p *events.Producer) *Publisher { return &Publisher{p: p} }\n\n")
+	for _, s := range sends {
+		summary := strings.TrimSpace(s.Op.Summary)
+		if summary == "" {
+			summary = "Sends a " + s.Type + "."
+		}
+		param, keyExpr := "", ""
+		switch s.KeyKind {
+		case keyString:
+			param, keyExpr = "key string, ", "key"
+		case keyInt32:
+			param, keyExpr = "key int32, ", "codec.Int32Key(key)"
+		case keyInt64:
+			param, keyExpr = "key int64, ", "codec.Int64Key(key)"
+		case keyRecord:
+			param, keyExpr = "key *"+s.KeyType+", ", "k"
+		}
+		keyDoc := ""
+		switch s.KeyKind {
+		case keyNone:
+			keyDoc = " The record has no key (a null key)."
+		case keyHeader:
+			keyDoc = " The record key is the value of its header " + s.KeyField + "."
+		case keyString, keyInt32, keyInt64:
+			keyDoc = " key is the record key."
+		case keyRecord:
+			keyDoc = " key, single-object encoded with its own schema, is the record key."
+		}
+		fmt.Fprintf(b, "// %s publishes evt on %s and waits for the broker (operation\n// %s). %s%s\n", s.Method, s.Channel.Address, s.Op.Name, summary, keyDoc)
+		fmt.Fprintf(b, "func (p *Publisher) %s(ctx context.Context, %sevt *%s) error {\n", s.Method, param, s.Type)
+		switch s.KeyKind {
+		case keyField:
+			fmt.Fprintf(b, "\treturn events.Publish(ctx, p.p, %s, evt)\n}\n\n", s.Var)
+		case keyNone, keyHeader:
+			fmt.Fprintf(b, "\trec, err := p.%sRecord(ctx, evt)\n\tif err != nil {\n\t\treturn err\n\t}\n\treturn p.p.Send(ctx, rec)\n}\n\n", s.Type)
+		default:
+			writeRecordKey(b, s, "err")
+			fmt.Fprintf(b, "\ttyp := %s\n\ttyp.Key = func(*%s) string { return %s }\n\treturn events.Publish(ctx, p.p, typ, evt)\n}\n\n", s.Var, s.Type, keyExpr)
+		}
+		fmt.Fprintf(b, "// %sRecord encodes evt as a Kafka record with all its headers, to be\n// sent later (e.g. by a transactional outbox relay).%s\nfunc (p *Publisher) %sRecord(ctx context.Context, %sevt *%s) (*kgo.Record, error) {\n", s.Type, keyDoc, s.Type, param, s.Type)
+		switch s.KeyKind {
+		case keyField:
+			fmt.Fprintf(b, "\treturn events.NewRecord(ctx, p.p, %s, evt)\n}\n\n", s.Var)
+		case keyNone:
+			fmt.Fprintf(b, "\trec, err := events.NewRecord(ctx, p.p, %s, evt)\n\tif err != nil {\n\t\treturn nil, err\n\t}\n\trec.Key = nil\n\treturn rec, nil\n}\n\n", s.Var)
+		case keyHeader:
+			fmt.Fprintf(b, "\trec, err := events.NewRecord(ctx, p.p, %s, evt)\n\tif err != nil {\n\t\treturn nil, err\n\t}\n\trec.Key = nil\n\tfor _, h := range rec.Headers {\n\t\tif h.Key == %s {\n\t\t\trec.Key = h.Value\n\t\t\tbreak\n\t\t}\n\t}\n\treturn rec, nil\n}\n\n", s.Var, s.KeyConst)
+		default:
+			writeRecordKey(b, s, "nil, err")
+			fmt.Fprintf(b, "\ttyp := %s\n\ttyp.Key = func(*%s) string { return %s }\n\treturn events.NewRecord(ctx, p.p, typ, evt)\n}\n\n", s.Var, s.Type, keyExpr)
+		}
+	}
+}
+
+// writeRecordKey writes the encoding of an Avro record key into k, for a
+// method returning ret on error.
+func writeRecordKey(b *bytes.Buffer, s eventMessage, ret string) {
+	if s.KeyKind != keyRecord {
+		return
+	}
+	fmt.Fprintf(b, "\tk, err := codec.RecordKey(%sSchema, key)\n\tif err != nil {\n\t\treturn %s\n\t}\n", s.KeyType, ret)
+}
+
+// declaredByAvro reports whether avro.gen.go of module m declares rec: an
+// .avsc file of its avro folder.
+func declaredByAvro(m config.Module, rec *avroschema.Record) bool {
+	return path.Dir(rec.File) == path.Join(m.Path, AvroDir) && path.Ext(rec.File) == avroschema.Extension
+}
+
 // describe resolves what code needs of one message of an operation.
 func describe(cfg *config.Config, m config.Module, op *asyncapi.Operation, msg *asyncapi.Message, imports map[string]string, taken namer) (eventMessage, error) {
 	at := func(format string, args ...any) error {
 		return &diag.Error{File: msg.File, Line: msg.Line, Column: msg.Column, Msg: fmt.Sprintf(format, args...)}
-	}
-	if msg.Payload == nil || msg.Payload.Avro == nil {
-		return eventMessage{}, at("message %s: the payload is not an Avro record; generated producers and consumers carry Avro", msg.Name)
 	}
 	rec := msg.Payload.Avro
 	owner, ok := ownerOf(cfg, rec.File)
@@ -195,48 +388,139 @@ func describe(cfg *config.Config, m config.Module, op *asyncapi.Operation, msg *
 		return eventMessage{}, at("message %s: no module of keiyaku.yaml holds %s", msg.Name, rec.File)
 	}
 	em := eventMessage{Msg: msg, Channel: op.Channel, Op: op, Type: taken.name(rec.Name), Var: typeName(rec.Name) + "Event", Owned: owner.Path == m.Path}
+	em.Declared = em.Owned && declaredByAvro(m, rec)
 	if op.Action == asyncapi.Send {
 		imports["github.com/twmb/franz-go/pkg/kgo"] = ""
 	}
-	field, err := keyField(msg)
+	kind, field, err := keyOf(msg)
 	if err != nil {
 		return eventMessage{}, err
 	}
+	em.KeyKind = kind
+	if kind == keyRecord {
+		if o, ok := ownerOf(cfg, msg.Key.Avro.File); !ok || (o.Path != m.Path && op.Action == asyncapi.Send) {
+			return eventMessage{}, at("message %s: the Avro key record %s is not in this module", msg.Name, msg.Key.Avro.Name)
+		}
+		em.KeyType = taken.name(msg.Key.Avro.Name)
+	}
+	if kind == keyHeader {
+		em.KeyField, em.KeyConst = field, keyHeaders[field]
+	}
+	if kind != keyField {
+		return em, nil
+	}
 	i := slices.IndexFunc(rec.Fields, func(f *avroschema.Field) bool { return f.Name == field })
 	if i < 0 {
-		return eventMessage{}, at("message %s: the key field %q (%s) is not a field of %s", msg.Name, field, KeyFieldExtension, rec.Name)
+		return eventMessage{}, keyError(msg, rec, fmt.Sprintf("message %s: the key field %q (%s) is not a field of %s", msg.Name, field, KeyFieldExtension, rec.Name))
 	}
 	if k := rec.Fields[i].Type; k.Kind != avroschema.KindString {
-		return eventMessage{}, at("message %s: the key field %q is %s; a record key is a string field", msg.Name, field, k.Kind)
+		return eventMessage{}, keyError(msg, rec, fmt.Sprintf("message %s: the key field %q is %s; %s names a string field", msg.Name, field, k.Kind, KeyFieldExtension))
 	}
 	em.KeyField = exported(field)
 	return em, nil
 }
 
-// keyField reads the payload field that holds the record key from the
-// message's Kafka key schema.
-func keyField(msg *asyncapi.Message) (string, error) {
-	at := func(s *asyncapi.Schema) error {
-		p := msg.Pos
-		if s != nil {
-			p = s.Pos
-		}
-		return &diag.Error{File: p.File, Line: p.Line, Column: p.Column,
-			Msg:  fmt.Sprintf("message %s: the Kafka key schema does not say which payload field holds the key", msg.Name),
-			Hint: fmt.Sprintf("add %s: <field> to the key schema (bindings.kafka.key), e.g. %s: reservationId", KeyFieldExtension, KeyFieldExtension)}
+// keyError is an error in the key schema of msg, with a hint naming a
+// string field of its payload rec that could hold the key.
+func keyError(msg *asyncapi.Message, rec *avroschema.Record, text string) error {
+	p := msg.Key.Pos
+	hint := fmt.Sprintf("%s names a string field of the payload %s, the aggregate id", KeyFieldExtension, rec.Name)
+	if f := KeyCandidate(rec); f != "" {
+		hint = fmt.Sprintf("write %s: %s (a string field of %s), or drop %s to pass the key to each publish call", KeyFieldExtension, f, rec.Name, KeyFieldExtension)
+	} else {
+		hint += "; it has none: drop " + KeyFieldExtension + " to pass the key to each publish call"
 	}
-	if msg.Key == nil || msg.Key.JSON == nil {
-		return "", at(msg.Key)
+	return &diag.Error{File: p.File, Line: p.Line, Column: p.Column, Msg: text, Hint: hint}
+}
+
+// KeyCandidate returns the string field of rec most likely to be its
+// aggregate id: the first whose name ends in "id" (any case), else the
+// first string field; empty when rec has no string field.
+func KeyCandidate(rec *avroschema.Record) string {
+	first := ""
+	for _, f := range rec.Fields {
+		if f.Type.Kind != avroschema.KindString {
+			continue
+		}
+		if strings.HasSuffix(strings.ToLower(f.Name), "id") {
+			return f.Name
+		}
+		if first == "" {
+			first = f.Name
+		}
+	}
+	return first
+}
+
+// keyOf reads the kind of the record key from the message's Kafka key
+// schema: none without one; a payload field with x-keiyaku-field; else a
+// string, int or long the publisher is given.
+func keyOf(msg *asyncapi.Message) (kind, field string, err error) {
+	k := msg.Key
+	if k == nil {
+		return keyNone, "", nil
+	}
+	at := func(text, hint string) error {
+		return &diag.Error{File: k.File, Line: k.Line, Column: k.Column, Msg: fmt.Sprintf("message %s: %s", msg.Name, text), Hint: hint}
+	}
+	const kinds = "a Kafka key is a string, an int or a long (type: string, or type: integer with format: int32 or int64), an Avro record, or a string field of the payload named by " + KeyFieldExtension
+	if t := k.AvroType; t != nil {
+		switch {
+		case t.Kind == avroschema.KindString:
+			return keyString, "", nil
+		case t.Kind == avroschema.KindInt && t.Logical == "":
+			return keyInt32, "", nil
+		case t.Kind == avroschema.KindLong && t.Logical == "":
+			return keyInt64, "", nil
+		case t.Kind == avroschema.KindRecord:
+			return keyRecord, "", nil
+		}
+		return "", "", at(fmt.Sprintf("the Avro Kafka key is %s, which generated publishers do not write", describeAvro(t)), kinds)
 	}
 	var key map[string]any
-	if err := json.Unmarshal(msg.Key.JSON, &key); err != nil {
-		return "", at(msg.Key)
+	if err := json.Unmarshal(k.JSON, &key); err != nil {
+		return "", "", at("the Kafka key schema is not a JSON Schema object", kinds)
 	}
-	field, _ := key[KeyFieldExtension].(string)
-	if field == "" {
-		return "", at(msg.Key)
+	if h, ok := key[KeyHeaderExtension]; ok {
+		name, _ := h.(string)
+		if keyHeaders[name] == "" {
+			return "", "", at(fmt.Sprintf("%s %v is not a header every record carries", KeyHeaderExtension, h),
+				"name one of: "+strings.Join(slices.Sorted(maps.Keys(keyHeaders)), ", ")+" (ce_id: each event its own key)")
+		}
+		return keyHeader, name, nil
 	}
-	return field, nil
+	if f, ok := key[KeyFieldExtension]; ok {
+		name, _ := f.(string)
+		if name == "" {
+			return "", "", at(fmt.Sprintf("%s must be the name of a payload field, not %v", KeyFieldExtension, f), kinds)
+		}
+		if t, ok := key["type"]; ok && t != "string" {
+			return "", "", at(fmt.Sprintf("the Kafka key with %s is of type %v; a payload field key is a string", KeyFieldExtension, t), "write type: string")
+		}
+		return keyField, name, nil
+	}
+	switch key["type"] {
+	case "string":
+		return keyString, "", nil
+	case "integer":
+		if key["format"] == "int32" {
+			return keyInt32, "", nil
+		}
+		return keyInt64, "", nil
+	}
+	return "", "", at(fmt.Sprintf("the Kafka key schema (type %v) is not one generated publishers write", key["type"]), kinds)
+}
+
+// describeAvro names an Avro type for messages: its kind and name.
+func describeAvro(t *avroschema.Type) string {
+	s := string(t.Kind)
+	if t.Name != "" {
+		s += " " + t.Name
+	}
+	if t.Logical != "" {
+		s += " (" + t.Logical + ")"
+	}
+	return "a " + s
 }
 
 // ownerOf returns the module whose folder holds file.
@@ -289,6 +573,9 @@ func writeImports(b *bytes.Buffer, imports map[string]string) {
 		} else {
 			std = append(std, imp)
 		}
+	}
+	if len(imports) == 0 {
+		return
 	}
 	slices.Sort(std)
 	slices.Sort(ext)

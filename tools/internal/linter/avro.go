@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
+	"github.com/keiyaku/keiyaku/tools/internal/generator"
+
 	"github.com/keiyaku/keiyaku/tools/internal/avroschema"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/report"
@@ -117,4 +120,18 @@ func enumHasDefault(schema, full string) bool {
 		return false
 	}
 	return walk(root)
+}
+
+// checkAsyncAPINotGenerated reports, as information, each channel and
+// message of doc that generate writes no code for, with the reason.
+func checkAsyncAPINotGenerated(doc *asyncapi.Document, m config.Module) []Finding {
+	if !m.Generated() {
+		return nil
+	}
+	var findings []Finding
+	for _, s := range generator.EventsSkipped(doc) {
+		findings = append(findings, Finding{Rule: "ASYNCAPI_NOT_GENERATED", Severity: Info, Format: report.FormatAsyncAPI,
+			File: s.File, Line: s.Line, Column: s.Column, Message: "not generated: " + s.Why})
+	}
+	return findings
 }

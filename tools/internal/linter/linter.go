@@ -34,10 +34,12 @@ type Finding = report.Finding
 const (
 	Error   = report.Error
 	Warning = report.Warning
+	Info    = report.Info
 )
 
 // Rule is one lint rule: over each loaded OpenAPI document (Check), over
-// the Avro schemas of each module (CheckAvro) or over the whole workspace
+// the Avro schemas of each module (CheckAvro), over the AsyncAPI document
+// of each module (CheckAsyncAPI) or over the whole workspace
 // (CheckWorkspace); exactly one is set.
 type Rule struct {
 	ID          string
@@ -47,6 +49,8 @@ type Rule struct {
 	Check       func(doc *openapi3.T, report func(loc *openapi3.Location, msg string))
 	// CheckAvro checks the Avro schemas of one module.
 	CheckAvro func(set *avroschema.Set, m config.Module) []Finding
+	// CheckAsyncAPI checks the loaded AsyncAPI document of one module.
+	CheckAsyncAPI func(doc *asyncapi.Document, m config.Module) []Finding
 	// CheckWorkspace returns findings with their positions; it may read
 	// the workspace (e.g. Go sources) and fail with an error.
 	CheckWorkspace func(cfg *config.Config) ([]Finding, error)
@@ -93,10 +97,22 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 			}
 		}
 		contracts := len(files)
-		// AsyncAPI: the document must load (its Avro payloads with it).
+		// AsyncAPI: the document must load (its Avro payloads with it) and
+		// pass every check generating its events runs.
 		if src := m.AsyncAPIDoc(cfg.Root); src != "" {
-			if _, err := asyncapi.Load(ctx, cfg.Root, src); err != nil {
+			doc, err := asyncapi.Load(ctx, cfg.Root, src)
+			if err != nil {
 				return nil, err
+			}
+			if m.Generated() {
+				if err := generator.CheckEvents(cfg, m, doc); err != nil {
+					return nil, err
+				}
+			}
+			for _, r := range rules {
+				if r.CheckAsyncAPI != nil {
+					findings = append(findings, r.CheckAsyncAPI(doc, m)...)
+				}
 			}
 			contracts++
 		}
@@ -106,6 +122,11 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 			set, err := avroschema.Load(ctx, root, dir)
 			if err != nil {
 				return nil, err
+			}
+			if m.Generated() {
+				if err := generator.CheckAvro(set, m); err != nil {
+					return nil, err
+				}
 			}
 			for _, r := range rules {
 				if r.CheckAvro != nil {

@@ -275,7 +275,7 @@ func TestRules(t *testing.T) {
 				if f.File == "" || f.Line <= 0 || f.Column <= 0 {
 					t.Errorf("finding without a position: %v", f)
 				}
-				if f.Severity != linter.Error && f.Severity != linter.Warning {
+				if f.Severity != linter.Error && f.Severity != linter.Warning && f.Severity != linter.Info {
 					t.Errorf("finding with severity %q: %v", f.Severity, f)
 				}
 			}
@@ -297,20 +297,20 @@ func TestRuleRegistry(t *testing.T) {
 			t.Errorf("rule %s is listed twice", r.ID)
 		}
 		ids = append(ids, r.ID)
-		if r.Severity != linter.Error && r.Severity != linter.Warning {
+		if r.Severity != linter.Error && r.Severity != linter.Warning && r.Severity != linter.Info {
 			t.Errorf("rule %s: severity %q", r.ID, r.Severity)
 		}
 		if strings.TrimSpace(r.Description) == "" {
 			t.Errorf("rule %s has no description", r.ID)
 		}
 		checks := 0
-		for _, set := range []bool{r.Check != nil, r.CheckAvro != nil, r.CheckWorkspace != nil} {
+		for _, set := range []bool{r.Check != nil, r.CheckAvro != nil, r.CheckAsyncAPI != nil, r.CheckWorkspace != nil} {
 			if set {
 				checks++
 			}
 		}
 		if checks != 1 {
-			t.Errorf("rule %s must have exactly one of Check, CheckAvro and CheckWorkspace", r.ID)
+			t.Errorf("rule %s must have exactly one of Check, CheckAvro, CheckAsyncAPI and CheckWorkspace", r.ID)
 		}
 		if r.Category != linter.CategoryConventions && r.Category != linter.CategoryArchitecture {
 			t.Errorf("rule %s: category %q", r.ID, r.Category)

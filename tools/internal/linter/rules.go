@@ -37,6 +37,13 @@ var Rules = []Rule{
 		Check:       checkIdempotencyKey,
 	},
 	{
+		ID:            "ASYNCAPI_NOT_GENERATED",
+		Severity:      Info,
+		Category:      CategoryConventions,
+		Description:   "Says what of an AsyncAPI document generate leaves out and why: channels of other protocols than Kafka, addresses with parameters or none, messages whose payload is not an Avro record. They are valid AsyncAPI, checked by lint, with no generated code.",
+		CheckAsyncAPI: checkAsyncAPINotGenerated,
+	},
+	{
 		ID:          "AVRO_DOC_REQUIRED",
 		Severity:    Error,
 		Category:    CategoryConventions,
