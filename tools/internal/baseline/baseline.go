@@ -17,6 +17,7 @@ package baseline
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -216,6 +217,9 @@ func (b *Baseline) readCommit() error {
 func labelFor(in Input, commit string) string {
 	short := commit[:7]
 	name := in.Branch + in.Tag + in.Ref
+	if in.MergeBase {
+		return "merge-base(" + cmp.Or(name, "HEAD") + ", HEAD)@" + short
+	}
 	switch {
 	case name == "":
 		name = "HEAD"

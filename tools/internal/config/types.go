@@ -248,8 +248,40 @@ type AvroPolicy struct {
 	// overridden: BACKWARD, BACKWARD_TRANSITIVE, FORWARD,
 	// FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE (default) or NONE.
 	Compatibility string `yaml:"compatibility"`
-	// Overrides sets the mode of single schemas by Avro full name.
+	// Overrides sets the mode of single subjects, keyed by subject
+	// ("hotel.reservation.events.v1-value") or, for the record strategies,
+	// by the record's full name.
 	Overrides map[string]string `yaml:"overrides"`
+	// Strategy is how a message's schema maps to its Schema Registry
+	// subject: TopicNameStrategy (default: "<topic>-value",
+	// "<topic>-key"), RecordNameStrategy ("<record full name>") or
+	// TopicRecordNameStrategy ("<topic>-<record full name>").
+	Strategy string `yaml:"strategy"`
+	// Strategies sets the strategy of one module (keyed by its path) or
+	// one channel (keyed by its topic address); a channel's entry wins.
+	Strategies map[string]string `yaml:"strategies"`
+}
+
+// The subject name strategies of Schema Registry.
+const (
+	TopicNameStrategy       = "TopicNameStrategy"
+	RecordNameStrategy      = "RecordNameStrategy"
+	TopicRecordNameStrategy = "TopicRecordNameStrategy"
+)
+
+// SubjectStrategy returns the subject name strategy of the channel at
+// topic address in the module at modulePath.
+func (p AvroPolicy) SubjectStrategy(modulePath, topic string) string {
+	if s, ok := p.Strategies[topic]; ok {
+		return s
+	}
+	if s, ok := p.Strategies[modulePath]; ok {
+		return s
+	}
+	if p.Strategy != "" {
+		return p.Strategy
+	}
+	return TopicNameStrategy
 }
 
 // DefaultMaxSyncDepth is the longest chain of synchronous calls (A→B→C is
