@@ -47,7 +47,9 @@ func Workspace(ctx context.Context, cfg *config.Config, cur fs.FS, b *baseline.B
 	if err != nil {
 		return nil, err
 	}
-	findings = slices.Concat(findings, events, schemas)
+	// Several modules' documents reference one channel: a change to it
+	// is one finding, not one per document.
+	findings = dedupe(slices.Concat(findings, events, schemas))
 	if findings, err = annotateConsumers(cfg, cur, findings); err != nil {
 		return nil, err
 	}

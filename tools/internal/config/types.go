@@ -253,9 +253,12 @@ type AvroPolicy struct {
 	// by the record's full name.
 	Overrides map[string]string `yaml:"overrides"`
 	// Strategy is how a message's schema maps to its Schema Registry
-	// subject: TopicNameStrategy (default: "<topic>-value",
-	// "<topic>-key"), RecordNameStrategy ("<record full name>") or
-	// TopicRecordNameStrategy ("<topic>-<record full name>").
+	// subject: TopicNameStrategy ("<topic>-value", "<topic>-key"),
+	// RecordNameStrategy ("<record full name>") or
+	// TopicRecordNameStrategy ("<topic>-<record full name>"). Empty (the
+	// default) means TopicNameStrategy for a channel that carries one
+	// record type and TopicRecordNameStrategy for one that carries
+	// several, as Schema Registry needs.
 	Strategy string `yaml:"strategy"`
 	// Strategies sets the strategy of one module (keyed by its path) or
 	// one channel (keyed by its topic address); a channel's entry wins.
@@ -269,8 +272,9 @@ const (
 	TopicRecordNameStrategy = "TopicRecordNameStrategy"
 )
 
-// SubjectStrategy returns the subject name strategy of the channel at
-// topic address in the module at modulePath.
+// SubjectStrategy returns the subject name strategy configured for the
+// channel at topic address in the module at modulePath, empty when none
+// is (see Strategy).
 func (p AvroPolicy) SubjectStrategy(modulePath, topic string) string {
 	if s, ok := p.Strategies[topic]; ok {
 		return s
@@ -278,10 +282,7 @@ func (p AvroPolicy) SubjectStrategy(modulePath, topic string) string {
 	if s, ok := p.Strategies[modulePath]; ok {
 		return s
 	}
-	if p.Strategy != "" {
-		return p.Strategy
-	}
-	return TopicNameStrategy
+	return p.Strategy
 }
 
 // DefaultMaxSyncDepth is the longest chain of synchronous calls (A→B→C is

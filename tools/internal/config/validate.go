@@ -258,10 +258,7 @@ func (c *Config) validateBreaking(top *yaml.Node) error {
 		b.Avro.Overrides[name] = strings.ToUpper(mode)
 	}
 	strategies := []string{TopicNameStrategy, RecordNameStrategy, TopicRecordNameStrategy}
-	if b.Avro.Strategy == "" {
-		b.Avro.Strategy = TopicNameStrategy
-	}
-	if !slices.Contains(strategies, b.Avro.Strategy) {
+	if b.Avro.Strategy != "" && !slices.Contains(strategies, b.Avro.Strategy) {
 		return at(valueNode(avro, "strategy"), "breaking.avro.strategy %q: use one of %s", b.Avro.Strategy, strings.Join(strategies, ", "))
 	}
 	for key, s := range b.Avro.Strategies {
