@@ -224,16 +224,32 @@ func checkSubject(cfg *config.Config, s *subject, versions []subjectVersion) ([]
 	if err != nil {
 		return nil, err
 	}
+	schemas := map[string]string{"working tree": r.Schema}
+	for _, v := range history {
+		schemas[v.Label] = v.Schema
+	}
 	findings := make([]report.Finding, 0, len(incs))
 	for _, inc := range incs {
-		findings = append(findings, incompatibilityFinding(s.name, mode, r, inc))
+		findings = append(findings, incompatibilityFinding(s.name, mode, r, inc, schemas))
 	}
 	return findings, nil
 }
 
-// incompatibilityFinding turns an incompatibility of subject (nil record
-// for two-file mode) into a finding at the field it is about.
-func incompatibilityFinding(subjectName string, mode avrocompat.Mode, r *avroschema.Record, inc avrocompat.Incompatibility) report.Finding {
+// withCounterexample appends to msg a datum the writer writes and the
+// reader fails to decode, built and checked with twmb/avro.
+func withCounterexample(msg string, inc avrocompat.Incompatibility, schemas map[string]string) string {
+	datum, decodeErr, err := avrocompat.Counterexample(schemas[inc.Writer], schemas[inc.Reader], inc.Path)
+	if err != nil || decodeErr == nil {
+		return msg
+	}
+	why, _, _ := strings.Cut(decodeErr.Error(), "\n")
+	return fmt.Sprintf("%s; counterexample: %s written with %s fails to decode with %s (%s)", msg, datum, inc.Writer, inc.Reader, why)
+}
+
+// incompatibilityFinding turns an incompatibility of a subject into a
+// finding at the field it is about, with a counterexample; schemas maps
+// version labels to their schemas.
+func incompatibilityFinding(subjectName string, mode avrocompat.Mode, r *avroschema.Record, inc avrocompat.Incompatibility, schemas map[string]string) report.Finding {
 	line, col := lineOf(r, inc.Path)
 	side := "reader"
 	if inc.Direction == avrocompat.OldReadsNew {
@@ -246,7 +262,7 @@ func incompatibilityFinding(subjectName string, mode avrocompat.Mode, r *avrosch
 	return report.Finding{
 		Rule: inc.Type, Severity: report.Error, Format: report.FormatAvro,
 		File: r.File, Line: line, Column: col,
-		Message:  msg,
+		Message:  withCounterexample(msg, inc, schemas),
 		Side:     side,
 		Path:     inc.Path,
 		Versions: []string{inc.Reader, inc.Writer},

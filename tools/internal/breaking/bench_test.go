@@ -20,7 +20,7 @@ func BenchmarkStripe(b *testing.B) {
 	old, cur := filepath.Join(stripeDir, "spec3.2022-02-11.json"), filepath.Join(stripeDir, "spec3.2022-02-24.json")
 	var n, errs int
 	for b.Loop() {
-		findings, err := Files(b.Context(), old, cur)
+		findings, err := Files(b.Context(), old, cur, "")
 		if err != nil {
 			b.Fatal(err)
 		}

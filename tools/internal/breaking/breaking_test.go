@@ -165,7 +165,7 @@ func TestFiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			findings, err := Files(t.Context(), tt.old, tt.new)
+			findings, err := Files(t.Context(), tt.old, tt.new, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +174,30 @@ func TestFiles(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Files(t.Context(), tests[0].old, tests[1].new); err == nil || !strings.Contains(err.Error(), "same format") {
+	if _, err := Files(t.Context(), tests[0].old, tests[1].new, ""); err == nil || !strings.Contains(err.Error(), "same format") {
 		t.Errorf("avro against asyncapi: %v, want a same-format error", err)
+	}
+}
+
+// TestFilesAvroMode pins --avro-compatibility in two-file mode and the
+// position of each finding in the new file: a field added without a
+// default breaks BACKWARD at its line and column, passes FORWARD, and an
+// unknown mode is an error naming the flag.
+func TestFilesAvroMode(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join("testdata", "avro-field-no-default")
+	old, cur := filepath.Join(dir, "previous/contracts/pets/v1/avro/PetAdopted.avsc"), filepath.Join(dir, "current/contracts/pets/v1/avro/PetAdopted.avsc")
+	findings, err := Files(t.Context(), old, cur, "backward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(findings) != 1 || findings[0].File != cur || findings[0].Line != 4 || findings[0].Column != 3 || !strings.Contains(findings[0].Message, "counterexample: {") {
+		t.Errorf("BACKWARD: %v, want one finding at %s:4:3 with a counterexample", findings, cur)
+	}
+	if findings, err := Files(t.Context(), old, cur, "FORWARD"); err != nil || len(findings) != 0 {
+		t.Errorf("FORWARD: %v, %v; want none", findings, err)
+	}
+	if _, err := Files(t.Context(), old, cur, "SIDEWAYS"); err == nil || !strings.Contains(err.Error(), "--avro-compatibility") {
+		t.Errorf("unknown mode: %v", err)
 	}
 }
