@@ -1,9 +1,13 @@
 package breaking
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/keiyaku/keiyaku/tools/internal/baseline"
+	"github.com/keiyaku/keiyaku/tools/internal/config"
 )
 
 // stripeDir holds two Stripe OpenAPI releases (3.9 MB each) beside the
@@ -34,4 +38,34 @@ func BenchmarkStripe(b *testing.B) {
 	}
 	b.ReportMetric(float64(n), "findings")
 	b.ReportMetric(float64(errs), "errors")
+}
+
+// BenchmarkAvroHistory200 measures the production history path on a
+// subject changed in 200 commits (a field with a default added in each):
+// list the commits, read the contracts at each one (Baseline.At), keep
+// the versions, check the working tree FULL_TRANSITIVE against all 200.
+func BenchmarkAvroHistory200(b *testing.B) {
+	w := newGitWorkspace(b, "")
+	fields := []string{fieldID}
+	for i := range 200 {
+		fields = append(fields, fmt.Sprintf(`{"name": "f%d", "doc": "F.", "type": "int", "default": 0}`, i))
+		w.write(stayFile, record("example.stays.v1", "Stay", "", fields...))
+		w.commit(fmt.Sprint("v", i))
+	}
+	w.write(stayFile, record("example.stays.v1", "Stay", "", append(fields, `{"name": "last", "doc": "F.", "type": "int", "default": 0}`)...))
+	cfg, err := config.Load(filepath.Join(w.dir, config.FileName))
+	if err != nil {
+		b.Fatal(err)
+	}
+	base, err := baseline.Open(b.Context(), baseline.Input{Path: ".git", Git: true, Branch: "main"}, baseline.WithDir(w.dir))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer base.Close()
+	for b.Loop() {
+		findings, err := Avro(b.Context(), cfg, os.DirFS(w.dir), base)
+		if err != nil || len(findings) != 0 {
+			b.Fatalf("findings %v, err %v", findings, err)
+		}
+	}
 }

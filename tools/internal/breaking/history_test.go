@@ -14,7 +14,7 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/report"
 )
 
-func git(t *testing.T, dir string, args ...string) string {
+func git(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"}, args...)...)
 	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
@@ -25,7 +25,7 @@ func git(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func write(t *testing.T, file, content string) {
+func write(t testing.TB, file, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		t.Fatal(err)
@@ -38,11 +38,11 @@ func write(t *testing.T, file, content string) {
 // gitWorkspace is a workspace in a real git repository: keiyaku.yaml and
 // contracts, committed on main.
 type gitWorkspace struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 }
 
-func newGitWorkspace(t *testing.T, breaking string) *gitWorkspace {
+func newGitWorkspace(t testing.TB, breaking string) *gitWorkspace {
 	t.Helper()
 	w := &gitWorkspace{t: t, dir: t.TempDir()}
 	git(t, w.dir, "init", "-q", "-b", "main")
