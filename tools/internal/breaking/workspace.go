@@ -88,7 +88,12 @@ func openAPIWorkspace(ctx context.Context, cfg *config.Config, cur, base fs.FS) 
 			if err != nil {
 				return nil, err
 			}
-			fs, err := OpenAPI(file, b, file, c)
+			fs, err := OpenAPI(file, b, file, c, func(isBase bool, name string) ([]byte, error) {
+				if isBase {
+					return fs.ReadFile(base, name)
+				}
+				return fs.ReadFile(cur, name)
+			})
 			if err != nil {
 				return nil, err
 			}
@@ -163,7 +168,18 @@ func Files(ctx context.Context, oldFile, newFile, avroMode string) ([]report.Fin
 	if err != nil {
 		return nil, err
 	}
-	return OpenAPI(oname, b, nname, c)
+	return OpenAPI(oname, b, nname, c, func(isBase bool, name string) ([]byte, error) {
+		dir := filepath.Dir(newFile)
+		if isBase {
+			dir = filepath.Dir(oldFile)
+		}
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			return nil, err
+		}
+		defer root.Close()
+		return root.ReadFile(name)
+	})
 }
 
 // formatOf tells the contract format of a file from its name and top
