@@ -242,3 +242,50 @@ func branchName(b *node) string {
 	}
 	return b.kind
 }
+
+// FieldPath returns the record fields a JSON pointer into schema (an
+// [Incompatibility.Path] of a pair this schema was the reader of) passes
+// through, as slash-separated names ("nightlyRate/amount"), the form pact
+// contents are compared in; arrays, maps and union branches add no step.
+// It returns "" for the root, a pointer it cannot follow or a schema that
+// does not parse.
+func FieldPath(schema, pointer string) string {
+	n, err := parseSchema(schema)
+	if err != nil {
+		return ""
+	}
+	var names []string
+	toks := pathTokens(pointer)
+	for len(toks) > 0 && n != nil {
+		t := toks[0]
+		toks = toks[1:]
+		if n.kind == "union" && t == "fields" {
+			var rec *node
+			for _, b := range n.branches {
+				if b.kind == "record" {
+					rec = b
+					break
+				}
+			}
+			n = rec
+			if n == nil {
+				break
+			}
+		}
+		switch {
+		case t == "fields" && len(toks) > 0:
+			i, err := strconv.Atoi(toks[0])
+			toks = toks[1:]
+			if err != nil || n.kind != "record" || i < 0 || i >= len(n.fields) {
+				return strings.Join(names, "/")
+			}
+			names = append(names, n.fields[i].name)
+			n = n.fields[i].typ
+		case t == "items" && n.kind == "array":
+			n = n.items
+		case t == "values" && n.kind == "map":
+			n = n.values
+		}
+	}
+	return strings.Join(names, "/")
+}

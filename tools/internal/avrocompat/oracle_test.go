@@ -615,3 +615,24 @@ func FuzzOracle(f *testing.F) {
 		checkHistory(t, g.history(t), &st)
 	})
 }
+
+// TestFieldPath pins the field names of a pointer, through arrays, maps
+// and unions, as consumers' pacts name fields.
+func TestFieldPath(t *testing.T) {
+	t.Parallel()
+	schema := `{"type": "record", "name": "R", "fields": [
+	  {"name": "id", "type": "string"},
+	  {"name": "rooms", "type": {"type": "array", "items": {"type": "record", "name": "Room", "fields": [
+	    {"name": "price", "type": ["null", {"type": "record", "name": "Money", "fields": [{"name": "amount", "type": "long"}]}]}]}}}]}`
+	for _, tt := range []struct{ ptr, want string }{
+		{"/", ""},
+		{"/fields/0/type", "id"},
+		{"/fields/1/type/items/fields/0/type/1/fields/0/type", "rooms/price/amount"},
+		{"/fields/1/type/items/fields/0/type/fields/0", "rooms/price/amount"},
+		{"/fields/9", ""},
+	} {
+		if got := avrocompat.FieldPath(schema, tt.ptr); got != tt.want {
+			t.Errorf("FieldPath(%s) = %q, want %q", tt.ptr, got, tt.want)
+		}
+	}
+}

@@ -80,10 +80,11 @@ func Avro(ctx context.Context, cfg *config.Config, cur fs.FS, base *baseline.Bas
 		return nil, err
 	}
 	findings := h.findings
-	readers, err := pactReaders(cur)
+	pactFiles, err := pacts.Load(cur)
 	if err != nil {
 		return nil, err
 	}
+	readers := pactReaders(pactFiles)
 	continued := map[string]bool{}
 	for _, name := range slices.Sorted(maps.Keys(now.subjects)) {
 		s := now.subjects[name]
@@ -101,7 +102,7 @@ func Avro(ctx context.Context, cfg *config.Config, cur fs.FS, base *baseline.Bas
 				continued[old] = true
 			}
 		}
-		fs, err := checkSubject(cfg, s, versions)
+		fs, err := checkSubject(cfg, s, versions, pactFiles)
 		if err != nil {
 			return nil, err
 		}
@@ -205,7 +206,7 @@ func removalIsOurs(old *subject, now snapshot) bool {
 
 // checkSubject checks the workspace's version of a subject against its
 // versions in the history.
-func checkSubject(cfg *config.Config, s *subject, versions []subjectVersion) ([]report.Finding, error) {
+func checkSubject(cfg *config.Config, s *subject, versions []subjectVersion, pactFiles []*pacts.File) ([]report.Finding, error) {
 	if len(versions) == 0 || versions[len(versions)-1].s.record.Schema == s.record.Schema {
 		// New, or unchanged since the baseline (checked when it changed).
 		return nil, nil
@@ -230,7 +231,9 @@ func checkSubject(cfg *config.Config, s *subject, versions []subjectVersion) ([]
 	}
 	findings := make([]report.Finding, 0, len(incs))
 	for _, inc := range incs {
-		findings = append(findings, incompatibilityFinding(s.name, mode, r, inc, schemas))
+		f := incompatibilityFinding(s.name, mode, r, inc, schemas)
+		f.Message += avroConsumers(cfg, pactFiles, r, avrocompat.FieldPath(schemas[inc.Reader], inc.Path))
+		findings = append(findings, f)
 	}
 	return findings, nil
 }
@@ -304,11 +307,7 @@ func removedFinding(old *subject, pactReaders []string) report.Finding {
 
 // pactReaders maps an Avro record full name (a message's ce_type) to the
 // consumers whose pacts expect it.
-func pactReaders(cur fs.FS) (map[string][]string, error) {
-	files, err := pacts.Load(cur)
-	if err != nil {
-		return nil, err
-	}
+func pactReaders(files []*pacts.File) map[string][]string {
 	out := map[string][]string{}
 	for _, f := range files {
 		for _, m := range f.Messages {
@@ -317,7 +316,34 @@ func pactReaders(cur fs.FS) (map[string][]string, error) {
 			}
 		}
 	}
-	return out, nil
+	return out
+}
+
+// avroConsumers names the consumers an incompatibility of a subject
+// breaks: every consumer whose pacts expect the record's messages, since
+// an Avro decoder refuses the whole record, not one field; the field it
+// is about is named for those that read it. Without pacts it says
+// nothing.
+func avroConsumers(cfg *config.Config, files []*pacts.File, r *avroschema.Record, field string) string {
+	if len(files) == 0 {
+		return ""
+	}
+	m, ok := moduleOf(cfg, r.File)
+	if !ok || m.Service == "" {
+		return ""
+	}
+	var parts []string
+	for _, u := range pacts.MessageUses(files, m.Service, r.Name) {
+		why := "it consumes " + r.Name + ", which no longer decodes"
+		if field != "" && u.Reads(field) {
+			why = "it reads `" + field + "`"
+		}
+		parts = append(parts, u.Consumer+": "+why)
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("; no known consumer uses it (no pact in %s/ expects %s)", pacts.Dir, r.Name)
+	}
+	return "; breaks " + strings.Join(parts, "; breaks ")
 }
 
 // lineOf places an incompatibility at the field its path starts with
