@@ -76,6 +76,8 @@ func TestWorkspace(t *testing.T) {
 		{name: "shared-property-removed", wantErrors: 1, wantOps: 3},
 		// Three values added to one enum are one finding listing them.
 		{name: "enum-values-added", wantErrors: 1, wantOps: 2},
+		// A shared component two modules use: one finding, both operations.
+		{name: "shared-component-two-documents", wantErrors: 1, wantOps: 2},
 		{name: "request-property-required", wantErrors: 1, wantOps: 1},
 		{name: "path-removed", wantErrors: 1, wantOps: 1},
 		{name: "contract-removed", wantErrors: 1},

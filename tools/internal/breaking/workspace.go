@@ -100,7 +100,49 @@ func openAPIWorkspace(ctx context.Context, cfg *config.Config, cur, base fs.FS) 
 			findings = append(findings, fs...)
 		}
 	}
-	return findings, nil
+	return mergeOpenAPI(findings), nil
+}
+
+// mergeOpenAPI merges the findings several documents make of one change
+// in a file they share (a component of a shared module): one finding,
+// listing the operations of all of them.
+func mergeOpenAPI(findings []report.Finding) []report.Finding {
+	type key struct {
+		rule, file, path string
+		sev              report.Severity
+		line, col        int
+	}
+	at := map[key]int{}
+	var out []report.Finding
+	for _, f := range findings {
+		k := key{f.Rule, f.File, f.Path, f.Severity, f.Line, f.Column}
+		i, seen := at[k]
+		if !seen || f.Line == 0 {
+			at[k] = len(out)
+			out = append(out, f)
+			continue
+		}
+		m := &out[i]
+		if slices.Equal(m.Operations, f.Operations) {
+			continue
+		}
+		before := affected(m.Operations)
+		for _, op := range f.Operations {
+			if !slices.Contains(m.Operations, op) {
+				m.Operations = append(m.Operations, op)
+			}
+		}
+		slices.Sort(m.Operations)
+		for _, v := range f.Variants {
+			if !slices.Contains(m.Variants, v) {
+				m.Variants = append(m.Variants, v)
+			}
+		}
+		if base, ok := strings.CutSuffix(m.Message, before); ok {
+			m.Message = base + affected(m.Operations)
+		}
+	}
+	return out
 }
 
 // Ignored drops the findings an ignore entry accepts: same rule, and a
