@@ -218,14 +218,16 @@ type Generate struct {
 }
 
 // DefaultAgainst is the baseline "keiyaku breaking" compares with unless
-// breaking.against says otherwise.
-const DefaultAgainst = ".git#branch=main"
+// breaking.against says otherwise: where HEAD left main (on main itself,
+// main), so that a pull request is not blamed for what main gained since.
+const DefaultAgainst = ".git#branch=main,merge_base=true"
 
 // Breaking is the policy of the compatibility gate.
 type Breaking struct {
 	// Against is the baseline: ".git#branch=main", ".git#tag=v1.2.0",
-	// ".git#ref=<sha>" (each optionally ",subdir=…") or a directory.
-	// Default ".git#branch=main".
+	// ".git#ref=<sha>" (each optionally ",subdir=…" and
+	// ",merge_base=true") or a directory. Default
+	// ".git#branch=main,merge_base=true".
 	Against string `yaml:"against"`
 	// OpenAPI holds the OpenAPI policy.
 	OpenAPI OpenAPIPolicy `yaml:"openapi"`
