@@ -36,6 +36,9 @@ const (
 	RuleAvroSubjectRemoved = "avro-subject-removed"
 	// RuleAvroSubjectClash is two records registered under one subject.
 	RuleAvroSubjectClash = "avro-subject-clash"
+	// RuleAvroOverrideUnused is an override that names no subject or
+	// record, most likely a typo or a subject renamed by a strategy.
+	RuleAvroOverrideUnused = "avro-override-unused"
 )
 
 // maxAvroCommits bounds the commits whose contracts are loaded for the
@@ -108,6 +111,7 @@ func Avro(ctx context.Context, cfg *config.Config, cur fs.FS, base *baseline.Bas
 		}
 		findings = append(findings, fs...)
 	}
+	findings = append(findings, unusedOverrides(cfg, now)...)
 	for _, name := range slices.Sorted(maps.Keys(h.base.subjects)) {
 		old := h.base.subjects[name]
 		if _, ok := now.subjects[name]; ok || continued[name] || !removalIsOurs(old, now) {
@@ -172,6 +176,26 @@ func subjectHistory(ctx context.Context, cfg *config.Config, base *baseline.Base
 		}
 	}
 	return h, nil
+}
+
+// unusedOverrides warns of breaking.avro.overrides entries that name
+// neither a subject nor the record of one: their mode applies to nothing.
+func unusedOverrides(cfg *config.Config, now snapshot) []report.Finding {
+	var out []report.Finding
+	for _, key := range slices.Sorted(maps.Keys(cfg.Breaking.Avro.Overrides)) {
+		if _, ok := now.subjects[key]; ok {
+			continue
+		}
+		if slices.ContainsFunc(slices.Collect(maps.Values(now.subjects)), func(s *subject) bool { return s.record.Name == key }) {
+			continue
+		}
+		names := slices.Sorted(maps.Keys(now.subjects))
+		out = append(out, report.Finding{
+			Rule: RuleAvroOverrideUnused, Severity: report.Warning, Format: report.FormatAvro, File: config.FileName,
+			Message: fmt.Sprintf("breaking.avro.overrides[%s] names no subject and no record of one, so it applies to nothing; the subjects are: %s", key, strings.Join(names, ", ")),
+		})
+	}
+	return out
 }
 
 // renamedFrom returns the standalone subject of the baseline that the

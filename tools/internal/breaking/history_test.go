@@ -369,3 +369,20 @@ func TestAvroMergeBase(t *testing.T) {
 	expectRules(t, w.check(".git#branch=main"), RuleAvroSubjectRemoved+"/warning")
 	expectRules(t, w.check(".git#branch=main,merge_base=true"))
 }
+
+// TestAvroOverrideUnused pins that an override naming no subject (a typo,
+// or a record name that is nested, not a subject) is a warning listing
+// the subjects, not silently ignored.
+func TestAvroOverrideUnused(t *testing.T) {
+	t.Parallel()
+	w := newGitWorkspace(t, "breaking:\n  avro:\n    overrides:\n      stays.events.v1-valeu: FORWARD\n      example.stays.v1.StayBooked: FORWARD\n")
+	w.write("contracts/stays/v1/asyncapi.yaml", stayEvents)
+	w.write("contracts/stays/v1/avro/StayBooked.avsc", stayBooked("StayBooked", ""))
+	w.write(guestFile, record("example.stays.v1", "Guest", "", fieldID))
+	w.commit("v1")
+	findings := w.check(".git#branch=main")
+	expectRules(t, findings, RuleAvroOverrideUnused+"/warning")
+	if len(findings) == 1 && !strings.Contains(findings[0].Message, "stays.events.v1-valeu") {
+		t.Errorf("the warning does not name the override: %s", findings[0].Message)
+	}
+}
