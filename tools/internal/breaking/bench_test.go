@@ -6,6 +6,11 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/oasdiff/oasdiff/checker"
+	"github.com/oasdiff/oasdiff/diff"
+	"github.com/oasdiff/oasdiff/load"
+
 	"github.com/keiyaku/keiyaku/tools/internal/baseline"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 )
@@ -24,28 +29,51 @@ var stripeDir = func() string {
 
 // BenchmarkStripe measures "keiyaku breaking --against OLD NEW" on the
 // Stripe pair in-process and reports the findings (one line each in text
-// output) and the error findings.
+// output) and the error findings; oasdiff is oasdiff's own load, diff and
+// check of the same pair, for comparison in the same run.
 func BenchmarkStripe(b *testing.B) {
 	if _, err := os.Stat(stripeDir); err != nil {
 		b.Skip("no Stripe pair: ", err)
 	}
 	old, cur := filepath.Join(stripeDir, "spec3.2022-02-11.json"), filepath.Join(stripeDir, "spec3.2022-02-24.json")
-	var n, errs int
-	for b.Loop() {
-		findings, err := Files(b.Context(), old, cur, "")
-		if err != nil {
-			b.Fatal(err)
-		}
-		n = len(findings)
-		errs = 0
-		for _, f := range findings {
-			if f.Severity == "error" {
-				errs++
+	b.Run("keiyaku", func(b *testing.B) {
+		var n, errs int
+		for b.Loop() {
+			findings, err := Files(b.Context(), old, cur, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			n = len(findings)
+			errs = 0
+			for _, f := range findings {
+				if f.Severity == "error" {
+					errs++
+				}
 			}
 		}
-	}
-	b.ReportMetric(float64(n), "findings")
-	b.ReportMetric(float64(errs), "errors")
+		b.ReportMetric(float64(n), "findings")
+		b.ReportMetric(float64(errs), "errors")
+	})
+	b.Run("oasdiff", func(b *testing.B) {
+		var n int
+		for b.Loop() {
+			loader := openapi3.NewLoader()
+			base, err := load.NewSpecInfo(loader, load.NewSource(old))
+			if err != nil {
+				b.Fatal(err)
+			}
+			rev, err := load.NewSpecInfo(loader, load.NewSource(cur))
+			if err != nil {
+				b.Fatal(err)
+			}
+			d, sources, err := diff.GetWithOperationsSourcesMap(diff.NewConfig(), base, rev)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n = len(checker.CheckBackwardCompatibilityUntilLevel(checker.NewConfig(checker.GetAllChecks()), d, sources, checker.WARN))
+		}
+		b.ReportMetric(float64(n), "changes")
+	})
 }
 
 // BenchmarkAvroHistory200 measures the production history path on a
