@@ -587,7 +587,7 @@ func TestOracle(t *testing.T) {
 	t.Parallel()
 	n := 2000 // about 6 s
 	if raceEnabled {
-		n = 1000 // about 25 s under -race
+		n = 500 // the race detector slows it about tenfold
 	}
 	if testing.Short() {
 		n = 300
