@@ -150,3 +150,49 @@ func TestCommitsErrors(t *testing.T) {
 		t.Errorf("a directory baseline: %v, %v; want nil, nil", got, err)
 	}
 }
+
+// TestAt pins Baseline.At: the same workspace folder at another commit,
+// read through the parent's git processes (closing it leaves the parent
+// working), and clear errors for what is not a full commit id or a
+// directory baseline.
+func TestAt(t *testing.T) {
+	t.Parallel()
+	r := newTestRepo(t)
+	c1 := r.commit("v1", map[string]string{"ws/a": "1\n"})
+	r.commit("v2", map[string]string{"ws/a": "2\n"})
+	b, err := Open(t.Context(), mustParse(t, ".git#subdir=ws"), WithDir(r.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	at, err := b.At(c1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := at.ReadFile("a"); err != nil || string(got) != "1\n" {
+		t.Errorf("a at v1 = %q, %v", got, err)
+	}
+	if at.Commit() != c1 || at.Label() != c1[:7] {
+		t.Errorf("Commit, Label = %s, %s", at.Commit(), at.Label())
+	}
+	if err := at.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.ReadFile("a"); err != nil || string(got) != "2\n" {
+		t.Errorf("the parent after the child's Close: %q, %v", got, err)
+	}
+	if _, err := b.At(c1[:7]); err == nil || !strings.Contains(err.Error(), "not a full commit id") {
+		t.Errorf("short id: %v", err)
+	}
+	if _, err := b.At(strings.Repeat("0", len(c1))); err == nil {
+		t.Error("a missing commit opened")
+	}
+	dir, err := Open(t.Context(), mustParse(t, r.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	if _, err := dir.At(c1); err == nil {
+		t.Error("At on a directory baseline did not fail")
+	}
+}

@@ -75,8 +75,8 @@ type history struct {
 // naming the commit.
 func Avro(ctx context.Context, cfg *config.Config, cur fs.FS, base *baseline.Baseline) ([]report.Finding, error) {
 	now := subjectsAt(ctx, cfg, cur)
-	for _, m := range slices.Sorted(maps.Keys(now.failed)) {
-		return nil, now.failed[m]
+	if err := now.firstFailure(); err != nil {
+		return nil, err
 	}
 	h, err := subjectHistory(ctx, cfg, base)
 	if err != nil {
@@ -129,8 +129,8 @@ func subjectHistory(ctx context.Context, cfg *config.Config, base *baseline.Base
 	h := history{versions: map[string][]subjectVersion{}}
 	if base.Commit() == "" {
 		snap := subjectsAt(ctx, cfg, base.FS())
-		for _, m := range slices.Sorted(maps.Keys(snap.failed)) {
-			return h, fmt.Errorf("baseline %s: %w", base.Label(), snap.failed[m])
+		if err := snap.firstFailure(); err != nil {
+			return h, fmt.Errorf("baseline %s: %w", base.Label(), err)
 		}
 		h.base = snap
 		for name, s := range snap.subjects {

@@ -3,6 +3,7 @@ package breaking
 import (
 	"context"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 
@@ -43,6 +44,15 @@ type subject struct {
 type snapshot struct {
 	subjects map[string]*subject
 	failed   map[string]error // module path → why it did not load
+}
+
+// firstFailure returns the error of the first module (by path) that did
+// not load, nil when all did.
+func (snap snapshot) firstFailure() error {
+	if len(snap.failed) == 0 {
+		return nil
+	}
+	return snap.failed[slices.Min(slices.Collect(maps.Keys(snap.failed)))]
 }
 
 // subjectsAt loads the subjects of every module of cfg from fsys. A module
