@@ -386,3 +386,32 @@ func TestAvroOverrideUnused(t *testing.T) {
 		t.Errorf("the warning does not name the override: %s", findings[0].Message)
 	}
 }
+
+// TestAvroRecordStrategy pins a record strategy: under
+// RecordNameStrategy the payload's subject is its record's full name, so
+// a message whose payload becomes another record leaves its subject
+// behind, an error because a receive operation (the guests module) reads
+// the topic; under TopicNameStrategy the same change is judged inside
+// stays.events.v1-value (NAME_MISMATCH).
+func TestAvroRecordStrategy(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		strategy string
+		want     []string
+	}{
+		{"RecordNameStrategy", []string{RuleAvroSubjectRemoved + "/error"}},
+		{"TopicNameStrategy", []string{"NAME_MISMATCH/error"}},
+	} {
+		t.Run(tt.strategy, func(t *testing.T) {
+			t.Parallel()
+			w := newGitWorkspace(t, "breaking:\n  avro:\n    compatibility: FORWARD\n    strategies:\n      stays.events.v1: "+tt.strategy+"\n")
+			w.write("contracts/stays/v1/asyncapi.yaml", stayEvents)
+			w.write("contracts/guests/v1/asyncapi.yaml", guestEvents)
+			w.write("contracts/stays/v1/avro/StayBooked.avsc", stayBooked("StayBooked", ""))
+			w.write(guestFile, record("example.stays.v1", "Guest", "", fieldID))
+			w.commit("v1")
+			w.write("contracts/stays/v1/avro/StayBooked.avsc", stayBooked("StayReserved", ""))
+			expectRules(t, w.check(".git#branch=main"), tt.want...)
+		})
+	}
+}
