@@ -415,3 +415,75 @@ func TestAvroRecordStrategy(t *testing.T) {
 		})
 	}
 }
+
+// twoMessageEvents carries two record types on one topic.
+const twoMessageEvents = `asyncapi: 3.0.0
+info:
+  title: Stays
+  version: 1.0.0
+channels:
+  stayEvents:
+    address: stays.events.v1
+    messages:
+      StayBooked:
+        $ref: '#/components/messages/StayBooked'
+      StayCancelled:
+        $ref: '#/components/messages/StayCancelled'
+operations:
+  publishStayBooked:
+    action: send
+    channel:
+      $ref: '#/channels/stayEvents'
+    messages:
+      - $ref: '#/channels/stayEvents/messages/StayBooked'
+      - $ref: '#/channels/stayEvents/messages/StayCancelled'
+components:
+  messages:
+    StayBooked:
+      name: StayBooked
+      payload:
+        schemaFormat: application/vnd.apache.avro;version=1.9.0
+        schema:
+          $ref: './avro/StayBooked.avsc'
+      bindings:
+        kafka:
+          key:
+            type: string
+            x-keiyaku-field: id
+    StayCancelled:
+      name: StayCancelled
+      payload:
+        schemaFormat: application/vnd.apache.avro;version=1.9.0
+        schema:
+          $ref: './avro/StayCancelled.avsc'
+      bindings:
+        kafka:
+          key:
+            type: string
+            x-keiyaku-field: id
+`
+
+// TestAvroSeveralRecordsOnATopic pins the strategy a channel with two
+// record types gets: by default TopicRecordNameStrategy, one subject per
+// record, so each evolves on its own (adding a field with a default to
+// one passes); with TopicNameStrategy set explicitly, the two records
+// clash on one subject, which Schema Registry refuses.
+func TestAvroSeveralRecordsOnATopic(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		breaking string
+		want     []string
+	}{
+		{"", nil},
+		{"breaking:\n  avro:\n    strategy: TopicNameStrategy\n", []string{RuleAvroSubjectClash + "/error"}},
+	} {
+		w := newGitWorkspace(t, tt.breaking)
+		w.write("contracts/stays/v1/asyncapi.yaml", twoMessageEvents)
+		w.write("contracts/stays/v1/avro/StayBooked.avsc", stayBooked("StayBooked", ""))
+		w.write("contracts/stays/v1/avro/StayCancelled.avsc", record("example.stays.v1", "StayCancelled", "", fieldID))
+		w.write(guestFile, record("example.stays.v1", "Guest", "", fieldID))
+		w.commit("v1")
+		w.write("contracts/stays/v1/avro/StayCancelled.avsc", record("example.stays.v1", "StayCancelled", "", fieldID, fieldNightsDflt))
+		expectRules(t, w.check(".git#branch=main"), tt.want...)
+	}
+}
