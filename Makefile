@@ -21,8 +21,8 @@ lint: ## check that every contract loads, validates and follows the rules
 	$(KEIYAKU) lint
 
 # The baseline of the breaking-change gate; CI on a pull request sets it to
-# the target branch (e.g. AGAINST='.git#branch=origin/main').
-AGAINST ?= .git\#branch=main
+# the target branch; merge_base=true compares with where HEAD left it.
+AGAINST ?= .git\#branch=main,merge_base=true
 FORMAT  ?= text
 
 .PHONY: breaking

@@ -17,6 +17,7 @@ package baseline
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -90,6 +91,8 @@ type Baseline struct {
 	when     time.Time
 	treesMu  sync.Mutex
 	trees    map[string][]treeEntry
+
+	shared bool // the git processes belong to the Baseline At was called on
 
 	closeOnce sync.Once
 	closeErr  error
@@ -188,6 +191,30 @@ func open(ctx context.Context, in Input, opts []Option) (*Baseline, error) {
 	return b, nil
 }
 
+// At returns the same workspace folder of the same repository at another
+// commit, given by its full id (as [Baseline.Commits] lists them). It
+// shares b's git processes, so it costs no process start: it is valid
+// until b is closed, and its Close does nothing. A directory baseline has
+// no other commits: At returns an error.
+func (b *Baseline) At(commit string) (*Baseline, error) {
+	if b.repo == nil {
+		return nil, fmt.Errorf("baseline %s: a directory has no commits", b.label)
+	}
+	if !isObjectID(commit) || len(commit) != len(b.commit) {
+		return nil, fmt.Errorf("baseline %s: %q is not a full commit id", b.label, commit)
+	}
+	in := Input{Path: b.in.Path, Git: true, Ref: commit, Subdir: b.in.Subdir}
+	at := &Baseline{
+		in: in, label: labelFor(in, commit), commit: commit, log: b.log, maxFile: b.maxFile,
+		repo: b.repo, contents: b.contents, headers: b.headers, hashLen: b.hashLen,
+		trees: map[string][]treeEntry{}, shared: true,
+	}
+	if err := at.readCommit(); err != nil {
+		return nil, fmt.Errorf("baseline %s: %w", in, err)
+	}
+	return at, nil
+}
+
 // readCommit reads the commit's tree and time and finds the workspace
 // folder in it.
 func (b *Baseline) readCommit() error {
@@ -216,6 +243,9 @@ func (b *Baseline) readCommit() error {
 func labelFor(in Input, commit string) string {
 	short := commit[:7]
 	name := in.Branch + in.Tag + in.Ref
+	if in.MergeBase {
+		return "merge-base(" + cmp.Or(name, "HEAD") + ", HEAD)@" + short
+	}
 	switch {
 	case name == "":
 		name = "HEAD"
@@ -268,6 +298,9 @@ func (b *Baseline) Close() error {
 	b.closeOnce.Do(func() {
 		if b.root != nil {
 			b.closeErr = b.root.Close()
+			return
+		}
+		if b.shared {
 			return
 		}
 		var errs []error

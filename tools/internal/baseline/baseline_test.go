@@ -293,7 +293,7 @@ func TestWorkTreeUntouched(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.History(t.Context(), []string{"README"}); err != nil {
+		if _, err := b.Commits(t.Context(), []string{"."}); err != nil {
 			t.Fatal(err)
 		}
 		if input == ".git" {
@@ -449,14 +449,6 @@ func TestDirBaseline(t *testing.T) {
 	if _, err := b.ReadFile("escape"); err == nil {
 		t.Error("a link leaving the directory was followed")
 	}
-	revs, err := b.History(t.Context(), []string{"contracts/a.yaml", "absent"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// git hash-object of "a\n"
-	if len(revs) != 1 || revs[0].Blob != "78981922613b2afb6025042ff6bd878ac1994e85" || string(revs[0].Content) != "a\n" {
-		t.Errorf("History = %+v, want one version with git's blob id", revs)
-	}
 }
 
 // TestConcurrentReads pins that one baseline serves reads from many
@@ -553,5 +545,57 @@ func TestOpenRepositoryForms(t *testing.T) {
 				t.Errorf("Commit() = %s, want %s", b.Commit(), tt.want)
 			}
 		})
+	}
+}
+
+// TestOpenMergeBase pins merge_base=true: with main moved on after the
+// branch was cut, the baseline is the commit the branch left main at, not
+// main's tip; it works when main exists only as origin/main; and two
+// unrelated histories are a clear error.
+func TestOpenMergeBase(t *testing.T) {
+	t.Parallel()
+	r := newTestRepo(t)
+	cut := r.commit("v1", map[string]string{"a": "1\n"})
+	r.git("checkout", "-q", "-b", "pr")
+	r.commit("pr change", map[string]string{"b": "pr\n"})
+	r.git("checkout", "-q", "main")
+	tip := r.commit("main moved on", map[string]string{"a": "2\n"})
+	r.git("checkout", "-q", "pr")
+
+	b, err := Open(t.Context(), mustParse(t, ".git#branch=main,merge_base=true"), WithDir(r.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.Commit() != cut {
+		t.Errorf("merge base = %.7s, want %.7s (main's tip is %.7s)", b.Commit(), cut, tip)
+	}
+	if got, _ := b.ReadFile("a"); string(got) != "1\n" {
+		t.Errorf("a = %q at the merge base, want 1", got)
+	}
+	if !strings.HasPrefix(b.Label(), "merge-base(main, HEAD)@") {
+		t.Errorf("label %q", b.Label())
+	}
+
+	clone := t.TempDir()
+	r.git("clone", "-q", "--no-local", "--branch", "pr", r.dir, clone)
+	cr := &testRepo{t: t, dir: clone}
+	if _, err := cr.tryGit("rev-parse", "--verify", "--quiet", "refs/heads/main"); err == nil {
+		t.Fatal("the clone has a local main; the test wants origin/main only")
+	}
+	ob, err := Open(t.Context(), mustParse(t, ".git#branch=main,merge_base=true"), WithDir(clone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	if ob.Commit() != cut {
+		t.Errorf("merge base with origin/main = %.7s, want %.7s", ob.Commit(), cut)
+	}
+
+	r.git("checkout", "-q", "--orphan", "alone")
+	r.commit("unrelated", map[string]string{"c": "c\n"})
+	_, err = Open(t.Context(), mustParse(t, ".git#branch=main,merge_base=true"), WithDir(r.dir))
+	if !errors.Is(err, ErrNoRevision) || !strings.Contains(err.Error(), "no common ancestor") {
+		t.Errorf("unrelated histories: %v", err)
 	}
 }

@@ -69,19 +69,3 @@ func BenchmarkOpen(b *testing.B) {
 		bl.Close()
 	}
 }
-
-// BenchmarkHistoryOf measures the history of 50 schemas over 3 commits.
-func BenchmarkHistoryOf(b *testing.B) {
-	r, _ := benchRepo(b)
-	bl, err := Open(b.Context(), mustParse(b, ".git#tag=v1,subdir=ws"), WithDir(r.dir))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer bl.Close()
-	for b.Loop() {
-		got, err := bl.HistoryOf(b.Context(), "contracts", avroFullName, WithPattern("*.avsc"))
-		if err != nil || len(got) != 50 {
-			b.Fatalf("HistoryOf = %d keys, %v", len(got), err)
-		}
-	}
-}

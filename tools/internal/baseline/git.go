@@ -177,10 +177,39 @@ func (r *repo) revParse(ctx context.Context, rev string) (commit string, ok bool
 	return id, true, nil
 }
 
-// resolve finds the commit an input selects. A branch is looked up as a
-// local branch, then as origin's branch (a CI checkout often has only
-// that).
+// resolve finds the commit an input selects: the commit its branch, tag or
+// revision names, or with MergeBase the merge base of that commit and
+// HEAD.
 func (r *repo) resolve(ctx context.Context, in Input) (string, error) {
+	commit, err := r.resolveRev(ctx, in)
+	if err != nil || !in.MergeBase {
+		return commit, err
+	}
+	head, ok, err := r.revParse(ctx, "HEAD")
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", noRevision(fmt.Sprintf("merge_base=true: HEAD of %s names no commit", r.display))
+	}
+	out, err := r.run(ctx, nil, "merge-base", "--end-of-options", commit, head)
+	if err != nil {
+		if ge, isGit := errors.AsType[*gitError](err); isGit && ge.code == 1 {
+			return "", noRevision(fmt.Sprintf("merge_base=true: %.7s and HEAD (%.7s) of %s have no common ancestor (a shallow clone? fetch with fetch-depth: 0)", commit, head, r.display))
+		}
+		return "", err
+	}
+	base := strings.TrimSpace(string(out))
+	if !isObjectID(base) {
+		return "", fmt.Errorf("git merge-base: unexpected output %q", base)
+	}
+	return base, nil
+}
+
+// resolveRev finds the commit an input's branch, tag or revision names. A
+// branch is looked up as a local branch, then as origin's branch (a CI
+// checkout often has only that).
+func (r *repo) resolveRev(ctx context.Context, in Input) (string, error) {
 	var kind, name string
 	var candidates []string
 	switch {

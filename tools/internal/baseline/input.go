@@ -25,6 +25,12 @@ type Input struct {
 	// Subdir is the workspace folder inside the repository, slash-separated
 	// and clean; empty means the repository root.
 	Subdir string
+	// MergeBase makes the baseline the best common ancestor of the
+	// selected commit and the repository's HEAD (git merge-base), what a
+	// pull request is judged against: changes merged into the branch
+	// after the pull request was cut are not taken for the pull request
+	// undoing them.
+	MergeBase bool
 
 	raw string
 }
@@ -38,12 +44,14 @@ var ErrSyntax = errors.New("invalid baseline input")
 //	.git#tag=v1.2.0                   a tag
 //	.git#ref=1a2b3c4                  a commit id, abbreviated or not, or any revision
 //	.git#branch=main,subdir=api       the workspace lives in folder api of the repository
+//	.git#branch=main,merge_base=true  where HEAD left main (git merge-base main HEAD)
 //	../other#tag=v1                   another repository (its work tree or .git folder)
 //	path/to/repo.git                  a bare repository at its HEAD
 //	path/to/dir                       a plain directory
 //
 // Everything after the first "#" is a comma-separated list of key=value
-// options: branch, tag, ref (at most one of these three) and subdir. Parse
+// options: branch, tag, ref (at most one of these three), subdir and
+// merge_base (true or false). Parse
 // does not touch the file system; it returns an error wrapping [ErrSyntax]
 // for an empty input, an unknown or repeated key, an empty value, more than
 // one of branch, tag and ref, a branch or tag that is not a valid git
@@ -96,8 +104,16 @@ func Parse(input string) (Input, error) {
 			in.Ref = value
 		case "subdir":
 			in.Subdir = value
+		case "merge_base":
+			switch value {
+			case "true":
+				in.MergeBase = true
+			case "false":
+			default:
+				return fail("merge_base=%q: want true or false", value)
+			}
 		default:
-			return fail("unknown key %q; want branch, tag, ref or subdir", key)
+			return fail("unknown key %q; want branch, tag, ref, subdir or merge_base", key)
 		}
 	}
 	if err := in.check(); err != nil {
@@ -122,6 +138,9 @@ func (in Input) String() string {
 			opts = append(opts, kv[0]+"="+kv[1])
 		}
 	}
+	if in.MergeBase {
+		opts = append(opts, "merge_base=true")
+	}
 	if len(opts) == 0 {
 		return in.Path
 	}
@@ -132,8 +151,8 @@ func (in Input) String() string {
 // from Parse or were set by hand.
 func (in Input) check() error {
 	if !in.Git {
-		if in.Branch != "" || in.Tag != "" || in.Ref != "" || in.Subdir != "" {
-			return errors.New("branch, tag, ref and subdir need a git input")
+		if in.Branch != "" || in.Tag != "" || in.Ref != "" || in.Subdir != "" || in.MergeBase {
+			return errors.New("branch, tag, ref, subdir and merge_base need a git input")
 		}
 		return nil
 	}
@@ -166,7 +185,7 @@ func (in Input) check() error {
 
 func isKnownKey(key string) bool {
 	switch key {
-	case "branch", "tag", "ref", "subdir":
+	case "branch", "tag", "ref", "subdir", "merge_base":
 		return true
 	}
 	return false

@@ -31,7 +31,9 @@ const asyncapiFile = "asyncapi.yaml"
 // message removed, a topic address or a key schema changed, a payload
 // swapped for another record are errors. A payload's own changes are
 // judged by the Avro rules (Avro), not here, so that adding an optional
-// field is not "breaking". A new message type on an existing channel is a
+// field is not "breaking"; so is an Avro payload replaced by another
+// record, since under TopicNameStrategy the subject stays and an alias
+// makes the rename compatible. A new message type on an existing channel is a
 // warning: consumers built before it must skip it.
 func AsyncAPI(ctx context.Context, cfg *config.Config, cur, base fs.FS) ([]report.Finding, error) {
 	var findings []report.Finding
@@ -108,7 +110,10 @@ func compareChannels(base, cur *asyncapi.Operation) []report.Finding {
 				fmt.Sprintf("message %s was removed from channel %s (topic %s): receivers that handle it break", bm.Name, cc.Name, cc.Address)))
 			continue
 		}
-		if bn, cn := payloadName(bm), payloadName(cm); bn != cn {
+		// An Avro payload swapped for another Avro record is judged by
+		// the subject it is registered under (Avro): an alias can make
+		// it compatible.
+		if bn, cn := payloadName(bm), payloadName(cm); bn != cn && !(isAvro(bm.Payload) && isAvro(cm.Payload)) {
 			findings = append(findings, finding(RuleMessagePayloadChanged, report.Error, cm.Pos,
 				fmt.Sprintf("message %s now carries %s instead of %s: readers of %s cannot resolve it; publish a new message type instead", cm.Name, cn, bn, bn)))
 		}
@@ -152,6 +157,8 @@ func payloadName(m *asyncapi.Message) string {
 	}
 	return "a non-Avro payload"
 }
+
+func isAvro(s *asyncapi.Schema) bool { return s != nil && s.Avro != nil }
 
 func sameSchema(a, b *asyncapi.Schema) bool {
 	switch {

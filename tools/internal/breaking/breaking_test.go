@@ -4,9 +4,12 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/oasdiff/oasdiff/checker"
 	"github.com/oasdiff/oasdiff/diff"
 	"github.com/oasdiff/oasdiff/load"
@@ -71,6 +74,10 @@ func TestWorkspace(t *testing.T) {
 		wantOps    int // operations of the first finding
 	}{
 		{name: "shared-property-removed", wantErrors: 1, wantOps: 3},
+		// Three values added to one enum are one finding listing them.
+		{name: "enum-values-added", wantErrors: 1, wantOps: 2},
+		// A shared component two modules use: one finding, both operations.
+		{name: "shared-component-two-documents", wantErrors: 1, wantOps: 2},
 		{name: "request-property-required", wantErrors: 1, wantOps: 1},
 		{name: "path-removed", wantErrors: 1, wantOps: 1},
 		{name: "contract-removed", wantErrors: 1},
@@ -81,7 +88,8 @@ func TestWorkspace(t *testing.T) {
 		{name: "asyncapi-message-removed", wantErrors: 1},
 		// Consumer-aware: findings name the consumers whose pacts use
 		// what changed (reservation reads `status`), or say none does.
-		{name: "pact-consumers", wantErrors: 2, wantOps: 1},
+		// reservation reads `status` (broken) but not `tier` (not broken).
+		{name: "pact-consumers", wantErrors: 3, wantOps: 1},
 		{name: "pact-consumers-avro", wantErrors: 1},
 	}
 	for _, tt := range tests {
@@ -103,9 +111,50 @@ func TestWorkspace(t *testing.T) {
 	}
 }
 
-// TestGroupingLosesNothing pins the grouping promise: every (rule, level,
-// operation) that oasdiff reports is in exactly one Keiyaku finding of the
-// same severity.
+// checkGrouping asserts the grouping invariant that holds on real data:
+// every change oasdiff reports is covered by a finding of its rule and
+// severity that lists its operation and keeps its text (as a variant, or
+// as the message), and every finding covers at least one change. A change
+// may be covered by more than one finding: oasdiff reports one change at
+// several places when a schema is reached through several paths.
+func checkGrouping(t *testing.T, raw checker.Changes, grouped []report.Finding) {
+	t.Helper()
+	l := checker.NewDefaultLocalizer()
+	used := make([]bool, len(grouped))
+	for _, c := range raw {
+		text, op := c.GetUncolorizedText(l), operation(c)
+		covered := false
+		for i, f := range grouped {
+			if f.Rule != c.GetId() || f.Severity != severity(c.GetLevel()) || (op != "" && !slices.Contains(f.Operations, op)) {
+				continue
+			}
+			if slices.Contains(f.Variants, text) || strings.Contains(f.Message, shortenPaths(text, f.Path != "")) {
+				covered, used[i] = true, true
+			}
+		}
+		if !covered {
+			t.Errorf("oasdiff change lost: %s %s %s", c.GetId(), op, text)
+		}
+	}
+	for i, f := range grouped {
+		if !used[i] {
+			t.Errorf("finding covers no oasdiff change: %s", f)
+		}
+	}
+}
+
+// rawChanges is what oasdiff's checker reports at warning level and up.
+func rawChanges(t *testing.T, base, rev *openapi3.T) checker.Changes {
+	t.Helper()
+	d, sources, err := diff.GetWithOperationsSourcesMap(diff.NewConfig(), &load.SpecInfo{Spec: base}, &load.SpecInfo{Spec: rev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return checker.CheckBackwardCompatibilityUntilLevel(checker.NewConfig(checker.GetAllChecks()), d, sources, checker.WARN)
+}
+
+// TestGroupingLosesNothing pins the grouping invariant on a fixture that
+// groups (a shared property removed, reached by three operations).
 func TestGroupingLosesNothing(t *testing.T) {
 	t.Parallel()
 	dir := "testdata/shared-property-removed"
@@ -118,29 +167,67 @@ func TestGroupingLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, sources, err := diff.GetWithOperationsSourcesMap(diff.NewConfig(), &load.SpecInfo{Spec: base}, &load.SpecInfo{Spec: rev})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := checker.CheckBackwardCompatibilityUntilLevel(checker.NewConfig(checker.GetAllChecks()), d, sources, checker.WARN)
-	grouped, err := OpenAPI("previous", base, "current", rev)
+	raw := rawChanges(t, base, rev)
+	grouped, err := OpenAPI("previous", base, "current", rev, func(isBase bool, name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(raw) < 3 || len(grouped) >= len(raw) {
 		t.Fatalf("fixture should group: %d raw changes, %d findings", len(raw), len(grouped))
 	}
-	covered := map[string]int{}
-	for _, f := range grouped {
-		for _, op := range f.Operations {
-			covered[f.Rule+"|"+string(f.Severity)+"|"+op]++
-		}
+	checkGrouping(t, raw, grouped)
+}
+
+// TestStripe checks the grouping invariant on real data, the two Stripe
+// releases of the team's shared test data (3.9 MB each, not copied into
+// the repository), and pins the findings' places and folded enums in
+// testdata/stripe.txt (-update rewrites it) and their length: no line
+// longer than maxLine. It is skipped where the files are absent, in
+// -short mode, and under -race, where loading them takes minutes.
+func TestStripe(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat(stripeDir); err != nil {
+		t.Skip("no Stripe pair in the shared test data: ", err)
 	}
-	for _, c := range raw {
-		k := c.GetId() + "|" + string(severity(c.GetLevel())) + "|" + operation(c)
-		if covered[k] != 1 {
-			t.Errorf("oasdiff change %s is in %d findings, want 1", k, covered[k])
+	if testing.Short() || raceEnabled {
+		t.Skip("the Stripe pair takes about 30 s of CPU (minutes under -race)")
+	}
+	old, cur := filepath.Join(stripeDir, "spec3.2022-02-11.json"), filepath.Join(stripeDir, "spec3.2022-02-24.json")
+	findings, err := Files(t.Context(), old, cur, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := openapi.NewLoaderFS(os.DirFS(stripeDir))
+	base, err := l.Resolve(t.Context(), "spec3.2022-02-11.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := l.Resolve(t.Context(), "spec3.2022-02-24.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGrouping(t, rawChanges(t, base, rev), findings)
+	var b strings.Builder
+	for _, f := range findings {
+		line := f.String()
+		if n := utf8.RuneCountInString(line); n > maxLine {
+			t.Errorf("line of %d characters: %s", n, line)
 		}
+		b.WriteString(line + "\n")
+	}
+	golden := filepath.Join("testdata", "stripe.txt")
+	if *update {
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("Stripe findings differ from %s\ngot:\n%s", golden, b.String())
 	}
 }
 
@@ -165,7 +252,7 @@ func TestFiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			findings, err := Files(t.Context(), tt.old, tt.new)
+			findings, err := Files(t.Context(), tt.old, tt.new, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +261,30 @@ func TestFiles(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Files(t.Context(), tests[0].old, tests[1].new); err == nil || !strings.Contains(err.Error(), "same format") {
+	if _, err := Files(t.Context(), tests[0].old, tests[1].new, ""); err == nil || !strings.Contains(err.Error(), "same format") {
 		t.Errorf("avro against asyncapi: %v, want a same-format error", err)
+	}
+}
+
+// TestFilesAvroMode pins --avro-compatibility in two-file mode and the
+// position of each finding in the new file: a field added without a
+// default breaks BACKWARD at its line and column, passes FORWARD, and an
+// unknown mode is an error naming the flag.
+func TestFilesAvroMode(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join("testdata", "avro-field-no-default")
+	old, cur := filepath.Join(dir, "previous/contracts/pets/v1/avro/PetAdopted.avsc"), filepath.Join(dir, "current/contracts/pets/v1/avro/PetAdopted.avsc")
+	findings, err := Files(t.Context(), old, cur, "backward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(findings) != 1 || findings[0].File != cur || findings[0].Line != 4 || findings[0].Column != 3 || !strings.Contains(findings[0].Message, "counterexample: {") {
+		t.Errorf("BACKWARD: %v, want one finding at %s:4:3 with a counterexample", findings, cur)
+	}
+	if findings, err := Files(t.Context(), old, cur, "FORWARD"); err != nil || len(findings) != 0 {
+		t.Errorf("FORWARD: %v, %v; want none", findings, err)
+	}
+	if _, err := Files(t.Context(), old, cur, "SIDEWAYS"); err == nil || !strings.Contains(err.Error(), "--avro-compatibility") {
+		t.Errorf("unknown mode: %v", err)
 	}
 }

@@ -3,7 +3,6 @@ package breaking
 import (
 	"fmt"
 	"io/fs"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -12,19 +11,15 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/report"
 )
 
-var (
-	// quoted finds the `names` oasdiff quotes in its messages.
-	quoted = regexp.MustCompile("`([^`]+)`")
-	// avroField finds the field an Avro incompatibility is about.
-	avroField = regexp.MustCompile(`\bfield ([A-Za-z_][A-Za-z0-9_.]*)`)
-)
-
-// annotateConsumers appends to the message of each OpenAPI and Avro
-// finding the consumers whose pacts (pacts/*.json of cur) use what it is
-// about: "breaks reservation: it reads `status`", or that no known
-// consumer uses it. Findings of a module without a service, and findings
-// naming no operation or record, are left alone. A workspace without
-// pacts is left alone too.
+// annotateConsumers appends to the message of each OpenAPI finding the
+// consumers whose pacts (pacts/*.json of cur) the change reaches, from
+// the finding's structured data (its operations and the place of the
+// change), never from its text: a change to a response property breaks a
+// consumer only when its pact reads that property ("breaks reservation:
+// it reads `status`"); any other change breaks every consumer that calls
+// one of the operations. Findings of a module without a service, and
+// findings naming no operation, are left alone; so is a workspace without
+// pacts. Avro findings name their consumers where they are made (Avro).
 func annotateConsumers(cfg *config.Config, cur fs.FS, findings []report.Finding) ([]report.Finding, error) {
 	files, err := pacts.Load(cur)
 	if err != nil {
@@ -38,11 +33,8 @@ func annotateConsumers(cfg *config.Config, cur fs.FS, findings []report.Finding)
 		if !ok || m.Service == "" {
 			continue
 		}
-		switch f.Format {
-		case report.FormatOpenAPI:
+		if f.Format == report.FormatOpenAPI {
 			findings[i].Message += openAPIConsumers(files, m.Service, f)
-		case report.FormatAvro:
-			findings[i].Message += avroConsumers(files, m.Service, f)
 		}
 	}
 	return findings, nil
@@ -62,61 +54,54 @@ func openAPIConsumers(files []*pacts.File, provider string, f report.Finding) st
 	if len(f.Operations) == 0 {
 		return ""
 	}
-	names := quotedNames(f.Message)
-	var parts []string
+	prop := propertyOf(f.Path)
+	byField := f.Side == "response" && prop != ""
+	var parts, unaffected []string
 	for _, op := range f.Operations {
 		method, path, ok := strings.Cut(op, " ")
 		if !ok {
 			continue
 		}
 		for _, u := range pacts.OperationUses(files, provider, method, path) {
-			parts = append(parts, u.Consumer+": "+why(u, names, "it calls "+op))
+			switch {
+			case !byField:
+				parts = append(parts, u.Consumer+": it calls "+op)
+			case u.Reads(prop):
+				parts = append(parts, u.Consumer+": it reads `"+prop+"`")
+			default:
+				unaffected = append(unaffected, u.Consumer)
+			}
 		}
 	}
-	if len(parts) == 0 {
-		return fmt.Sprintf("; no known consumer uses it (no pact in %s/ calls %s)", pacts.Dir, strings.Join(f.Operations, ", "))
+	slices.Sort(parts)
+	parts = slices.Compact(parts)
+	var s string
+	switch {
+	case len(parts) > 0:
+		s = "; breaks " + strings.Join(parts, "; breaks ")
+	case byField:
+		s = fmt.Sprintf("; no known consumer reads `%s`", prop)
+	default:
+		s = fmt.Sprintf("; no known consumer uses it (no pact in %s/ calls %s)", pacts.Dir, strings.Join(f.Operations, ", "))
 	}
-	return "; breaks " + strings.Join(slices.Compact(parts), "; breaks ")
+	if slices.Sort(unaffected); len(unaffected) > 0 {
+		s += " (" + strings.Join(slices.Compact(unaffected), ", ") + " call it but do not read it)"
+	}
+	return s
 }
 
-func avroConsumers(files []*pacts.File, provider string, f report.Finding) string {
-	record, _, ok := strings.Cut(f.Message, ": ")
-	if !ok || strings.ContainsAny(record, " /") {
-		return ""
-	}
+// propertyOf turns the place of an OpenAPI change into the property path
+// pacts name fields by: the names after each "properties" step, past the
+// last component or path ("…/properties/data/items/properties/type" is
+// "data/type"); "" when the place is no property.
+func propertyOf(place string) string {
+	parts := strings.Split(place, "/")
 	var names []string
-	if m := avroField.FindStringSubmatch(f.Message); m != nil {
-		names = []string{m[1]}
-	}
-	var parts []string
-	for _, u := range pacts.MessageUses(files, provider, record) {
-		parts = append(parts, u.Consumer+": "+why(u, names, "it consumes "+record))
-	}
-	if len(parts) == 0 {
-		return fmt.Sprintf("; no known consumer uses it (no pact in %s/ expects %s)", pacts.Dir, record)
-	}
-	return "; breaks " + strings.Join(parts, "; breaks ")
-}
-
-// why says what of the change a consumer uses: the fields it reads among
-// names, else what it uses at all.
-func why(u pacts.Use, names []string, otherwise string) string {
-	var read []string
-	for _, n := range names {
-		if u.Reads(n) {
-			read = append(read, "`"+n+"`")
+	for i := 0; i+1 < len(parts); i++ {
+		if parts[i] == "properties" && (i == 0 || parts[i-1] != "properties") {
+			names = append(names, strings.NewReplacer("~1", "/", "~0", "~").Replace(parts[i+1]))
+			i++
 		}
 	}
-	if len(read) == 0 {
-		return otherwise
-	}
-	return "it reads " + strings.Join(read, ", ")
-}
-
-func quotedNames(msg string) []string {
-	var out []string
-	for _, m := range quoted.FindAllStringSubmatch(msg, -1) {
-		out = append(out, m[1])
-	}
-	return out
+	return strings.Join(names, "/")
 }

@@ -1,6 +1,7 @@
 package breaking
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,11 +10,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"testing/fstest"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
 	"github.com/keiyaku/keiyaku/tools/internal/avrocompat"
+	"github.com/keiyaku/keiyaku/tools/internal/avroschema"
 	"github.com/keiyaku/keiyaku/tools/internal/baseline"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/diag"
@@ -47,7 +50,9 @@ func Workspace(ctx context.Context, cfg *config.Config, cur fs.FS, b *baseline.B
 	if err != nil {
 		return nil, err
 	}
-	findings = slices.Concat(findings, events, schemas)
+	// Several modules' documents reference one channel: a change to it
+	// is one finding, not one per document.
+	findings = dedupe(slices.Concat(findings, events, schemas))
 	if findings, err = annotateConsumers(cfg, cur, findings); err != nil {
 		return nil, err
 	}
@@ -83,14 +88,61 @@ func openAPIWorkspace(ctx context.Context, cfg *config.Config, cur, base fs.FS) 
 			if err != nil {
 				return nil, err
 			}
-			fs, err := OpenAPI(file, b, file, c)
+			fs, err := OpenAPI(file, b, file, c, func(isBase bool, name string) ([]byte, error) {
+				if isBase {
+					return fs.ReadFile(base, name)
+				}
+				return fs.ReadFile(cur, name)
+			})
 			if err != nil {
 				return nil, err
 			}
 			findings = append(findings, fs...)
 		}
 	}
-	return findings, nil
+	return mergeOpenAPI(findings), nil
+}
+
+// mergeOpenAPI merges the findings several documents make of one change
+// in a file they share (a component of a shared module): one finding,
+// listing the operations of all of them.
+func mergeOpenAPI(findings []report.Finding) []report.Finding {
+	type key struct {
+		rule, file, path string
+		sev              report.Severity
+		line, col        int
+	}
+	at := map[key]int{}
+	var out []report.Finding
+	for _, f := range findings {
+		k := key{f.Rule, f.File, f.Path, f.Severity, f.Line, f.Column}
+		i, seen := at[k]
+		if !seen || f.Line == 0 {
+			at[k] = len(out)
+			out = append(out, f)
+			continue
+		}
+		m := &out[i]
+		if slices.Equal(m.Operations, f.Operations) {
+			continue
+		}
+		before := affected(m.Operations)
+		for _, op := range f.Operations {
+			if !slices.Contains(m.Operations, op) {
+				m.Operations = append(m.Operations, op)
+			}
+		}
+		slices.Sort(m.Operations)
+		for _, v := range f.Variants {
+			if !slices.Contains(m.Variants, v) {
+				m.Variants = append(m.Variants, v)
+			}
+		}
+		if base, ok := strings.CutSuffix(m.Message, before); ok {
+			m.Message = base + affected(m.Operations)
+		}
+	}
+	return out
 }
 
 // Ignored drops the findings an ignore entry accepts: same rule, and a
@@ -103,10 +155,10 @@ func Ignored(ignores []config.Ignore, findings []report.Finding) []report.Findin
 
 // Files compares two contract files of the same format, without a
 // workspace: keiyaku breaking --against OLD NEW. The format is read from
-// the files: an .avsc is Avro (checked FULL_TRANSITIVE, the default), a
-// document with an "asyncapi" key is AsyncAPI, one with "openapi" is
-// OpenAPI. Each file may $ref files below its own folder.
-func Files(ctx context.Context, oldFile, newFile string) ([]report.Finding, error) {
+// the files: an .avsc is Avro (checked in avroMode, FULL_TRANSITIVE when
+// empty), a document with an "asyncapi" key is AsyncAPI, one with
+// "openapi" is OpenAPI. Each file may $ref files below its own folder.
+func Files(ctx context.Context, oldFile, newFile, avroMode string) ([]report.Finding, error) {
 	of, err := formatOf(oldFile)
 	if err != nil {
 		return nil, err
@@ -120,7 +172,11 @@ func Files(ctx context.Context, oldFile, newFile string) ([]report.Finding, erro
 	}
 	switch of {
 	case report.FormatAvro:
-		return avroFiles(oldFile, newFile)
+		mode, err := avrocompat.ParseMode(cmp.Or(avroMode, string(avrocompat.FullTransitive)))
+		if err != nil {
+			return nil, fmt.Errorf("--avro-compatibility: %w", err)
+		}
+		return avroFiles(ctx, mode, oldFile, newFile)
 	case report.FormatAsyncAPI:
 		b, err := asyncapi.LoadFS(ctx, os.DirFS(filepath.Dir(oldFile)), filepath.Base(oldFile))
 		if err != nil {
@@ -154,7 +210,18 @@ func Files(ctx context.Context, oldFile, newFile string) ([]report.Finding, erro
 	if err != nil {
 		return nil, err
 	}
-	return OpenAPI(oname, b, nname, c)
+	return OpenAPI(oname, b, nname, c, func(isBase bool, name string) ([]byte, error) {
+		dir := filepath.Dir(newFile)
+		if isBase {
+			dir = filepath.Dir(oldFile)
+		}
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			return nil, err
+		}
+		defer root.Close()
+		return root.ReadFile(name)
+	})
 }
 
 // formatOf tells the contract format of a file from its name and top
@@ -181,35 +248,37 @@ func formatOf(file string) (string, error) {
 }
 
 // avroFiles checks a new schema file against an old one, both
-// self-contained, in the default mode (FULL_TRANSITIVE: with one old
-// version, both directions).
-func avroFiles(oldFile, newFile string) ([]report.Finding, error) {
-	read := func(f string) (string, error) {
-		data, err := os.ReadFile(f)
-		return string(data), err
-	}
-	o, err := read(oldFile)
+// self-contained, in mode (Files' default FULL_TRANSITIVE: with one old
+// version, both directions), each finding at the line and column of the
+// new file it is about.
+func avroFiles(ctx context.Context, mode avrocompat.Mode, oldFile, newFile string) ([]report.Finding, error) {
+	o, err := os.ReadFile(oldFile)
 	if err != nil {
 		return nil, err
 	}
-	n, err := read(newFile)
+	n, err := os.ReadFile(newFile)
 	if err != nil {
 		return nil, err
 	}
-	incs, err := avrocompat.Check(avrocompat.FullTransitive, []avrocompat.Version{{Label: oldFile, Schema: o, File: oldFile}}, avrocompat.Version{Label: newFile, Schema: n, File: newFile})
+	// Load the new file alone, for the positions of its fields.
+	set, err := avroschema.LoadFS(ctx, fstest.MapFS{"new/" + filepath.Base(newFile): {Data: n}}, "new")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", newFile, err)
+	}
+	r := set.FileRecord("new/" + filepath.Base(newFile))
+	if r == nil {
+		return nil, &diag.Error{File: newFile, Line: 1, Column: 1, Msg: "the top of the file is not a record"}
+	}
+	at := *r
+	at.File = newFile
+	incs, err := avrocompat.Check(mode, []avrocompat.Version{{Label: oldFile, Schema: string(o), File: oldFile}}, avrocompat.Version{Label: newFile, Schema: r.Schema, File: newFile})
 	if err != nil {
 		return nil, err
 	}
+	schemas := map[string]string{oldFile: string(o), newFile: r.Schema}
 	var findings []report.Finding
 	for _, inc := range incs {
-		side := "reader"
-		if inc.Direction == avrocompat.OldReadsNew {
-			side = "writer"
-		}
-		findings = append(findings, report.Finding{
-			Rule: inc.Type, Severity: report.Error, Format: report.FormatAvro, File: newFile,
-			Message: fmt.Sprintf("%s (%s reads %s)", inc.Message, inc.Reader, inc.Writer), Side: side, Path: inc.Path, Versions: []string{inc.Reader, inc.Writer},
-		})
+		findings = append(findings, incompatibilityFinding("", mode, &at, inc, schemas))
 	}
 	return findings, nil
 }

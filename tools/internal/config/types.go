@@ -273,14 +273,16 @@ type Generate struct {
 }
 
 // DefaultAgainst is the baseline "keiyaku breaking" compares with unless
-// breaking.against says otherwise.
-const DefaultAgainst = ".git#branch=main"
+// breaking.against says otherwise: where HEAD left main (on main itself,
+// main), so that a pull request is not blamed for what main gained since.
+const DefaultAgainst = ".git#branch=main,merge_base=true"
 
 // Breaking is the policy of the compatibility gate.
 type Breaking struct {
 	// Against is the baseline: ".git#branch=main", ".git#tag=v1.2.0",
-	// ".git#ref=<sha>" (each optionally ",subdir=…") or a directory.
-	// Default ".git#branch=main".
+	// ".git#ref=<sha>" (each optionally ",subdir=…" and
+	// ",merge_base=true") or a directory. Default
+	// ".git#branch=main,merge_base=true".
 	Against string `yaml:"against"`
 	// OpenAPI holds the OpenAPI policy.
 	OpenAPI OpenAPIPolicy `yaml:"openapi"`
@@ -303,8 +305,41 @@ type AvroPolicy struct {
 	// overridden: BACKWARD, BACKWARD_TRANSITIVE, FORWARD,
 	// FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE (default) or NONE.
 	Compatibility string `yaml:"compatibility"`
-	// Overrides sets the mode of single schemas by Avro full name.
+	// Overrides sets the mode of single subjects, keyed by subject
+	// ("hotel.reservation.events.v1-value") or, for the record strategies,
+	// by the record's full name.
 	Overrides map[string]string `yaml:"overrides"`
+	// Strategy is how a message's schema maps to its Schema Registry
+	// subject: TopicNameStrategy ("<topic>-value", "<topic>-key"),
+	// RecordNameStrategy ("<record full name>") or
+	// TopicRecordNameStrategy ("<topic>-<record full name>"). Empty (the
+	// default) means TopicNameStrategy for a channel that carries one
+	// record type and TopicRecordNameStrategy for one that carries
+	// several, as Schema Registry needs.
+	Strategy string `yaml:"strategy"`
+	// Strategies sets the strategy of one module (keyed by its path) or
+	// one channel (keyed by its topic address); a channel's entry wins.
+	Strategies map[string]string `yaml:"strategies"`
+}
+
+// The subject name strategies of Schema Registry.
+const (
+	TopicNameStrategy       = "TopicNameStrategy"
+	RecordNameStrategy      = "RecordNameStrategy"
+	TopicRecordNameStrategy = "TopicRecordNameStrategy"
+)
+
+// SubjectStrategy returns the subject name strategy configured for the
+// channel at topic address in the module at modulePath, empty when none
+// is (see Strategy).
+func (p AvroPolicy) SubjectStrategy(modulePath, topic string) string {
+	if s, ok := p.Strategies[topic]; ok {
+		return s
+	}
+	if s, ok := p.Strategies[modulePath]; ok {
+		return s
+	}
+	return p.Strategy
 }
 
 // DefaultMaxSyncDepth is the longest chain of synchronous calls (A→B→C is

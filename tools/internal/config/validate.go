@@ -268,6 +268,15 @@ func (c *Config) validateBreaking(top *yaml.Node) error {
 		}
 		b.Avro.Overrides[name] = strings.ToUpper(mode)
 	}
+	strategies := []string{TopicNameStrategy, RecordNameStrategy, TopicRecordNameStrategy}
+	if b.Avro.Strategy != "" && !slices.Contains(strategies, b.Avro.Strategy) {
+		return at(valueNode(avro, "strategy"), "breaking.avro.strategy %q: use one of %s", b.Avro.Strategy, strings.Join(strategies, ", "))
+	}
+	for key, s := range b.Avro.Strategies {
+		if !slices.Contains(strategies, s) {
+			return at(valueNode(valueNode(avro, "strategies"), key), "breaking.avro.strategies[%s] %q: use one of %s", key, s, strings.Join(strategies, ", "))
+		}
+	}
 	return c.validateIgnores("breaking", valueNode(node, "ignore"), b.Ignore)
 }
 

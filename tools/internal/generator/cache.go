@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 )
@@ -21,13 +22,17 @@ const CacheFile = ".keiyaku/cache/generate.json"
 
 // cacheEntry records one generation: the generator that ran, the
 // configuration, every file it read with its digest and every file it
-// wrote with its digest. While all of them still match, generating again
-// would give the same bytes.
+// wrote with its digest, and the listing of the contract folders. While
+// all of them still match, generating again would give the same bytes.
 type cacheEntry struct {
 	Generator string            `json:"generator"`
 	Config    string            `json:"config"`
 	Inputs    map[string]string `json:"inputs"`
 	Outputs   map[string]string `json:"outputs"`
+	// Listing is the digest of the names of every file in the contract
+	// modules: a file added next to the ones read (a new .avsc a folder
+	// load would pick up) changes it, though no recorded input changed.
+	Listing string `json:"listing"`
 }
 
 // UpToDate reports whether the generated files of cfg are exactly what the
@@ -48,6 +53,9 @@ func UpToDate(cfg *config.Config, generator string) bool {
 	}
 	var e cacheEntry
 	if json.Unmarshal(data, &e) != nil || e.Generator != generator || e.Config != digestFile(cfg.Root, filepath.Base(cfg.File)) {
+		return false
+	}
+	if listing, err := moduleListing(cfg); err != nil || listing != e.Listing {
 		return false
 	}
 	plan := Plan(cfg)
@@ -79,6 +87,11 @@ func Remember(cfg *config.Config, generator string, files []File) error {
 		Inputs:    map[string]string{},
 		Outputs:   map[string]string{},
 	}
+	listing, err := moduleListing(cfg)
+	if err != nil {
+		return fmt.Errorf("save generate cache: %w", err)
+	}
+	e.Listing = listing
 	for _, f := range files {
 		e.Outputs[f.Path] = digest(f.Content)
 		for _, in := range f.Inputs {
@@ -101,6 +114,33 @@ func Forget(root string) error {
 		return fmt.Errorf("remove generate cache: %w", err)
 	}
 	return nil
+}
+
+// moduleListing digests the sorted workspace-relative names of every file
+// below the folders of cfg's modules.
+func moduleListing(cfg *config.Config) (string, error) {
+	root, err := os.OpenRoot(cfg.Root)
+	if err != nil {
+		return "", err
+	}
+	defer root.Close()
+	var names []string
+	for _, m := range cfg.Modules {
+		err := fs.WalkDir(root.FS(), m.Path, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() {
+				names = append(names, p)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("list %s: %w", m.Path, err)
+		}
+	}
+	slices.Sort(names)
+	return digest([]byte(strings.Join(names, "\x00"))), nil
 }
 
 func digest(data []byte) string {

@@ -269,8 +269,8 @@ func TestGenerateRefusesBrokenContract(t *testing.T) {
 
 // TestUpToDate pins the no-op cache: it answers true only while the
 // generator, keiyaku.yaml, every file read (including one reached by a
-// relative $ref) and every file written are unchanged and no orphan
-// appeared.
+// relative $ref), the names of the files in the contract folders and
+// every file written are unchanged and no orphan appeared.
 func TestUpToDate(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -295,6 +295,13 @@ func TestUpToDate(t *testing.T) {
 		}, gen: "g1", want: false},
 		{name: "generated file deleted", change: func(t *testing.T, ws string) {
 			if err := os.Remove(filepath.Join(ws, "gen/pets/v1/openapi.gen.go")); err != nil {
+				t.Fatal(err)
+			}
+		}, gen: "g1", want: false},
+		// A new .avsc is read by the next folder load though no recorded
+		// input changed: the listing of the contract folders catches it.
+		{name: "new file in a contract folder", change: func(t *testing.T, ws string) {
+			if err := writeFile(filepath.Join(ws, "contracts/pets/v1/avro/New.avsc"), []byte(`{"type": "record", "name": "New", "fields": []}`)); err != nil {
 				t.Fatal(err)
 			}
 		}, gen: "g1", want: false},

@@ -22,18 +22,22 @@ const (
 	againstFlagName = "against"
 	formatFlagName  = "format"
 	failOnFlagName  = "fail-on"
+	avroModeFlag    = "avro-compatibility"
 )
 
 type flags struct {
 	Against string
 	Format  string
 	FailOn  string
+	// AvroMode is the compatibility mode of two-file mode for .avsc files.
+	AvroMode string
 }
 
 func (f *flags) Bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.Against, againstFlagName, "", `the baseline: .git#branch=main, .git#tag=v1.2.0, .git#ref=<sha> (each with an optional ",subdir=…"), a directory, or with NEW_FILE the old file; default breaking.against of keiyaku.yaml (.git#branch=main)`)
 	cmd.Flags().StringVar(&f.Format, formatFlagName, report.Text, "output format: "+strings.Join(report.Formats, ", "))
 	cmd.Flags().StringVar(&f.FailOn, failOnFlagName, "", "least severity that exits 100: error, warning or info; default breaking.openapi.fail_on (error)")
+	cmd.Flags().StringVar(&f.AvroMode, avroModeFlag, "", "with NEW_FILE, the compatibility mode of two .avsc files: BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE (default) or NONE")
 }
 
 // NewCommand returns the breaking command. configFile points at the
@@ -56,7 +60,9 @@ error (a missing ref, a contract that does not parse).`,
 		Example: `  keiyaku breaking                                  # against breaking.against (main)
   keiyaku breaking --against .git#tag=v1.2.0
   keiyaku breaking --against .git#branch=main,subdir=api --format github-actions
-  keiyaku breaking --against old/openapi.yaml new/openapi.yaml`,
+  keiyaku breaking --against .git#branch=main,merge_base=true   # a pull request: where it left main
+  keiyaku breaking --against old/openapi.yaml new/openapi.yaml
+  keiyaku breaking --against old/Event.avsc new/Event.avsc --avro-compatibility BACKWARD`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return run(cmd.Context(), cmd.OutOrStdout(), *configFile, f, args)
@@ -81,12 +87,15 @@ func run(ctx context.Context, w io.Writer, configFile string, f *flags, args []s
 			return fmt.Errorf("comparing files needs the old one: keiyaku breaking --against OLD_FILE %s", args[0])
 		}
 		var err error
-		findings, err = gate.Files(ctx, f.Against, args[0])
+		findings, err = gate.Files(ctx, f.Against, args[0], f.AvroMode)
 		if err != nil {
 			return err
 		}
 		label = f.Against
 	} else {
+		if f.AvroMode != "" {
+			return fmt.Errorf("--%s is for two files (keiyaku breaking --against OLD.avsc NEW.avsc); in a workspace set breaking.avro.compatibility", avroModeFlag)
+		}
 		cfg, err := config.Load(configFile)
 		if err != nil {
 			return err

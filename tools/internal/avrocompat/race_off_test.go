@@ -1,0 +1,5 @@
+//go:build !race
+
+package avrocompat_test
+
+const raceEnabled = false
