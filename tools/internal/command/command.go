@@ -9,6 +9,7 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/command/docs"
 	"github.com/keiyaku/keiyaku/tools/internal/command/export"
 	"github.com/keiyaku/keiyaku/tools/internal/command/generate"
+	initcmd "github.com/keiyaku/keiyaku/tools/internal/command/init"
 	"github.com/keiyaku/keiyaku/tools/internal/command/lint"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 )
@@ -40,6 +41,7 @@ Exit codes: 0 ok, 1 usage or load error, 100 findings (lint, breaking, generate 
 		deps.NewCommand("deps", &configFile),
 		export.NewCommand("export", &configFile),
 		generate.NewCommand("generate", &configFile),
+		initcmd.NewCommand("init"),
 		lint.NewCommand("lint", &configFile),
 	)
 	return root
