@@ -7,6 +7,7 @@ GO      ?= go
 KEIYAKU := $(GO) run ./tools/keiyaku
 # Pinned tool versions (no @latest anywhere).
 OAPI_CODEGEN_VERSION := v2.8.2
+ACTIONLINT_VERSION   := v1.7.12
 # The runtime's own Go modules (README, "Modules"): ./... of the root module
 # does not reach them, so test and check visit each.
 RUNTIME_MODULES := runtime runtime/sqldb runtime/telemetry runtime/outbox runtime/app
@@ -59,6 +60,13 @@ check: ## what CI gates on: go vet, gofmt, contract lint, breaking changes again
 	$(KEIYAKU) generate --check
 	$(MAKE) --no-print-directory asyncapi-check
 	$(MAKE) --no-print-directory pacts-check
+	$(MAKE) --no-print-directory actionlint
+
+# The workflows, the composite action (action.yml, checked through
+# .github/workflows/gate.yml, which uses it) and the workflow keiyaku init writes.
+.PHONY: actionlint
+actionlint: ## check action.yml and the GitHub workflows with actionlint (pinned)
+	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) .github/workflows/*.yml tools/internal/scaffold/templates/service/workflow.yml
 
 .PHONY: test
 test: ## run every test (real HTTP over loopback, real files, no mocks of our own parts), then the Pact tests
