@@ -7,6 +7,10 @@ GO      ?= go
 KEIYAKU := $(GO) run ./tools/keiyaku
 # Pinned tool versions (no @latest anywhere).
 OAPI_CODEGEN_VERSION := v2.8.2
+ACTIONLINT_VERSION   := v1.7.12
+# The runtime's own Go modules (README, "Modules"): ./... of the root module
+# does not reach them, so test and check visit each.
+RUNTIME_MODULES := runtime runtime/sqldb runtime/telemetry runtime/outbox runtime/app
 
 .PHONY: help
 help: ## list the targets
@@ -15,6 +19,7 @@ help: ## list the targets
 .PHONY: generate
 generate: ## generate Go code from the contracts into gen/ (the main job)
 	$(KEIYAKU) generate
+	cp gen/room/v1/openapi.gen.go runtime/httpserver/internal/roomv1/openapi.gen.go
 
 .PHONY: lint
 lint: ## check that every contract loads, validates and follows the rules
@@ -45,6 +50,9 @@ asyncapi-check: $(ASYNCAPI_CHECK)/node_modules/.package-lock.json ## second opin
 .PHONY: check
 check: ## what CI gates on: go vet, gofmt, contract lint, breaking changes against main, stale gen/, AsyncAPI second opinion, stale pacts/
 	$(GO) vet ./...
+	@for m in $(RUNTIME_MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
+	@for m in . $(RUNTIME_MODULES); do (cd $$m && $(GO) mod tidy -diff) || { echo "go.mod of $$m is not tidy: run go mod tidy there"; exit 1; }; done
+	@cmp -s gen/room/v1/openapi.gen.go runtime/httpserver/internal/roomv1/openapi.gen.go || { echo "runtime/httpserver/internal/roomv1 is stale: make generate"; exit 1; }
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(KEIYAKU) lint --format $(FORMAT)
@@ -52,10 +60,18 @@ check: ## what CI gates on: go vet, gofmt, contract lint, breaking changes again
 	$(KEIYAKU) generate --check
 	$(MAKE) --no-print-directory asyncapi-check
 	$(MAKE) --no-print-directory pacts-check
+	$(MAKE) --no-print-directory actionlint
+
+# The workflows, the composite action (action.yml, checked through
+# .github/workflows/gate.yml, which uses it) and the workflow keiyaku init writes.
+.PHONY: actionlint
+actionlint: ## check action.yml and the GitHub workflows with actionlint (pinned)
+	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) .github/workflows/*.yml tools/internal/scaffold/templates/service/workflow.yml
 
 .PHONY: test
 test: ## run every test (real HTTP over loopback, real files, no mocks of our own parts), then the Pact tests
 	$(GO) test -race -count=1 ./...
+	@for m in $(RUNTIME_MODULES); do echo "go test $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 	$(MAKE) --no-print-directory pact-test
 
 .PHONY: demo

@@ -9,8 +9,8 @@ import (
 	"os"
 	"strings"
 
-	roomv1 "github.com/keiyaku/keiyaku/gen/room/v1"
 	"github.com/keiyaku/keiyaku/runtime/httpserver"
+	roomv1 "github.com/keiyaku/keiyaku/runtime/httpserver/internal/roomv1"
 	"github.com/keiyaku/keiyaku/runtime/idempotency"
 )
 

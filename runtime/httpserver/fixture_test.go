@@ -19,9 +19,9 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
-	roomv1 "github.com/keiyaku/keiyaku/gen/room/v1"
 	"github.com/keiyaku/keiyaku/runtime/httpserver"
 	"github.com/keiyaku/keiyaku/runtime/httpserver/httpservertest"
+	roomv1 "github.com/keiyaku/keiyaku/runtime/httpserver/internal/roomv1"
 	"github.com/keiyaku/keiyaku/runtime/idempotency"
 	"github.com/keiyaku/keiyaku/runtime/problem"
 )

@@ -22,7 +22,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -94,6 +96,26 @@ func WithListener(ln net.Listener) Option {
 // By default only [SchemaTopic] is created.
 func WithTopics(topics ...Topic) Option {
 	return func(c *config) { c.topics = append(c.topics, topics...) }
+}
+
+// WithContractTopics adds the topics of generated contracts: each map is a
+// generated TopicPartitions (topic → the partition count of its Kafka
+// binding, 0 when the binding sets none). A topic gets its binding's count,
+// or 1 partition when the count is unset; a topic named in several maps
+// gets the largest count. So a local run needs no partition count in the
+// contract.
+func WithContractTopics(partitions ...map[string]int32) Option {
+	return func(c *config) {
+		parts := map[string]int32{}
+		for _, m := range partitions {
+			for name, n := range m {
+				parts[name] = max(parts[name], n, 1)
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(parts)) {
+			c.topics = append(c.topics, Topic{Name: name, Partitions: parts[name]})
+		}
+	}
 }
 
 // WithAutoTopicPartitions sets the partition count of topics created on

@@ -127,6 +127,27 @@ func TestStartCreatesTopics(t *testing.T) {
 	}
 }
 
+// TestStartContractTopics pins that the topics of generated contracts are
+// created with at least one partition: a Kafka binding without a partition
+// count (0 in TopicPartitions) gives 1, and a topic in several contracts
+// gets the largest count (issue 13: 0 partitions failed the start).
+func TestStartContractTopics(t *testing.T) {
+	t.Parallel()
+	b := start(t, embedded.WithContractTopics(
+		map[string]int32{"orders.items.v1": 0, "shared.v1": 2},
+		map[string]int32{"shared.v1": 3},
+	))
+	details, err := kadm.NewClient(newClient(t, b)).ListTopics(t.Context())
+	if err != nil {
+		t.Fatalf("ListTopics: %v", err)
+	}
+	for name, parts := range map[string]int{"orders.items.v1": 1, "shared.v1": 3} {
+		if d, ok := details[name]; !ok || len(d.Partitions) != parts {
+			t.Errorf("topic %q: present %v, %d partitions, want %d", name, ok, len(d.Partitions), parts)
+		}
+	}
+}
+
 // TestStartRejectsBadInput pins that bad options are errors that name the
 // problem, never a panic or a half-started broker.
 func TestStartRejectsBadInput(t *testing.T) {

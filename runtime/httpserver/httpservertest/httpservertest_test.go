@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
-	roomv1 "github.com/keiyaku/keiyaku/gen/room/v1"
 	"github.com/keiyaku/keiyaku/runtime/httpserver/httpservertest"
+	roomv1 "github.com/keiyaku/keiyaku/runtime/httpserver/internal/roomv1"
 )
 
 // recordingT collects the failures Handler reports instead of failing the

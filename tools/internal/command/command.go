@@ -9,6 +9,7 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/command/docs"
 	"github.com/keiyaku/keiyaku/tools/internal/command/export"
 	"github.com/keiyaku/keiyaku/tools/internal/command/generate"
+	initcmd "github.com/keiyaku/keiyaku/tools/internal/command/init"
 	"github.com/keiyaku/keiyaku/tools/internal/command/lint"
 	"github.com/keiyaku/keiyaku/tools/internal/command/mock"
 	"github.com/keiyaku/keiyaku/tools/internal/command/verify"
@@ -42,6 +43,7 @@ Exit codes: 0 ok, 1 usage or load error, 100 findings (lint, breaking, generate 
 		deps.NewCommand("deps", &configFile),
 		export.NewCommand("export", &configFile),
 		generate.NewCommand("generate", &configFile),
+		initcmd.NewCommand("init"),
 		lint.NewCommand("lint", &configFile),
 		mock.NewCommand("mock", &configFile),
 		verify.NewCommand("verify", &configFile),

@@ -338,6 +338,41 @@ func TestLoad(t *testing.T) {
 			t.Errorf("GoModule = %q", cfg.Generate.GoModule)
 		}
 	})
+	// A repository of contracts only loads without go.mod (lint, breaking,
+	// export and docs need none); generate's RequireGoModule says what to add.
+	for _, c := range []struct {
+		name  string
+		files map[string]string
+		want  string // after the keiyaku.yaml path
+	}{
+		{"no go.mod", map[string]string{"keiyaku.yaml": cfgData, "contracts/x/v1/openapi.yaml": ""},
+			": generate needs the Go module path of the generated packages, and generate.go_module is not set and go.mod gives none (open "},
+		{"go.mod without module line", map[string]string{"keiyaku.yaml": cfgData, "go.mod": "go 1.26\n", "contracts/x/v1/openapi.yaml": ""},
+			": generate needs the Go module path of the generated packages, and generate.go_module is not set and go.mod gives none (no module line): run \"go mod init <module path>\" in "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			for name, content := range c.files {
+				write(t, dir, name, content)
+			}
+			cfgFile := filepath.Join(dir, "keiyaku.yaml")
+			cfg, err := config.Load(cfgFile)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg.Generate.GoModule != "" {
+				t.Errorf("GoModule = %q, want empty", cfg.Generate.GoModule)
+			}
+			err = cfg.RequireGoModule()
+			if err == nil {
+				t.Fatal("RequireGoModule: no error")
+			}
+			if want := cfgFile + c.want; !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("error = %q, want prefix %q", err, want)
+			}
+		})
+	}
 	for _, c := range []struct {
 		name  string
 		files map[string]string
@@ -345,10 +380,6 @@ func TestLoad(t *testing.T) {
 	}{
 		{"no keiyaku.yaml", map[string]string{"go.mod": "module example.com/ws\n"},
 			": no keiyaku.yaml here; run keiyaku from the workspace root or pass --config"},
-		{"no go.mod", map[string]string{"keiyaku.yaml": cfgData, "contracts/x/v1/openapi.yaml": ""},
-			": generate.go_module is not set and go.mod gives none: open "},
-		{"go.mod without module line", map[string]string{"keiyaku.yaml": cfgData, "go.mod": "go 1.26\n", "contracts/x/v1/openapi.yaml": ""},
-			": generate.go_module is not set and go.mod gives none: no module line"},
 		{"module folder missing", map[string]string{"keiyaku.yaml": cfgData, "go.mod": "module example.com/ws\n"},
 			`:3:5: module "contracts/x/v1": no such folder below `},
 		{"module path is a file", map[string]string{"keiyaku.yaml": cfgData, "go.mod": "module example.com/ws\n", "contracts/x/v1": "not a folder"},

@@ -42,11 +42,11 @@ func Load(file string) (*Config, error) {
 	}
 	cfg.Root = root
 	if cfg.Generate.GoModule == "" {
-		mod, err := goModulePath(filepath.Join(root, "go.mod"))
-		if err != nil {
-			return nil, &Error{File: file, Msg: fmt.Sprintf("generate.go_module is not set and go.mod gives none: %v", err)}
+		// A repository of contracts only has no go.mod: lint, breaking,
+		// export and docs need none; generate asks for it (RequireGoModule).
+		if mod, err := goModulePath(filepath.Join(root, "go.mod")); err == nil {
+			cfg.Generate.GoModule = mod
 		}
-		cfg.Generate.GoModule = mod
 	}
 	for _, m := range cfg.Modules {
 		st, err := os.Stat(filepath.Join(root, filepath.FromSlash(m.Path)))
@@ -66,6 +66,20 @@ func Load(file string) (*Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// RequireGoModule returns nil when the Go module path of the generated
+// packages is known (generate.go_module, or the module line of go.mod at the
+// workspace root), and otherwise an error saying what to add: only generate
+// needs it.
+func (c *Config) RequireGoModule() error {
+	if c.Generate.GoModule != "" {
+		return nil
+	}
+	_, err := goModulePath(filepath.Join(c.Root, "go.mod"))
+	return &Error{File: c.File, Msg: fmt.Sprintf("generate needs the Go module path of the generated packages, and "+
+		"generate.go_module is not set and go.mod gives none (%v): run \"go mod init <module path>\" in %s, "+
+		"or set generate.go_module in keiyaku.yaml", err, c.Root)}
 }
 
 // Parse decodes and validates configuration data; file names it in errors.

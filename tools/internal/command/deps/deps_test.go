@@ -153,7 +153,8 @@ func TestConsumer(t *testing.T) {
 	dir := t.TempDir()
 	v1, v2 := provider(t, dir)
 	cons := filepath.Join(dir, "consumer")
-	writeFile(t, filepath.Join(cons, "go.mod"), "module example.com/consumer\n\ngo 1.26\n\nrequire github.com/keiyaku/keiyaku v0.0.0\n\nreplace github.com/keiyaku/keiyaku => "+repoRoot(t)+"\n")
+	// The generated code needs only the runtime module (README, "Modules").
+	writeFile(t, filepath.Join(cons, "go.mod"), "module example.com/consumer\n\ngo 1.26\n\nrequire github.com/keiyaku/keiyaku/runtime v0.0.0\n\nreplace github.com/keiyaku/keiyaku/runtime => "+filepath.Join(repoRoot(t), "runtime")+"\n")
 	writeFile(t, filepath.Join(cons, "keiyaku.yaml"), `version: v1
 deps:
   - name: member

@@ -122,7 +122,7 @@ func changelog(ctx context.Context, cfg *config.Config, root *os.Root, f *flags)
 	}
 	from, err := open(cmp.Or(f.ChangelogFrom, cfg.Breaking.Against))
 	if err != nil {
-		return catalog.Changelog{}, fmt.Errorf("changelog: %w", err)
+		return catalog.Changelog{}, fmt.Errorf("changelog: %w (outside git, or without that baseline, pass --%s, or name one with --%s)", err, noChangelogFlagName, changelogFromFlagName)
 	}
 	defer from.Close()
 	c := catalog.Changelog{From: from.Label(), To: workspaceLabel}

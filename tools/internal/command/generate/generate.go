@@ -87,6 +87,9 @@ func run(ctx context.Context, out io.Writer, configFile string, f *flags) (retEr
 	if err != nil {
 		return err
 	}
+	if err := cfg.RequireGoModule(); err != nil {
+		return err
+	}
 	if !f.Check && !f.NoCache && generator.UpToDate(cfg, fingerprint()) {
 		for _, t := range generator.Plan(cfg) {
 			fmt.Fprintf(w, "%-9s %s%s\n", generator.Unchanged, t.Path, from(t.Source))
