@@ -87,44 +87,61 @@ type consumed struct {
 	value   []byte
 }
 
-// kcatConsumeOne reads the first record of topic with kcat and parses the
-// output of its format string: key, headers (name=value, comma
-// separated), value length, value.
-func kcatConsumeOne(t *testing.T, kcat, addr, topic string) consumed {
+// kcatConsume reads the first n records of topic with kcat and parses
+// the output of its format string, record after record: key, headers
+// (name=value, comma separated), value length, value.
+func kcatConsume(t *testing.T, kcat, addr, topic string, n int) []consumed {
 	t.Helper()
-	out, stderr, err := run(t, nil, nil, kcat, "-C", "-b", addr, "-t", topic, "-o", "beginning", "-c", "1", "-e",
+	out, stderr, err := run(t, nil, nil, kcat, "-C", "-b", addr, "-t", topic, "-o", "beginning", "-c", strconv.Itoa(n), "-e",
 		"-f", `%k\n%h\n%S\n%s`)
 	if err != nil {
 		t.Fatalf("kcat -C -t %s: %v\n%s", topic, err, stderr)
 	}
-	parts := bytes.SplitN(out, []byte("\n"), 4)
-	if len(parts) != 4 {
-		t.Fatalf("kcat -C -t %s: want key, headers, length and value lines, got %q (stderr: %s)", topic, out, stderr)
+	var recs []consumed
+	for len(out) > 0 {
+		parts := bytes.SplitN(out, []byte("\n"), 4)
+		if len(parts) != 4 {
+			t.Fatalf("kcat -C -t %s: want key, headers, length and value lines, got %q (stderr: %s)", topic, out, stderr)
+		}
+		size, err := strconv.Atoi(string(parts[2]))
+		if err != nil || size < 0 || size > len(parts[3]) {
+			t.Fatalf("kcat -C -t %s: value length %q, %d bytes left", topic, parts[2], len(parts[3]))
+		}
+		recs = append(recs, consumed{key: string(parts[0]), headers: parseHeaders(t, string(parts[1])), value: parts[3][:size]})
+		out = parts[3][size:]
 	}
-	n, err := strconv.Atoi(string(parts[2]))
-	if err != nil || n != len(parts[3]) {
-		t.Fatalf("kcat -C -t %s: value length %q, read %d bytes", topic, parts[2], len(parts[3]))
+	if len(recs) != n {
+		t.Fatalf("kcat -C -t %s -c %d: read %d records (stderr: %s)", topic, n, len(recs), stderr)
 	}
-	c := consumed{key: string(parts[0]), headers: map[string]string{}, value: parts[3]}
-	// %h joins name=value pairs with commas and does not escape a comma in
-	// a value (the dead-letter error has some): a piece that does not start
-	// with a header name and "=" continues the previous value.
+	return recs
+}
+
+// parseHeaders parses kcat's %h. It joins name=value pairs with commas and
+// does not escape a comma in a value (the dead-letter error has some): a
+// piece that does not start with a header name and "=" continues the
+// previous value.
+func parseHeaders(t *testing.T, s string) map[string]string {
+	t.Helper()
+	headers := map[string]string{}
+	if s == "" {
+		return headers
+	}
 	var last string
-	for _, piece := range strings.Split(string(parts[1]), ",") {
+	for _, piece := range strings.Split(s, ",") {
 		if m := headerStart.FindStringSubmatch(piece); m != nil {
-			if _, dup := c.headers[m[1]]; dup {
-				t.Fatalf("kcat -C -t %s: header %s appears twice", topic, m[1])
+			if _, dup := headers[m[1]]; dup {
+				t.Fatalf("kcat headers %q: %s appears twice", s, m[1])
 			}
 			last = m[1]
-			c.headers[last] = piece[len(m[0]):]
+			headers[last] = piece[len(m[0]):]
 			continue
 		}
 		if last == "" {
-			t.Fatalf("kcat -C -t %s: headers %q do not start with name=value", topic, parts[1])
+			t.Fatalf("kcat headers %q do not start with name=value", s)
 		}
-		c.headers[last] += "," + piece
+		headers[last] += "," + piece
 	}
-	return c
+	return headers
 }
 
 // headerStart matches the start of a name=value pair of kcat's %h.
@@ -161,7 +178,7 @@ func TestKcatReadsPublishedEvent(t *testing.T) {
 		t.Fatalf("publish: %v", err)
 	}
 
-	got := kcatConsumeOne(t, kcat, addr, eventsTopic)
+	got := kcatConsume(t, kcat, addr, eventsTopic, 1)[0]
 	t.Logf("kcat read key %s, headers %v, %d value bytes", got.key, got.headers, len(got.value))
 	if got.key != id {
 		t.Errorf("key = %q, want the reservation id %q", got.key, id)
@@ -279,9 +296,10 @@ func kcatProduce(t *testing.T, kcat, addr, key string, headers []string, path st
 // TestGeneratedConsumerReadsKcatRecords pins the other direction: records
 // that kcat produces — an event whose value the codec wrote and whose
 // CloudEvents headers and traceparent kcat sets — reach the generated
-// member consumer with their id, key, data and trace; and a garbage record
-// between two events goes to the dead-letter topic with the error in its
-// headers while the consumer goes on to the next event.
+// member consumer with their id, key, data and trace; and records that are
+// not events — garbage behind valid headers, plain text without headers —
+// go to the dead-letter topic with the error in their headers while the
+// consumer goes on to the next event.
 func TestGeneratedConsumerReadsKcatRecords(t *testing.T) {
 	kcat := tool(t, "kcat", "kcat")
 	t.Logf("kcat: %s", version(t, kcat, "-V"))
@@ -289,35 +307,43 @@ func TestGeneratedConsumerReadsKcatRecords(t *testing.T) {
 	c := singleObject(t)
 	dir := t.TempDir()
 
-	// Three records of one key (one partition, in order): an event, garbage
-	// with valid headers, an event.
+	// Four records of one key (one partition, handled in order): an event;
+	// garbage behind valid CloudEvents headers; a plain text record without
+	// headers, as `echo … | kcat -P` sends; an event.
 	key := uuid.NewString()
 	traceID := "4bf92f3577b34da6a3ce929d0e0e4736"
+	garbage, plain := []byte("\x00not avro at all\n\xff"), []byte("hello, kcat")
 	var ids []string
-	for i, name := range []string{"first", "garbage", "second"} {
-		value := []byte("\x00not avro at all\n\xff")
-		if name != "garbage" {
+	for i, name := range []string{"first", "garbage", "plain", "second"} {
+		value, headers := garbage, []string(nil)
+		id := uuid.NewString()
+		switch name {
+		case "plain":
+			value, id = plain, ""
+		case "first", "second":
 			v, err := c.Encode(t.Context(), nil, reservationv1.ReservationCreatedSchema, created(key))
 			if err != nil {
 				t.Fatal(err)
 			}
 			value = v
 		}
+		if id != "" {
+			headers = []string{
+				"ce_specversion=1.0",
+				"ce_id=" + id,
+				"ce_type=" + reservationv1.ReservationCreatedEvent.Name,
+				"ce_source=/tools/kcat",
+				"ce_time=" + time.Date(2026, 12, 6, 8, 0, i, 0, time.UTC).Format(time.RFC3339),
+				"content-type=application/avro",
+				fmt.Sprintf("traceparent=00-%s-00f067aa0ba902b%d-01", traceID, i),
+			}
+		}
 		path := filepath.Join(dir, name+".bin")
 		if err := os.WriteFile(path, value, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		id := uuid.NewString()
 		ids = append(ids, id)
-		kcatProduce(t, kcat, addr, key, []string{
-			"ce_specversion=1.0",
-			"ce_id=" + id,
-			"ce_type=" + reservationv1.ReservationCreatedEvent.Name,
-			"ce_source=/tools/kcat",
-			"ce_time=" + time.Date(2026, 12, 6, 8, 0, i, 0, time.UTC).Format(time.RFC3339),
-			"content-type=application/avro",
-			fmt.Sprintf("traceparent=00-%s-00f067aa0ba902b%d-01", traceID, i),
-		}, path)
+		kcatProduce(t, kcat, addr, key, headers, path)
 	}
 
 	tp := sdktrace.NewTracerProvider()
@@ -354,8 +380,8 @@ func TestGeneratedConsumerReadsKcatRecords(t *testing.T) {
 		return len(h.handled()) >= 2, nil
 	})
 	got := h.handled()
-	if len(got) != 2 || got[0].env.ID != ids[0] || got[1].env.ID != ids[2] {
-		t.Fatalf("handled %d events, want the ids %s and %s in order: %+v", len(got), ids[0], ids[2], got)
+	if len(got) != 2 || got[0].env.ID != ids[0] || got[1].env.ID != ids[3] {
+		t.Fatalf("handled %d events, want the ids %s and %s in order: %+v", len(got), ids[0], ids[3], got)
 	}
 	for _, g := range got {
 		if string(g.env.Key) != key || g.env.Source != "/tools/kcat" || g.env.Time.IsZero() {
@@ -369,14 +395,24 @@ func TestGeneratedConsumerReadsKcatRecords(t *testing.T) {
 		}
 	}
 
-	// The garbage record was dead-lettered before the second event was
-	// handled (one partition is handled in order): kcat reads it there.
-	dlq := kcatConsumeOne(t, kcat, addr, eventsTopic+events.DeadLetterSuffix)
-	t.Logf("dead-letter record: key %s, headers %v", dlq.key, dlq.headers)
-	if dlq.key != key || dlq.headers[events.HeaderID] != ids[1] || !bytes.Equal(dlq.value, []byte("\x00not avro at all\n\xff")) {
-		t.Errorf("dead-letter record: key %q, ce_id %q, value %q; want the garbage record", dlq.key, dlq.headers[events.HeaderID], dlq.value)
-	}
-	if dlq.headers[events.HeaderDLQError] == "" || dlq.headers[events.HeaderDLQTopic] != eventsTopic || dlq.headers[events.HeaderDLQOffset] != "1" {
-		t.Errorf("dead-letter headers %v: want %s, %s=%s and %s=1", dlq.headers, events.HeaderDLQError, events.HeaderDLQTopic, eventsTopic, events.HeaderDLQOffset)
+	// The garbage and the plain record were dead-lettered before the second
+	// event was handled (one partition is handled in order): kcat reads
+	// them there, with where they came from and why.
+	dlq := kcatConsume(t, kcat, addr, eventsTopic+events.DeadLetterSuffix, 2)
+	for i, want := range []struct {
+		id     string
+		value  []byte
+		offset string
+	}{{ids[1], garbage, "1"}, {ids[2], plain, "2"}} {
+		d := dlq[i]
+		t.Logf("dead-letter record %d: key %s, headers %v", i, d.key, d.headers)
+		if d.key != key || d.headers[events.HeaderID] != want.id || !bytes.Equal(d.value, want.value) {
+			t.Errorf("dead-letter record %d: key %q, ce_id %q, value %q; want key %s, ce_id %q, value %q",
+				i, d.key, d.headers[events.HeaderID], d.value, key, want.id, want.value)
+		}
+		if d.headers[events.HeaderDLQError] == "" || d.headers[events.HeaderDLQTopic] != eventsTopic || d.headers[events.HeaderDLQOffset] != want.offset {
+			t.Errorf("dead-letter record %d headers %v: want %s, %s=%s and %s=%s",
+				i, d.headers, events.HeaderDLQError, events.HeaderDLQTopic, eventsTopic, events.HeaderDLQOffset, want.offset)
+		}
 	}
 }
