@@ -125,6 +125,20 @@ pacts-check: pact-install ## fail when pacts/ is not what the consumer tests wri
 	  rm -f "$$tmp/out.txt"; \
 	  if ! diff -ru pacts "$$tmp"; then echo "pacts/ is stale: run make pacts and commit the result"; exit 1; fi
 
+# Conformance of the wire formats against tools we did not write: kcat
+# (librdkafka) reads and writes events on the embedded broker, promtool
+# lints every service's /metrics, psql audits the outbox and the
+# processed-events tables. The Debian packages are installed when missing;
+# the tests (build tag peers) fail, not skip, without them.
+.PHONY: peer-test
+peer-test: ## conformance tests against kcat, promtool and psql (Debian packages, installed when missing)
+	@if ! command -v kcat >/dev/null || ! command -v promtool >/dev/null || ! command -v psql >/dev/null; then \
+	  echo "installing kcat, prometheus (promtool) and postgresql-client (Debian packages)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat prometheus postgresql-client; \
+	fi
+	KEIYAKU_TEST_POSTGRES_DSN="$${KEIYAKU_TEST_POSTGRES_DSN:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}" \
+	  $(GO) test -tags peers -race -count=1 ./services/e2e/peers/...
+
 # The contract catalog: `keiyaku docs` writes site/ (git-ignored); the
 # browser test loads every page in headless Chromium (Debian's chromium and
 # chromium-driver, installed here when missing) and writes the screenshot
