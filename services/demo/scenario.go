@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,10 +37,6 @@ const (
 	poll           = 20 * time.Millisecond
 	retryEvery     = 250 * time.Millisecond // a client retrying a refused request
 )
-
-// fastAfterOpen is the latency the demo promises for a request refused by
-// an open circuit breaker.
-const fastAfterOpen = 100 * time.Millisecond
 
 // Log messages of the reservation service the narration points at.
 const (
@@ -455,6 +452,7 @@ func (d *demo) roomDown(ctx context.Context) error {
 		slowest    time.Duration
 		afterOpen  time.Duration
 		breakerMsg []entry
+		atOpen     float64 // attempts on room when the breaker opened
 	)
 	for i := range n {
 		b, err := d.reserveOne(ctx, uuid.NewString(), stack.Booking{
@@ -473,25 +471,32 @@ func (d *demo) roomDown(ctx context.Context) error {
 		breakerMsg = d.breaker(mark, stack.Room)
 		if openedAt < 0 && slices.ContainsFunc(breakerMsg, func(e entry) bool { return e.attrs["to"] == "open" }) {
 			openedAt = i
+			m, err := d.stack.Metrics(ctx, stack.Reservation)
+			if err != nil {
+				return err
+			}
+			atOpen, _ = m.Value("keiyaku_client_attempts_total", "target", stack.Room)
 			d.out.detail("circuit breaker of room: closed → open (3 failures in a row); the next requests are refused without a call")
 		}
 	}
 	if openedAt < 0 || openedAt == n-1 {
 		return fmt.Errorf("the breaker of room did not open in time (state changes: %d)", len(breakerMsg))
 	}
-	if afterOpen > fastAfterOpen {
-		return fmt.Errorf("with the breaker open a refusal took %s, want under %s", afterOpen, fastAfterOpen)
-	}
 	after, err := d.stack.Metrics(ctx, stack.Reservation)
 	if err != nil {
 		return err
 	}
 	attempts1, _ := after.Value("keiyaku_client_attempts_total", "target", stack.Room)
+	// Refused without a call: what makes an open breaker fast is checked
+	// by counting calls, not by a clock a loaded machine can stretch.
+	if open := int(attempts1 - atOpen); open != 0 {
+		return fmt.Errorf("with the breaker open, %d attempts still reached room", open)
+	}
 	calls := int(attempts1 - attempts0)
 	if calls > n {
 		return fmt.Errorf("%d attempts on room for %d requests: retries multiplied the load", calls, n)
 	}
-	d.out.say("%d requests, all 503 in at most %s; after the breaker opened at most %s; attempts on room: %d (not %d)",
+	d.out.say("%d requests, all 503 in at most %s; after the breaker opened none reached room (at most %s each); attempts on room: %d (not %d)",
 		n, ms(slowest), ms(afterOpen), calls, 2*n)
 
 	t0 := time.Now()
@@ -750,17 +755,25 @@ func (d *demo) waitEvery(ctx context.Context, timeout, interval time.Duration, w
 	}
 }
 
-// refused checks that nothing listens on addr any more.
+// refused checks that nothing serves on addr any more: a connection is
+// refused, or — while the stack keeps a stopped part's port bound for its
+// restart — reset at once, before any byte is read.
 func refused(ctx context.Context, addr string) error {
 	var dialer net.Dialer
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	c, err := dialer.DialContext(ctx, "tcp", addr)
-	if err == nil {
-		_ = c.Close()
-		return fmt.Errorf("%s still accepts connections", addr)
+	if err != nil {
+		return nil
 	}
-	return nil
+	defer c.Close()
+	deadline, _ := ctx.Deadline()
+	_ = c.SetReadDeadline(deadline)
+	var buf [1]byte
+	if _, err := c.Read(buf[:]); errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+		return nil
+	}
+	return fmt.Errorf("%s still accepts connections", addr)
 }
 
 func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"path"
 
 	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
@@ -24,8 +23,6 @@ const (
 	RulePartitionsChanged     = "channel-partitions-changed"
 )
 
-const asyncapiFile = "asyncapi.yaml"
-
 // AsyncAPI compares each module's asyncapi.yaml in cur with base. What a
 // receive side depends on may not go: a channel, a send operation or a
 // message removed, a topic address or a key schema changed, a payload
@@ -38,18 +35,16 @@ const asyncapiFile = "asyncapi.yaml"
 func AsyncAPI(ctx context.Context, cfg *config.Config, cur, base fs.FS) ([]report.Finding, error) {
 	var findings []report.Finding
 	for _, m := range cfg.Modules {
-		file := path.Join(m.Path, asyncapiFile)
-		_, curErr := fs.Stat(cur, file)
-		_, baseErr := fs.Stat(base, file)
-		if baseErr != nil {
+		baseFile, file := m.AsyncAPIDocFS(base), m.AsyncAPIDocFS(cur)
+		if _, err := fs.Stat(base, baseFile); baseFile == "" || err != nil {
 			continue // new (or never) an AsyncAPI contract: nothing to break
 		}
-		b, err := asyncapi.LoadFS(ctx, base, file)
+		b, err := asyncapi.LoadFS(ctx, base, baseFile)
 		if err != nil {
 			return nil, fmt.Errorf("baseline: %w", err)
 		}
-		if curErr != nil {
-			findings = append(findings, finding(RuleContractRemoved, report.Error, asyncapi.Pos{File: file},
+		if _, err := fs.Stat(cur, file); file == "" || err != nil {
+			findings = append(findings, finding(RuleContractRemoved, report.Error, asyncapi.Pos{File: baseFile},
 				"the AsyncAPI contract is gone: its senders and receivers lose their channels"))
 			continue
 		}

@@ -81,8 +81,7 @@ func subjectsAt(ctx context.Context, cfg *config.Config, fsys fs.FS) snapshot {
 				continue
 			}
 		}
-		file := path.Join(m.Path, asyncapiFile)
-		if _, err := fs.Stat(fsys, file); err == nil {
+		if file := m.AsyncAPIDocFS(fsys); file != "" {
 			doc, err := asyncapi.LoadFS(ctx, fsys, file)
 			if err != nil {
 				snap.failed[m.Path] = err

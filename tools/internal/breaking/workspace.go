@@ -64,11 +64,11 @@ func openAPIWorkspace(ctx context.Context, cfg *config.Config, cur, base fs.FS) 
 	curLoader, baseLoader := openapi.NewLoaderFS(cur), openapi.NewLoaderFS(base)
 	var findings []report.Finding
 	for _, m := range cfg.Modules {
-		curDocs, err := openapi.DocumentsFS(cur, m.Path)
+		curDocs, err := openapi.DocumentsFS(cur, m.Path, m.OpenAPIDocFS(cur))
 		if err != nil {
 			return nil, err
 		}
-		baseDocs, err := openapi.DocumentsFS(base, m.Path)
+		baseDocs, err := openapi.DocumentsFS(base, m.Path, m.OpenAPIDocFS(base))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("baseline: %w", err)
 		}

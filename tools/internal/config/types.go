@@ -7,9 +7,9 @@
 package config
 
 import (
+	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -427,22 +427,33 @@ func (c *Config) ImportPath(m Module) string { return path.Join(c.Generate.GoMod
 // OpenAPIDoc returns the workspace-relative path of the module's OpenAPI
 // document: modules[].openapi when set, else the first default name
 // ([DefaultOpenAPIFiles]) that exists below root; "" when there is none.
-func (m Module) OpenAPIDoc(root string) string {
-	return m.doc(root, m.OpenAPI, DefaultOpenAPIFiles)
+func (m Module) OpenAPIDoc(root string) string { return m.OpenAPIDocFS(os.DirFS(root)) }
+
+// OpenAPIDocFS is [Module.OpenAPIDoc] in fsys, the workspace's root as a
+// file system (a baseline's tree, say).
+func (m Module) OpenAPIDocFS(fsys fs.FS) string {
+	return m.doc(fsys, m.OpenAPI, DefaultOpenAPIFiles)
 }
 
 // AsyncAPIDoc is [Module.OpenAPIDoc] for the AsyncAPI document.
-func (m Module) AsyncAPIDoc(root string) string {
-	return m.doc(root, m.AsyncAPI, DefaultAsyncAPIFiles)
+func (m Module) AsyncAPIDoc(root string) string { return m.AsyncAPIDocFS(os.DirFS(root)) }
+
+// AsyncAPIDocFS is [Module.OpenAPIDocFS] for the AsyncAPI document: ""
+// when fsys holds none.
+func (m Module) AsyncAPIDocFS(fsys fs.FS) string {
+	return m.doc(fsys, m.AsyncAPI, DefaultAsyncAPIFiles)
 }
 
-func (m Module) doc(root, set string, defaults []string) string {
+// doc returns the document set by name (whether or not it exists: a
+// missing named document is an error for the caller to report), else the
+// first of defaults that fsys holds, else "".
+func (m Module) doc(fsys fs.FS, set string, defaults []string) string {
 	if set != "" {
 		return path.Join(m.Path, set)
 	}
 	for _, name := range defaults {
 		p := path.Join(m.Path, name)
-		if st, err := os.Stat(filepath.Join(root, filepath.FromSlash(p))); err == nil && !st.IsDir() {
+		if st, err := fs.Stat(fsys, p); err == nil && !st.IsDir() {
 			return p
 		}
 	}

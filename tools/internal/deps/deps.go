@@ -356,7 +356,7 @@ func materialise(root string, d config.Dep, fsys fs.FS, e Locked) error {
 
 // moduleFiles lists and sums the files of d's module at b.
 func moduleFiles(ctx context.Context, b *baseline.Baseline, d config.Dep) ([]export.File, error) {
-	paths, err := export.ModuleFiles(ctx, b.FS(), d.Module)
+	paths, err := export.ModuleFiles(ctx, b.FS(), config.Module{Path: d.Module})
 	if err != nil {
 		return nil, fmt.Errorf("dep %q at %s: %w", d.Name, b.Label(), err)
 	}

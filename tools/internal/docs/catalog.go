@@ -3,11 +3,9 @@ package docs
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -17,10 +15,6 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/openapi"
 	"github.com/keiyaku/keiyaku/tools/internal/report"
 )
-
-// asyncAPIFile is the AsyncAPI document of a module, as the generator and
-// the gate read it.
-const asyncAPIFile = "asyncapi.yaml"
 
 // Catalog is everything the pages show, in a fixed order.
 type Catalog struct {
@@ -85,7 +79,7 @@ func load(ctx context.Context, cfg *config.Config, fsys fs.FS, log *slog.Logger)
 			Module: m.Path,
 			Page:   strings.ReplaceAll(m.Name(), "/", "-") + ".html",
 		}
-		files, err := openapi.DocumentsFS(fsys, m.Path)
+		files, err := openapi.DocumentsFS(fsys, m.Path, m.OpenAPIDocFS(fsys))
 		if err != nil {
 			return nil, fmt.Errorf("catalog of %s: %w", m.Path, err)
 		}
@@ -99,8 +93,7 @@ func load(ctx context.Context, cfg *config.Config, fsys fs.FS, log *slog.Logger)
 			}
 			svc.Operations = append(svc.Operations, operations(file, doc)...)
 		}
-		file := path.Join(m.Path, asyncAPIFile)
-		if _, err := fs.Stat(fsys, file); err == nil {
+		if file := m.AsyncAPIDocFS(fsys); file != "" {
 			doc, err := asyncapi.LoadFS(ctx, fsys, file)
 			if err != nil {
 				return nil, fmt.Errorf("catalog of %s: %w", m.Path, err)
@@ -110,8 +103,6 @@ func load(ctx context.Context, cfg *config.Config, fsys fs.FS, log *slog.Logger)
 				svc.Title, svc.Version, svc.Description = doc.Info.Title, doc.Info.Version, paragraphs(doc.Info.Description)
 			}
 			svc.Events, svc.Messages = events(doc)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("catalog of %s: %w", m.Path, err)
 		}
 		if svc.Title == "" {
 			svc.Title = svc.Name

@@ -21,7 +21,6 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -79,12 +78,14 @@ func Sum(data []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// ModuleFiles returns the workspace-relative paths of the files module (a
+// ModuleFiles returns the workspace-relative paths of the files module m (a
 // folder of fsys) needs, sorted: every regular file below it and every file
-// its OpenAPI and AsyncAPI documents reach by $ref. A contract that does
+// its OpenAPI and AsyncAPI documents (default names, or those m names)
+// reach by $ref. A contract that does
 // not load is an error, as is a symbolic link below the module (it could
 // not be exported faithfully) and a module folder that does not exist.
-func ModuleFiles(ctx context.Context, fsys fs.FS, module string) ([]string, error) {
+func ModuleFiles(ctx context.Context, fsys fs.FS, m config.Module) ([]string, error) {
+	module := m.Path
 	set := map[string]bool{}
 	err := fs.WalkDir(fsys, module, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -105,7 +106,7 @@ func ModuleFiles(ctx context.Context, fsys fs.FS, module string) ([]string, erro
 	if err != nil {
 		return nil, fmt.Errorf("module %s: %w", module, err)
 	}
-	docs, err := openapi.DocumentsFS(fsys, module)
+	docs, err := openapi.DocumentsFS(fsys, module, m.OpenAPIDocFS(fsys))
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +119,7 @@ func ModuleFiles(ctx context.Context, fsys fs.FS, module string) ([]string, erro
 			set[p] = true
 		}
 	}
-	if async := path.Join(module, "asyncapi.yaml"); set[async] {
+	if async := m.AsyncAPIDocFS(fsys); set[async] {
 		doc, err := asyncapi.LoadFS(ctx, fsys, async)
 		if err != nil {
 			return nil, fmt.Errorf("module %s: %w", module, err)
@@ -175,14 +176,15 @@ func Write(ctx context.Context, b *baseline.Baseline, dir string, opts ...Option
 	}
 	set := map[string]bool{}
 	for _, m := range modules {
-		if _, ok := cfg.Module(m); !ok {
+		mod, ok := cfg.Module(m)
+		if !ok {
 			known := make([]string, len(cfg.Modules))
 			for i, km := range cfg.Modules {
 				known[i] = km.Path
 			}
 			return nil, fmt.Errorf("export %s: no module %q in its keiyaku.yaml; known modules: %s", b.Label(), m, strings.Join(known, ", "))
 		}
-		files, err := ModuleFiles(ctx, fsys, m)
+		files, err := ModuleFiles(ctx, fsys, mod)
 		if err != nil {
 			return nil, fmt.Errorf("export %s: %w", b.Label(), err)
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/keiyaku/keiyaku/tools/internal/baseline"
+	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/export"
 )
 
@@ -153,7 +154,7 @@ func TestWrite(t *testing.T) {
 // error, not an empty export.
 func TestModuleFiles(t *testing.T) {
 	t.Parallel()
-	_, err := export.ModuleFiles(t.Context(), os.DirFS("../../.."), "contracts/nope/v1")
+	_, err := export.ModuleFiles(t.Context(), os.DirFS("../../.."), config.Module{Path: "contracts/nope/v1"})
 	if err == nil || !strings.Contains(err.Error(), `no module folder "contracts/nope/v1"`) {
 		t.Fatalf("err = %v", err)
 	}

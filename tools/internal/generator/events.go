@@ -16,9 +16,6 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/diag"
 )
 
-// AsyncAPIFile is the name of a module's AsyncAPI contract.
-const AsyncAPIFile = "asyncapi.yaml"
-
 // EventsFile is the generated file of a module's typed producer and
 // consumer.
 const EventsFile = "events" + Suffix

@@ -164,14 +164,7 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 // openAPIDocs lists the OpenAPI documents of a module: those at the top
 // of its folder, and the one generate reads, whatever its name or folder.
 func openAPIDocs(cfg *config.Config, m config.Module) ([]string, error) {
-	files, err := openapi.Documents(cfg.Root, m.Path)
-	if err != nil {
-		return nil, err
-	}
-	if doc := m.OpenAPIDoc(cfg.Root); doc != "" && !slices.Contains(files, doc) {
-		files = append(files, doc)
-	}
-	return files, nil
+	return openapi.Documents(cfg.Root, m.Path, m.OpenAPIDoc(cfg.Root))
 }
 
 // Enabled returns the rules lint.use and lint.except select, in table

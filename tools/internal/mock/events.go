@@ -9,8 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -54,12 +52,12 @@ type EventMessage struct {
 }
 
 // SendMessages lists the messages the modules send, in module and
-// document order. A module without asyncapi.yaml sends none.
+// document order. A module without an AsyncAPI document sends none.
 func SendMessages(ctx context.Context, cfg *config.Config, modules []config.Module) ([]EventMessage, error) {
 	var out []EventMessage
 	for _, m := range modules {
-		file := path.Join(m.Path, "asyncapi.yaml")
-		if _, err := os.Stat(path.Join(cfg.Root, file)); errors.Is(err, os.ErrNotExist) {
+		file := m.AsyncAPIDoc(cfg.Root)
+		if file == "" {
 			continue
 		}
 		doc, err := asyncapi.Load(ctx, cfg.Root, file)

@@ -86,7 +86,7 @@ func Load(ctx context.Context, cfg *config.Config, modules []config.Module, all 
 	defer loader.Close()
 	var out []Contract
 	for _, m := range modules {
-		docs, err := openapi.Documents(cfg.Root, m.Path)
+		docs, err := openapi.Documents(cfg.Root, m.Path, m.OpenAPIDoc(cfg.Root))
 		if err != nil {
 			return nil, fmt.Errorf("module %s: %w", m.Name(), err)
 		}

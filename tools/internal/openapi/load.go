@@ -205,18 +205,20 @@ func (l *Loader) read(_ *openapi3.Loader, u *url.URL) ([]byte, error) {
 // (so that loading it reports where it breaks, rather than the module
 // silently losing a contract), sorted. Other documents (AsyncAPI, Avro
 // schemas, JSON arrays) are skipped. Files are read through an os.Root, so
-// a symlink out of the workspace is refused.
-func Documents(root, dir string) ([]string, error) {
+// a symlink out of the workspace is refused. named are the documents the
+// configuration names for the module (modules[].openapi), listed too
+// whatever their folder, when they exist.
+func Documents(root, dir string, named ...string) ([]string, error) {
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("open workspace root: %w", err)
 	}
 	defer r.Close()
-	return DocumentsFS(r.FS(), dir)
+	return DocumentsFS(r.FS(), dir, named...)
 }
 
 // DocumentsFS is Documents over any fs.FS, such as a baseline.
-func DocumentsFS(fsys fs.FS, dir string) ([]string, error) {
+func DocumentsFS(fsys fs.FS, dir string, named ...string) ([]string, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("list module %s: %w", dir, err)
@@ -250,6 +252,15 @@ func DocumentsFS(fsys fs.FS, dir string) ([]string, error) {
 			docs = append(docs, file)
 		}
 	}
+	for _, file := range named {
+		if file == "" || slices.Contains(docs, file) {
+			continue
+		}
+		if st, err := fs.Stat(fsys, file); err == nil && !st.IsDir() {
+			docs = append(docs, file)
+		}
+	}
+	slices.Sort(docs)
 	return docs, nil
 }
 
