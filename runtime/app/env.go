@@ -19,19 +19,22 @@ import (
 // The environment variables [LoadEnv] reads, besides the OTEL_* ones of
 // runtime/telemetry.
 const (
-	EnvListenAddr        = "LISTEN_ADDR"
-	EnvDatabaseURL       = "DATABASE_URL"
-	EnvDataDir           = "DATA_DIR"
-	EnvKafkaBrokers      = "KAFKA_BROKERS"
-	EnvKafkaTLS          = "KAFKA_TLS"
-	EnvKafkaTLSCAFile    = "KAFKA_TLS_CA_FILE"
-	EnvKafkaTLSCertFile  = "KAFKA_TLS_CERT_FILE"
-	EnvKafkaTLSKeyFile   = "KAFKA_TLS_KEY_FILE"
-	EnvKafkaSASLMech     = "KAFKA_SASL_MECHANISM"
-	EnvKafkaSASLUser     = "KAFKA_SASL_USERNAME"
-	EnvKafkaSASLPassword = "KAFKA_SASL_PASSWORD"
-	EnvSchemaRegistryURL = "SCHEMA_REGISTRY_URL"
-	EnvLogLevel          = "LOG_LEVEL"
+	EnvListenAddr             = "LISTEN_ADDR"
+	EnvDatabaseURL            = "DATABASE_URL"
+	EnvDataDir                = "DATA_DIR"
+	EnvKafkaBrokers           = "KAFKA_BROKERS"
+	EnvKafkaTLS               = "KAFKA_TLS"
+	EnvKafkaTLSCAFile         = "KAFKA_TLS_CA_FILE"
+	EnvKafkaTLSCertFile       = "KAFKA_TLS_CERT_FILE"
+	EnvKafkaTLSKeyFile        = "KAFKA_TLS_KEY_FILE"
+	EnvKafkaSASLMech          = "KAFKA_SASL_MECHANISM"
+	EnvKafkaSASLUser          = "KAFKA_SASL_USERNAME"
+	EnvKafkaSASLPassword      = "KAFKA_SASL_PASSWORD"
+	EnvSchemaRegistryURL      = "SCHEMA_REGISTRY_URL"
+	EnvSchemaRegistryUser     = "SCHEMA_REGISTRY_USERNAME"
+	EnvSchemaRegistryPassword = "SCHEMA_REGISTRY_PASSWORD"
+	EnvSchemaRegistryCAFile   = "SCHEMA_REGISTRY_TLS_CA_FILE"
+	EnvLogLevel               = "LOG_LEVEL"
 )
 
 // Defaults of [LoadEnv].
@@ -57,7 +60,10 @@ const shutdownTimeout = 10 * time.Second
 //	| KAFKA_TLS_CERT_FILE/_KEY_ | (none)                  | mutual TLS client certificate (PEM)   |
 //	| KAFKA_SASL_MECHANISM      | (none)                  | PLAIN, SCRAM-SHA-256, SCRAM-SHA-512   |
 //	| KAFKA_SASL_USERNAME/_PASSWORD | (none)              | the SASL login                        |
-//	| SCHEMA_REGISTRY_URL       | (none: schema topic)    | Kafka.SchemaRegistryURL               |
+//	| SCHEMA_REGISTRY_URL       | (none: schema topic)    | Kafka.SchemaRegistryURL (no login in  |
+//	|                           |                         | it: user info moves to the login)     |
+//	| SCHEMA_REGISTRY_USERNAME/_PASSWORD | (none)         | the registry's basic-auth login       |
+//	| SCHEMA_REGISTRY_TLS_CA_FILE | (system roots)        | Kafka.SchemaRegistryTLS roots (PEM)   |
 //	| LOG_LEVEL                 | info                    | debug, info, warn or error            |
 //	| OTEL_*                    | see runtime/telemetry   | Telemetry; OTEL_SERVICE_NAME defaults |
 //	|                           |                         | to the service name                   |
@@ -137,7 +143,23 @@ func LoadEnv(getenv func(string) string, name, defaultAddr string) (Env, error) 
 	if _, err := env.Kafka.Client.Options(); err != nil {
 		errs = append(errs, fmt.Errorf("KAFKA_*: %w", err))
 	}
-	env.Kafka.SchemaRegistryURL = get(EnvSchemaRegistryURL, "")
+	if reg := get(EnvSchemaRegistryURL, ""); reg != "" {
+		env.Kafka.SchemaRegistryUsername = get(EnvSchemaRegistryUser, "")
+		env.Kafka.SchemaRegistryPassword = getenv(EnvSchemaRegistryPassword)
+		env.Kafka.SchemaRegistryURL = reg
+		base, user, pass, err := registryEndpoint(env.Kafka)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvSchemaRegistryURL, err))
+		}
+		env.Kafka.SchemaRegistryURL, env.Kafka.SchemaRegistryUsername, env.Kafka.SchemaRegistryPassword = base, user, pass
+		if ca := get(EnvSchemaRegistryCAFile, ""); ca != "" {
+			cfg, err := events.LoadTLS(ca, "", "")
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", EnvSchemaRegistryCAFile, err))
+			}
+			env.Kafka.SchemaRegistryTLS = cfg
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Env{}, fmt.Errorf("configuration of %s: %w", name, err)
 	}
