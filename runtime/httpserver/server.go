@@ -266,6 +266,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- s.srv.Serve(ln) }()
+	s.cfg.logger.InfoContext(ctx, "http server listening", "addr", ln.Addr().String())
 	select {
 	case err := <-served:
 		s.stopping.Store(true)
