@@ -53,7 +53,9 @@ func WithStringFormat(name string, check func(string) error) ValidatorOption {
 // The rule for 400 versus 422: every violation of the contract is a 400 —
 // malformed JSON, a wrong Content-Type, a missing or mistyped parameter, a
 // single-valued query or header parameter sent twice, a body where the
-// operation takes none, a body that breaks its schema (missing property,
+// operation takes none, a JSON body with data after its value or with a key
+// repeated in an object (reported at the key, e.g. "body.checkIn"), a body
+// that breaks its schema (missing property,
 // wrong type, bad format, out of bounds, not in the enum). This is what the shared BadRequest
 // response of contracts/shared/v1/problem.yaml promises, and every
 // operation documents it. 422 Unprocessable Entity is left to the
@@ -148,6 +150,20 @@ func (v *validator) check(w http.ResponseWriter, r *http.Request) bool {
 			return false
 		}
 		p := problem.NotFound("no operation matches the request path")
+		p.Instance = r.URL.EscapedPath()
+		problem.Write(w, p)
+		return false
+	}
+	strict, err := strictJSONBody(r)
+	if err != nil || strict != nil {
+		var errs []problem.FieldError
+		if strict != nil {
+			errs = append(errs, *strict)
+		} else if !errors.As(err, new(*http.MaxBytesError)) {
+			errs = append(errs, problem.FieldError{Field: "body", Reason: "cannot be read"})
+			err = nil
+		}
+		p := validationProblem(err, errs)
 		p.Instance = r.URL.EscapedPath()
 		problem.Write(w, p)
 		return false
