@@ -178,6 +178,21 @@ func LoadEnv(getenv func(string) string, name, defaultAddr string) (Env, error) 
 	return env, nil
 }
 
+// EnvBool reads the boolean variable name through getenv (a service's own
+// variable, e.g. DEMO_DATA): false when it is empty, else what
+// strconv.ParseBool makes of it, or an error naming the variable.
+func EnvBool(getenv func(string) string, name string) (bool, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s: %q is not true or false", name, v)
+	}
+	return b, nil
+}
+
 // Runner is a service built by a [Process]: Run serves until ctx is done,
 // then shuts down gracefully and releases what the service holds.
 type Runner interface {
