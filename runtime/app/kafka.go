@@ -323,11 +323,12 @@ func (d *deferredStore) flush(ctx context.Context) error {
 }
 
 // NewOutbox returns the transactional outbox on db (creating its table)
-// and the relay that publishes it through p, with t's logger and meter
-// provider; opts follow and may override them. A service adds the records
-// of its events to the store in the transaction of its state change,
-// calls Notify on the relay after the commit, and runs the relay for as
-// long as it serves.
+// and the relay that publishes it through p, with t's logger, meter and
+// tracer providers and propagator (each record's send span joins the
+// trace of the request that added it); opts follow and may override them.
+// A service adds the records of its events to the store in the
+// transaction of its state change, calls Notify on the relay after the
+// commit, and runs the relay for as long as it serves.
 func NewOutbox(ctx context.Context, db *sqldb.DB, p *Producer, t Telemetry, opts ...outbox.RelayOption) (*outbox.Store, *outbox.Relay, error) {
 	if p == nil {
 		return nil, nil, errors.New("new outbox: nil producer")
@@ -338,7 +339,8 @@ func NewOutbox(ctx context.Context, db *sqldb.DB, p *Producer, t Telemetry, opts
 		return nil, nil, fmt.Errorf("new outbox: %w", err)
 	}
 	relay, err := outbox.NewRelay(store, p.Send,
-		append([]outbox.RelayOption{outbox.WithLogger(t.Logger), outbox.WithMeterProvider(t.MeterProvider)}, opts...)...)
+		append([]outbox.RelayOption{outbox.WithLogger(t.Logger), outbox.WithMeterProvider(t.MeterProvider),
+			outbox.WithTracerProvider(t.TracerProvider), outbox.WithPropagator(t.Propagator)}, opts...)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("new outbox: %w", err)
 	}
