@@ -71,6 +71,7 @@ bench: ## measure generation: Go benchmarks, then the CLI (median of 5) against 
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./tools/internal/generator/
 	OAPI_CODEGEN_VERSION=$(OAPI_CODEGEN_VERSION) tools/bench/generate.sh
 	$(GO) run ./services/loadgen -embedded -duration 10s -concurrency 32
+	$(GO) test -run '^$$' -bench . -count 5 ./tools/internal/mock/ ./tools/internal/verify/
 
 # Pact: pact-go v2.4.2 calls libpact_ffi 0.4.x; the npm package
 # @pact-foundation/pact-core-linux-x64-glibc@18.1.0 ships 0.4.28 (newer

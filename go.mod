@@ -3,6 +3,7 @@ module github.com/keiyaku/keiyaku
 go 1.26.8
 
 require (
+	github.com/brianvoe/gofakeit/v7 v7.18.9
 	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/go-logr/logr v1.4.4

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 
@@ -23,6 +24,10 @@ type HTTPConfig struct {
 	// Addr is the TCP address to listen on, e.g. ":8081"; empty keeps
 	// the default of runtime/httpserver (":8080").
 	Addr string
+	// Listener, when set, is where the server serves instead of listening
+	// on Addr (a port bound once by the caller and handed over); the
+	// server closes it when it stops.
+	Listener net.Listener
 	// Spec is the service's OpenAPI document (the generated GetSpec());
 	// every request is validated against it. Required.
 	Spec *openapi3.T
@@ -91,6 +96,9 @@ func NewHTTPServer(ctx context.Context, cfg HTTPConfig, t Telemetry, opts ...htt
 	}
 	if cfg.Addr != "" {
 		base = append(base, httpserver.WithAddr(cfg.Addr))
+	}
+	if cfg.Listener != nil {
+		base = append(base, httpserver.WithListener(cfg.Listener))
 	}
 	srv, err := httpserver.New(api, append(base, opts...)...)
 	if err != nil {

@@ -17,6 +17,7 @@ type Option func(*config)
 
 type config struct {
 	addr              string
+	listener          net.Listener
 	readHeaderTimeout time.Duration
 	readTimeout       time.Duration
 	writeTimeout      time.Duration
@@ -38,6 +39,15 @@ type check struct {
 // overriding the default ":8080".
 func WithAddr(addr string) Option {
 	return func(c *config) { c.addr = addr }
+}
+
+// WithListener makes [Server.ListenAndServe] serve on ln instead of
+// listening on the address of [WithAddr]: the caller binds the port (or
+// inherits it from a parent process) and hands it over. The Server takes
+// ownership of ln and closes it when it stops. By default ListenAndServe
+// listens on the address of WithAddr.
+func WithListener(ln net.Listener) Option {
+	return func(c *config) { c.listener = ln }
 }
 
 // WithReadHeaderTimeout bounds the time to read the request headers,
@@ -236,9 +246,12 @@ func (c *config) validate() error {
 // /readyz only when the Server itself runs.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// ListenAndServe listens on the address set by [WithAddr] and calls
-// [Server.Run].
+// ListenAndServe listens on the address set by [WithAddr] (or takes the
+// listener of [WithListener]) and calls [Server.Run].
 func (s *Server) ListenAndServe(ctx context.Context) error {
+	if s.cfg.listener != nil {
+		return s.Run(ctx, s.cfg.listener)
+	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.addr)
 	if err != nil {
 		return fmt.Errorf("httpserver: listen: %w", err)

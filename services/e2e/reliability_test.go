@@ -230,24 +230,36 @@ func TestR2BrokerDown(t *testing.T) {
 type countingProxy struct {
 	*httptest.Server
 	attempts atomic.Int64
+	target   atomic.Pointer[url.URL]
 }
 
-func newCountingProxy(t *testing.T, target string) *countingProxy {
+func newCountingProxy(t *testing.T) *countingProxy {
 	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := &countingProxy{}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.ErrorLog = nil
-	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) }
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			if u := p.target.Load(); u != nil {
+				r.SetURL(u)
+			}
+		},
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) },
+	}
 	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.attempts.Add(1)
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(p.Close)
 	return p
+}
+
+// forwardTo makes the proxy forward to target, a base URL.
+func (p *countingProxy) forwardTo(t *testing.T, target string) {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.target.Store(u)
 }
 
 // TestR3RoomDown pins the client policy under load when a provider dies:
@@ -263,12 +275,9 @@ func TestR3RoomDown(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
-			roomAddr, err := stack.FreeAddr()
-			if err != nil {
-				t.Fatal(err)
-			}
-			proxy := newCountingProxy(t, "http://"+roomAddr)
-			sys := start(t, b, stack.WithAddr(stack.Room, roomAddr), stack.WithNeighbourURL(stack.Room, proxy.URL))
+			proxy := newCountingProxy(t)
+			sys := start(t, b, stack.WithNeighbourURL(stack.Room, proxy.URL))
+			proxy.forwardTo(t, sys.URL(stack.Room))
 			ctx := t.Context()
 
 			const workers = 8

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -67,8 +68,15 @@ func childMain(name string) int {
 		Name:        notification.Name,
 		DefaultAddr: notification.DefaultAddr,
 		Start: func(ctx context.Context, env app.Env, tel app.Telemetry) (app.Runner, error) {
+			// The test binds the port once and hands it over as fd 3
+			// (stack.ListenerFile), so a restarted child never races
+			// another socket for it.
+			ln, err := net.FileListener(os.NewFile(3, "listener"))
+			if err != nil {
+				return nil, fmt.Errorf("inherited listener: %w", err)
+			}
 			return notification.New(ctx, notification.Config{
-				ListenAddr: env.ListenAddr, DatabaseURL: env.DatabaseURL, Kafka: env.Kafka,
+				Listener: ln, DatabaseURL: env.DatabaseURL, Kafka: env.Kafka,
 			}, notification.WithTelemetry(tel))
 		},
 	})
@@ -300,7 +308,6 @@ func (s *system) startChild(t *testing.T, service string, log io.Writer) *child 
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(),
 		envChild+"="+service,
-		app.EnvListenAddr+"="+s.Addr(service),
 		app.EnvDatabaseURL+"="+s.DatabaseURL(service),
 		app.EnvKafkaBrokers+"="+s.BrokerAddr(),
 		app.EnvLogLevel+"=warn",
@@ -308,7 +315,14 @@ func (s *system) startChild(t *testing.T, service string, log io.Writer) *child 
 		"OTEL_EXPORTER_OTLP_ENDPOINT=",
 	)
 	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	lnFile, err := s.ListenerFile(service)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.ExtraFiles = []*os.File{lnFile} // fd 3 in the child
+	err = cmd.Start()
+	_ = lnFile.Close()
+	if err != nil {
 		t.Fatalf("start %s: %v", service, err)
 	}
 	c := &child{cmd: cmd, done: make(chan error, 1)}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 
@@ -47,6 +48,10 @@ type Config struct {
 	// ListenAddr is the TCP address of the HTTP API, e.g. ":8081".
 	// Required.
 	ListenAddr string
+	// Listener, when set, is where the HTTP API serves instead of
+	// listening on ListenAddr: a port bound once by the caller and handed
+	// over. The service closes it when Run ends.
+	Listener net.Listener
 	// DatabaseURL is the service's own database: a postgres:// URL or a
 	// SQLite file (see runtime/sqldb.Open). Required.
 	DatabaseURL string
@@ -146,7 +151,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	if err := errors.Join(o.errs...); err != nil {
 		return nil, fmt.Errorf("member: %w", err)
 	}
-	if cfg.ListenAddr == "" {
+	if cfg.ListenAddr == "" && cfg.Listener == nil {
 		return nil, errors.New("member: empty listen address")
 	}
 	tel := o.tel.Resolved()
@@ -182,7 +187,7 @@ func (s *Service) assemble(ctx context.Context, cfg Config, tel app.Telemetry) e
 	handler := memberv1.HandlerWithOptions(strict, memberv1.StdHTTPServerOptions{
 		ErrorHandlerFunc: httpserver.ParamErrorHandler,
 	})
-	hc := app.HTTPConfig{Name: Name, Addr: cfg.ListenAddr, Spec: spec, API: handler, DB: s.db}
+	hc := app.HTTPConfig{Name: Name, Addr: cfg.ListenAddr, Listener: cfg.Listener, Spec: spec, API: handler, DB: s.db}
 	if cfg.ProviderStates {
 		hc.ProviderStates = s.providerStates()
 	}

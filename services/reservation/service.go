@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -44,6 +45,10 @@ type Config struct {
 	// ListenAddr is the TCP address of the HTTP API, e.g. ":8080".
 	// Required.
 	ListenAddr string
+	// Listener, when set, is where the HTTP API serves instead of
+	// listening on ListenAddr: a port bound once by the caller and handed
+	// over. The service closes it when Run ends.
+	Listener net.Listener
 	// DatabaseURL is the service's own database: a postgres:// URL or a
 	// SQLite file (see runtime/sqldb.Open). The outbox lives there too.
 	// Required.
@@ -202,7 +207,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 }
 
 func (c Config) check() error {
-	if c.ListenAddr == "" {
+	if c.ListenAddr == "" && c.Listener == nil {
 		return errors.New("empty listen address")
 	}
 	for _, u := range []struct{ name, url string }{{"member", c.MemberURL}, {"room", c.RoomURL}} {
@@ -247,7 +252,7 @@ func (s *Service) assemble(ctx context.Context, cfg Config, tel app.Telemetry, o
 		ErrorHandlerFunc: httpserver.ParamErrorHandler,
 	})
 	s.server, err = app.NewHTTPServer(ctx, app.HTTPConfig{
-		Name: Name, Addr: cfg.ListenAddr, Spec: spec, API: handler, DB: s.db, Idempotent: true,
+		Name: Name, Addr: cfg.ListenAddr, Listener: cfg.Listener, Spec: spec, API: handler, DB: s.db, Idempotent: true,
 	}, tel)
 	return err
 }

@@ -56,6 +56,7 @@ type Option func(*config)
 
 type config struct {
 	addr      string
+	listener  net.Listener
 	topics    []Topic
 	autoParts int
 	dataDir   string
@@ -70,6 +71,22 @@ type config struct {
 // to them as is in metadata responses.
 func WithAddr(addr string) Option {
 	return func(c *config) { c.addr = addr }
+}
+
+// WithListener makes the broker serve on ln instead of listening on an
+// address of its own: the caller binds the port once and can keep it
+// bound across restarts (no other socket takes it in between). The broker
+// advertises ln's address and closes ln on [Broker.Close]. It overrides
+// [WithAddr]. By default the broker listens on the address of [WithAddr].
+func WithListener(ln net.Listener) Option {
+	return func(c *config) {
+		if ln == nil {
+			c.errs = append(c.errs, errors.New("nil listener"))
+			return
+		}
+		c.listener = ln
+		c.addr = ln.Addr().String()
+	}
 }
 
 // WithTopics adds topics to create at start. It may be given several times;
@@ -155,6 +172,9 @@ func Start(ctx context.Context, opts ...Option) (*Broker, error) {
 		kfake.WithLogger(slogLogger{cfg.log}),
 		// kfake always asks for 127.0.0.1:<port>; listen where we were told.
 		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+			if cfg.listener != nil {
+				return cfg.listener, nil
+			}
 			var lc net.ListenConfig
 			return lc.Listen(ctx, network, cfg.addr)
 		}),

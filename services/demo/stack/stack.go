@@ -35,6 +35,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -168,7 +169,8 @@ func WithSQLitePragmas(pragmas ...string) Option {
 }
 
 // WithAddr sets the host:port service listens on, overriding the default
-// of a free port on 127.0.0.1 picked at start.
+// of a port on 127.0.0.1 that the kernel picks. Either way the stack binds
+// the port once at start and keeps it until Close, across restarts.
 func WithAddr(service, addr string) Option {
 	return func(c *config) {
 		if err := checkService(service); err != nil {
@@ -201,7 +203,8 @@ func WithNeighbourURL(service, baseURL string) Option {
 }
 
 // WithBrokerAddr sets the host:port of the embedded broker, overriding the
-// default of a free port on 127.0.0.1 picked at start.
+// default of a port on 127.0.0.1 that the kernel picks. Either way the
+// stack binds the port once at start and keeps it until Close.
 func WithBrokerAddr(addr string) Option {
 	return func(c *config) {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -252,6 +255,7 @@ type Stack struct {
 	cfg        config
 	kafka      app.KafkaConfig
 	brokerAddr string
+	brokerPort *heldPort
 	topics     []embedded.Topic
 
 	brokerMu sync.Mutex
@@ -265,6 +269,7 @@ type Stack struct {
 // proc is one service: how to build it, and its current run.
 type proc struct {
 	name, addr, dsn string
+	port            *heldPort // bound from Start to Close
 	tel             app.Telemetry
 	build           func(ctx context.Context) (app.Runner, error)
 
@@ -309,11 +314,10 @@ func Start(ctx context.Context, dir string, opts ...Option) (*Stack, error) {
 
 func (s *Stack) start(ctx context.Context) error {
 	var err error
-	if s.brokerAddr = s.cfg.brokerAddr; s.brokerAddr == "" {
-		if s.brokerAddr, err = FreeAddr(); err != nil {
-			return err
-		}
+	if s.brokerPort, err = holdPort(s.cfg.brokerAddr, true); err != nil {
+		return fmt.Errorf("broker: %w", err)
 	}
+	s.brokerAddr = s.brokerPort.Addr()
 	for _, m := range []map[string]int32{reservationv1.TopicPartitions, memberv1.TopicPartitions, roomv1.TopicPartitions, notificationv1.TopicPartitions} {
 		for _, name := range slices.Sorted(maps.Keys(m)) {
 			if !slices.ContainsFunc(s.topics, func(t embedded.Topic) bool { return t.Name == name }) {
@@ -327,12 +331,15 @@ func (s *Stack) start(ctx context.Context) error {
 	s.kafka = app.KafkaConfig{Client: events.ClientConfig{Brokers: []string{s.brokerAddr}}}
 
 	for _, name := range Services {
-		p := &proc{name: name, addr: s.cfg.addr[name], dsn: s.cfg.dsn[name]}
-		if p.addr == "" {
-			if p.addr, err = FreeAddr(); err != nil {
-				return err
-			}
+		p := &proc{name: name, dsn: s.cfg.dsn[name]}
+		s.procs[name] = p
+		// An external service's process accepts on the port itself
+		// ([Stack.ListenerFile]); for the others the stack hands a
+		// listener to each run.
+		if p.port, err = holdPort(s.cfg.addr[name], !s.cfg.external[name]); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
+		p.addr = p.port.Addr()
 		if p.dsn == "" {
 			p.dsn = filepath.Join(s.dir, name+".db")
 			for i, pr := range s.cfg.pragmas {
@@ -343,7 +350,6 @@ func (s *Stack) start(ctx context.Context) error {
 				p.dsn += sep + "_pragma=" + url.QueryEscape(pr)
 			}
 		}
-		s.procs[name] = p
 	}
 	for _, name := range Services {
 		p := s.procs[name]
@@ -374,15 +380,15 @@ func (s *Stack) builder(p *proc) func(ctx context.Context) (app.Runner, error) {
 	switch p.name {
 	case Member:
 		return func(ctx context.Context) (app.Runner, error) {
-			return member.New(ctx, member.Config{ListenAddr: p.addr, DatabaseURL: p.dsn, Kafka: s.kafka, DemoData: true}, member.WithTelemetry(p.tel))
+			return member.New(ctx, member.Config{Listener: p.port.Listener(), DatabaseURL: p.dsn, Kafka: s.kafka, DemoData: true}, member.WithTelemetry(p.tel))
 		}
 	case Room:
 		return func(ctx context.Context) (app.Runner, error) {
-			return room.New(ctx, room.Config{ListenAddr: p.addr, DatabaseURL: p.dsn, Kafka: s.kafka, DemoData: true}, room.WithTelemetry(p.tel))
+			return room.New(ctx, room.Config{Listener: p.port.Listener(), DatabaseURL: p.dsn, Kafka: s.kafka, DemoData: true}, room.WithTelemetry(p.tel))
 		}
 	case Notification:
 		return func(ctx context.Context) (app.Runner, error) {
-			return notification.New(ctx, notification.Config{ListenAddr: p.addr, DatabaseURL: p.dsn, Kafka: s.kafka}, notification.WithTelemetry(p.tel))
+			return notification.New(ctx, notification.Config{Listener: p.port.Listener(), DatabaseURL: p.dsn, Kafka: s.kafka}, notification.WithTelemetry(p.tel))
 		}
 	default:
 		return func(ctx context.Context) (app.Runner, error) {
@@ -393,7 +399,7 @@ func (s *Stack) builder(p *proc) func(ctx context.Context) (app.Runner, error) {
 					outbox.WithSendTimeout(DefaultRelaySendTimeout)),
 			}, s.cfg.reservation...)
 			return reservation.New(ctx, reservation.Config{
-				ListenAddr: p.addr, DatabaseURL: p.dsn, Kafka: s.kafka,
+				Listener: p.port.Listener(), DatabaseURL: p.dsn, Kafka: s.kafka,
 				MemberURL: s.neighbourURL(Member), RoomURL: s.neighbourURL(Room),
 			}, opts...)
 		}
@@ -417,6 +423,7 @@ func (s *Stack) run(ctx context.Context, p *proc) error {
 	}
 	svc, err := p.build(ctx)
 	if err != nil {
+		p.port.Detach()
 		p.mu.Unlock()
 		return err
 	}
@@ -484,6 +491,23 @@ func (s *Stack) Addr(service string) string {
 		return p.addr
 	}
 	return ""
+}
+
+// ListenerFile returns a duplicate of the listening socket of service, a
+// service left out with [WithExternal]: the stack binds its port at start
+// and keeps it bound until Close, and the process that runs the service
+// serves on this file (exec.Cmd.ExtraFiles, then net.FileListener), so a
+// killed and restarted process never has to bind the port again. The
+// caller closes the file.
+func (s *Stack) ListenerFile(service string) (*os.File, error) {
+	p, ok := s.procs[service]
+	if !ok {
+		return nil, checkService(service)
+	}
+	if !s.cfg.external[service] {
+		return nil, fmt.Errorf("%s: not external: the stack serves it", service)
+	}
+	return p.port.File()
 }
 
 // DatabaseURL returns the database of service.
@@ -615,11 +639,12 @@ func (s *Stack) RestartBroker(ctx context.Context) error {
 		return errors.New("restart broker: still running")
 	}
 	b, err := embedded.Start(ctx,
-		embedded.WithAddr(s.brokerAddr),
+		embedded.WithListener(s.brokerPort.Listener()),
 		embedded.WithTopics(s.topics...),
 		embedded.WithDataDir(filepath.Join(s.dir, "kafka")),
 		embedded.WithLogger(s.cfg.logger.With(slog.String("service", "broker"))))
 	if err != nil {
+		s.brokerPort.Detach()
 		return fmt.Errorf("start broker on %s: %w", s.brokerAddr, err)
 	}
 	s.broker = b
@@ -670,6 +695,14 @@ func (s *Stack) Close(ctx context.Context) error {
 		}
 	}
 	s.StopBroker()
+	for _, p := range s.procs {
+		if p.port != nil {
+			_ = p.port.Close()
+		}
+	}
+	if s.brokerPort != nil {
+		_ = s.brokerPort.Close()
+	}
 	for _, shutdown := range s.shutdowns {
 		if err := shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("telemetry: %w", err))
@@ -677,18 +710,4 @@ func (s *Stack) Close(ctx context.Context) error {
 	}
 	s.shutdowns = nil
 	return errors.Join(errs...)
-}
-
-// FreeAddr returns a loopback address with a port that was free a moment
-// ago: the kernel picks it for a listener that is closed at once.
-func FreeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("pick a free port: %w", err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		return "", fmt.Errorf("pick a free port: %w", err)
-	}
-	return addr, nil
 }

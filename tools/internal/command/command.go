@@ -10,6 +10,8 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/command/export"
 	"github.com/keiyaku/keiyaku/tools/internal/command/generate"
 	"github.com/keiyaku/keiyaku/tools/internal/command/lint"
+	"github.com/keiyaku/keiyaku/tools/internal/command/mock"
+	"github.com/keiyaku/keiyaku/tools/internal/command/verify"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 )
 
@@ -25,7 +27,7 @@ func New(name string) *cobra.Command {
 		Long: `keiyaku makes contracts the single source of truth between services:
 OpenAPI for synchronous REST, AsyncAPI + Avro for Kafka events.
 
-Exit codes: 0 ok, 1 usage or load error, 100 findings (lint, breaking, generate --check).`,
+Exit codes: 0 ok, 1 usage or load error, 100 findings (lint, breaking, generate --check, verify).`,
 		Example: `  keiyaku lint
   keiyaku breaking --against .git#branch=main
   keiyaku generate
@@ -41,6 +43,8 @@ Exit codes: 0 ok, 1 usage or load error, 100 findings (lint, breaking, generate 
 		export.NewCommand("export", &configFile),
 		generate.NewCommand("generate", &configFile),
 		lint.NewCommand("lint", &configFile),
+		mock.NewCommand("mock", &configFile),
+		verify.NewCommand("verify", &configFile),
 	)
 	return root
 }

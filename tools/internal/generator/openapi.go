@@ -31,6 +31,7 @@ func generateOpenAPI(ctx context.Context, loader *openapi.Loader, t Target) ([]b
 	// oapi-codegen keeps its state in package globals: one run at a time.
 	codegenMu.Lock()
 	defer codegenMu.Unlock()
+	opts := t.Module.OpenAPICodegen
 	code, err := codegen.Generate(doc, codegen.Configuration{
 		PackageName: pkg,
 		Generate: codegen.GenerateOptions{
@@ -43,7 +44,21 @@ func generateOpenAPI(ctx context.Context, loader *openapi.Loader, t Target) ([]b
 		Compatibility: codegen.CompatibilityOptions{
 			// ReservationStatusConfirmed, not Confirmed: enum constants
 			// of different types never collide.
-			AlwaysPrefixEnumValues: true,
+			AlwaysPrefixEnumValues: opts.AlwaysPrefixEnumValues == nil || *opts.AlwaysPrefixEnumValues,
+		},
+		// The module's openapi_codegen settings (keiyaku.yaml).
+		OutputOptions: codegen.OutputOptions{
+			ResolveTypeNameCollisions: opts.ResolveTypeNameCollisions,
+			NameNormalizer:            opts.NameNormalizer,
+			ExcludeSchemas:            opts.ExcludeSchemas,
+			IncludeTags:               opts.IncludeTags,
+			ExcludeTags:               opts.ExcludeTags,
+			IncludeOperationIDs:       opts.IncludeOperationIDs,
+			ExcludeOperationIDs:       opts.ExcludeOperationIDs,
+			// oapi-codegen's pruning does not see what webhooks use and
+			// would drop the schemas their code refers to.
+			SkipPrune:                        opts.SkipPrune || len(doc.Webhooks) > 0,
+			GenerateTypesForAnonymousSchemas: opts.GenerateTypesForAnonymousSchemas,
 		},
 		// Every file was read by our loader; nothing is fetched.
 		AllowRemoteRefsFrom: []string{},

@@ -83,18 +83,18 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 	defer root.Close()
 	var findings []Finding
 	for _, m := range cfg.Modules {
-		files, err := openapi.Documents(cfg.Root, m.Path)
+		files, err := openAPIDocs(cfg, m)
 		if err != nil {
 			return nil, err
 		}
 		for _, src := range files {
-			if err := lintFile(ctx, loader, rules, src, &findings); err != nil {
+			if err := lintFile(ctx, loader, rules, cfg.Lint.Examples, src, &findings); err != nil {
 				return nil, err
 			}
 		}
 		contracts := len(files)
 		// AsyncAPI: the document must load (its Avro payloads with it).
-		if src := path.Join(m.Path, generator.AsyncAPIFile); exists(cfg.Root, src) {
+		if src := m.AsyncAPIDoc(cfg.Root); src != "" {
 			if _, err := asyncapi.Load(ctx, cfg.Root, src); err != nil {
 				return nil, err
 			}
@@ -117,8 +117,13 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 		if contracts == 0 {
 			return nil, &diag.Error{File: cfg.File, Line: m.Line, Column: m.Column,
 				Msg:  fmt.Sprintf("module %q holds no contract", m.Path),
-				Hint: "add its " + generator.OpenAPIFile + ", " + generator.AsyncAPIFile + " or " + generator.AvroDir + "/*.avsc, or remove the module"}
+				Hint: "add its openapi.yaml, asyncapi.yaml or " + generator.AvroDir + "/*.avsc (or name the documents with openapi: / asyncapi:), or remove the module"}
 		}
+	}
+	// Every check generate would fail on: generate the modules in memory
+	// and type-check the code, so that lint passing means generate works.
+	if err := generator.Verify(ctx, cfg); err != nil {
+		return nil, err
 	}
 	for _, r := range rules {
 		if r.CheckWorkspace == nil {
@@ -133,6 +138,19 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 	report.Sort(findings)
 	findings = slices.CompactFunc(findings, func(a, b Finding) bool { return a.String() == b.String() })
 	return ignored(cfg.Lint.Ignore, findings), nil
+}
+
+// openAPIDocs lists the OpenAPI documents of a module: those at the top
+// of its folder, and the one generate reads, whatever its name or folder.
+func openAPIDocs(cfg *config.Config, m config.Module) ([]string, error) {
+	files, err := openapi.Documents(cfg.Root, m.Path)
+	if err != nil {
+		return nil, err
+	}
+	if doc := m.OpenAPIDoc(cfg.Root); doc != "" && !slices.Contains(files, doc) {
+		files = append(files, doc)
+	}
+	return files, nil
 }
 
 // Enabled returns the rules lint.use and lint.except select, in table
@@ -173,10 +191,30 @@ func ignored(ignores []config.Ignore, findings []Finding) []Finding {
 	})
 }
 
-func lintFile(ctx context.Context, loader *openapi.Loader, rules []Rule, src string, findings *[]Finding) error {
+// InvalidExample is the rule id of an OpenAPI example that does not match
+// its schema. lint.examples sets its severity (error, warning or off)
+// rather than lint.use and lint.except: examples do not change generated
+// code, so generate never refuses them.
+const InvalidExample = "INVALID_EXAMPLE"
+
+func lintFile(ctx context.Context, loader *openapi.Loader, rules []Rule, examples, src string, findings *[]Finding) error {
 	doc, err := loader.Load(ctx, src)
 	if err != nil {
 		return err
+	}
+	if examples != config.ExamplesOff {
+		sev := report.Error
+		if examples == config.ExamplesWarning {
+			sev = report.Warning
+		}
+		for _, e := range openapi.InvalidExamples(doc, src) {
+			msg := e.Msg
+			if e.Hint != "" {
+				msg += "; " + e.Hint
+			}
+			*findings = append(*findings, Finding{Rule: InvalidExample, Severity: sev, Format: report.FormatOpenAPI,
+				File: e.File, Line: e.Line, Column: e.Column, Message: msg})
+		}
 	}
 	for _, r := range rules {
 		if r.Check == nil {

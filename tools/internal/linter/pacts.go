@@ -72,7 +72,7 @@ func checkPactsOpenAPI(cfg *config.Config) ([]Finding, error) {
 		}
 		cs, ok := checkers[m.Path]
 		if !ok {
-			docs, err := openapi.Documents(cfg.Root, m.Path)
+			docs, err := openAPIDocs(cfg, m)
 			if err != nil {
 				return nil, err
 			}

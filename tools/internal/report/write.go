@@ -3,9 +3,16 @@ package report
 import (
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
+	"path"
+	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/keiyaku/keiyaku/tools/internal/diag"
+	"github.com/keiyaku/keiyaku/tools/internal/exitcode"
 )
 
 // The output formats.
@@ -143,4 +150,47 @@ func location(f Finding) string {
 		return fmt.Sprintf("%s:%d", f.File, f.Line)
 	}
 	return f.File
+}
+
+// Failure is the rule id of a finding that stands for an error which
+// stopped a command: a contract that does not load, a bad keiyaku.yaml, a
+// generated package that would not compile.
+const Failure = "LOAD_ERROR"
+
+// WriteFailure writes err, an error that stopped the command suite, to w
+// as one error finding in format, so that CI parsers see it, and returns
+// err unchanged (the command still exits 1). In the text format, and for
+// nil, findings (exit 100) or an unknown format, it writes nothing: the
+// caller prints the error. A *[diag.Error] keeps its file, line and column.
+func WriteFailure(w io.Writer, format, suite string, err error) error {
+	var fe *exitcode.FindingsError
+	if err == nil || errors.As(err, &fe) || format == Text || format == "" || !slices.Contains(Formats, format) {
+		return err
+	}
+	f := Finding{Rule: Failure, Severity: Error, Format: "keiyaku", Message: err.Error()}
+	var de *diag.Error
+	if errors.As(err, &de) {
+		f.File, f.Line, f.Column, f.Message = de.File, de.Line, de.Column, de.Msg
+		if de.Hint != "" {
+			f.Message += "; " + de.Hint
+		}
+		f.Format = formatOf(de.File)
+	}
+	if werr := Write(w, format, suite, []Finding{f}); werr != nil {
+		return errors.Join(err, werr)
+	}
+	return err
+}
+
+// formatOf names the kind of input a file is, from its name.
+func formatOf(file string) string {
+	switch base := path.Base(filepath.ToSlash(file)); {
+	case base == "keiyaku.yaml" || base == "keiyaku.lock":
+		return FormatConfig
+	case strings.HasSuffix(base, ".avsc"):
+		return FormatAvro
+	case strings.Contains(base, "asyncapi"):
+		return FormatAsyncAPI
+	}
+	return FormatOpenAPI
 }

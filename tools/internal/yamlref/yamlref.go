@@ -42,6 +42,19 @@ const maxHops = 64
 // path or a symbolic link that leaves the workspace root.
 var ErrRefused = errors.New("refused")
 
+// ErrEncoding marks a file that is not UTF-8.
+var ErrEncoding = errors.New("not UTF-8")
+
+// utf16 reports whether data looks UTF-16 encoded: a UTF-16 byte order
+// mark, or a NUL byte among the first characters (text in UTF-8 has none;
+// ASCII in UTF-16 has one every other byte).
+func utf16(data []byte) bool {
+	if len(data) >= 2 && (data[0] == 0xFE && data[1] == 0xFF || data[0] == 0xFF && data[1] == 0xFE) {
+		return true
+	}
+	return slices.Contains(data[:min(len(data), 64)], 0)
+}
+
 // Parse parses data, the content of file, into a node tree and refuses alias
 // bombs. It returns the top node of the document, or nil and no error when
 // the document is empty. Errors are *[diag.Error].
@@ -168,6 +181,9 @@ func FSReader(fsys fs.FS) func(name string) ([]byte, error) {
 		if len(data) > MaxFileSize {
 			return nil, fmt.Errorf("%s is larger than %d bytes", name, MaxFileSize)
 		}
+		if utf16(data) {
+			return nil, fmt.Errorf("%s is encoded in UTF-16; contracts are read as UTF-8: save it as UTF-8 (%w)", name, ErrEncoding)
+		}
 		return data, nil
 	}
 }
@@ -179,12 +195,18 @@ func FSReader(fsys fs.FS) func(name string) ([]byte, error) {
 type Resolver struct {
 	read  func(name string) ([]byte, error)
 	files map[string]*yaml.Node
+	// resolved and followed remember, per $ref value node, what Resolve
+	// and Follow found, so that each $ref is resolved once however many
+	// chains pass through it.
+	resolved map[*yaml.Node]Target
+	followed map[*yaml.Node]Target
 }
 
 // NewResolver returns a Resolver that reads files with read, which takes a
 // workspace-relative, slash-separated path (see [RootReader]).
 func NewResolver(read func(name string) ([]byte, error)) *Resolver {
-	return &Resolver{read: read, files: map[string]*yaml.Node{}}
+	return &Resolver{read: read, files: map[string]*yaml.Node{},
+		resolved: map[*yaml.Node]Target{}, followed: map[*yaml.Node]Target{}}
 }
 
 // Add registers the already parsed tree of a file, so that $refs into it
@@ -274,6 +296,18 @@ func (r *Resolver) Resolve(from string, ref *yaml.Node) (Target, error) {
 // resolve is Resolve at a depth of nested resolutions, which a loop of
 // $refs met while walking pointers would otherwise make endless.
 func (r *Resolver) resolve(from string, ref *yaml.Node, depth int) (Target, error) {
+	if t, ok := r.resolved[ref]; ok {
+		return t, nil
+	}
+	t, err := r.resolveOnce(from, ref, depth)
+	if err == nil {
+		r.resolved[ref] = t
+	}
+	return t, err
+}
+
+// resolveOnce is resolve without the memo.
+func (r *Resolver) resolveOnce(from string, ref *yaml.Node, depth int) (Target, error) {
 	at := func(msg, hint string) error {
 		return &diag.Error{File: from, Line: ref.Line, Column: ref.Column, Msg: msg, Hint: hint}
 	}
@@ -361,10 +395,12 @@ func child(n *yaml.Node, tok string) (*yaml.Node, []string) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			keys = append(keys, n.Content[i].Value)
 			if n.Content[i].Value == tok {
 				return n.Content[i+1], nil
 			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			keys = append(keys, n.Content[i].Value)
 		}
 	case yaml.SequenceNode:
 		var idx int
@@ -399,32 +435,50 @@ func Pointer(root *yaml.Node, ptr string) (*yaml.Node, error) {
 // every $ref that the target holds and nothing else, up to a definition. A
 // cycle of such $refs is an error at ref: it never reaches a definition.
 func (r *Resolver) Follow(from string, ref *yaml.Node) (Target, error) {
+	if t, ok := r.followed[ref]; ok {
+		return t, nil
+	}
 	t, err := r.Resolve(from, ref)
 	if err != nil {
 		return Target{}, err
 	}
-	seen := []Target{t}
+	// The chain of $refs met, and where each target sits in it: a target
+	// met twice is a cycle. Each link is resolved once; a link some
+	// earlier Follow went through ends the walk with its answer.
+	refs := []*yaml.Node{ref}
+	path := []Target{t}
+	seen := map[string]int{t.String(): 0}
 	for {
 		next := OnlyRef(t.Node)
 		if next == nil {
-			return t, nil
+			break
+		}
+		if ft, ok := r.followed[next]; ok {
+			t = ft
+			break
 		}
 		nt, err := r.Resolve(t.File, next)
 		if err != nil {
 			return Target{}, err
 		}
-		if i := slices.IndexFunc(seen, func(s Target) bool { return s.String() == nt.String() }); i >= 0 {
-			names := make([]string, 0, len(seen)-i+1)
-			for _, s := range append(seen[i:], nt) {
+		if i, ok := seen[nt.String()]; ok {
+			names := make([]string, 0, len(path)-i+1)
+			for _, s := range append(path[i:], nt) {
 				names = append(names, s.relativeTo(from))
 			}
 			return Target{}, &diag.Error{File: from, Line: ref.Line, Column: ref.Column,
 				Msg:  fmt.Sprintf("recursive $ref %q: %s never reaches a definition", ref.Value, strings.Join(names, " → ")),
 				Hint: "point one of them at a real definition"}
 		}
-		seen = append(seen, nt)
+		seen[nt.String()] = len(path)
+		path = append(path, nt)
+		refs = append(refs, next)
 		t = nt
 	}
+	for _, n := range refs {
+		r.followed[n] = t
+	}
+	return t, nil
 }
 
 // OnlyRef returns the $ref value node of a mapping that holds nothing

@@ -2,11 +2,13 @@ package yamlref_test
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"go.yaml.in/yaml/v3"
 
@@ -257,5 +259,49 @@ func TestPointer(t *testing.T) {
 	}
 	if _, err := yamlref.Pointer(root, "/channels/remote/messages"); err == nil || err.Error() != `no "messages" in #/channels/remote (it has: $ref)` {
 		t.Errorf("through a $ref: %v", err)
+	}
+}
+
+// BenchmarkFollowChain measures following every $ref of a 2,000-link chain
+// (each schema a $ref to the next): memoized, each link is resolved once;
+// before, every Follow re-walked the rest of the chain and scanned a list
+// for cycles.
+func BenchmarkFollowChain(b *testing.B) {
+	var doc strings.Builder
+	doc.WriteString("s:\n")
+	const n = 2000
+	for i := range n {
+		fmt.Fprintf(&doc, "  s%d: {$ref: '#/s/s%d'}\n", i, i+1)
+	}
+	fmt.Fprintf(&doc, "  s%d: {type: string}\n", n)
+	data := []byte(doc.String())
+	for b.Loop() {
+		root, err := yamlref.Parse("a.yaml", data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := yamlref.NewResolver(func(string) ([]byte, error) { return nil, fs.ErrNotExist })
+		r.Add("a.yaml", root)
+		yamlref.Walk(root, func(ref *yaml.Node) bool {
+			if _, err := r.Follow("a.yaml", ref); err != nil {
+				b.Fatal(err)
+			}
+			return true
+		})
+	}
+}
+
+// TestUTF16 pins the error of a UTF-16 file: it names the encoding
+// (before: "control characters are not allowed").
+func TestUTF16(t *testing.T) {
+	t.Parallel()
+	for name, data := range map[string][]byte{
+		"little endian, no BOM": {'a', 0, ':', 0, ' ', 0, '1', 0},
+		"big endian BOM":        {0xFE, 0xFF, 0, 'a', 0, ':', 0, ' ', 0, '1'},
+	} {
+		read := yamlref.FSReader(fstest.MapFS{"a.yaml": {Data: data}})
+		if _, err := read("a.yaml"); !errors.Is(err, yamlref.ErrEncoding) || !strings.Contains(err.Error(), "a.yaml is encoded in UTF-16") {
+			t.Errorf("%s: error = %v, want ErrEncoding naming the file", name, err)
+		}
 	}
 }

@@ -66,7 +66,8 @@ error (a missing ref, a contract that does not parse).`,
 	return cmd
 }
 
-func run(ctx context.Context, w io.Writer, configFile string, f *flags, args []string) error {
+func run(ctx context.Context, w io.Writer, configFile string, f *flags, args []string) (retErr error) {
+	defer func() { retErr = report.WriteFailure(w, f.Format, "keiyaku breaking", retErr) }()
 	if !slices.Contains(report.Formats, f.Format) {
 		return fmt.Errorf("--format %q: use %s", f.Format, strings.Join(report.Formats, ", "))
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,21 +16,25 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/exitcode"
 	"github.com/keiyaku/keiyaku/tools/internal/generator"
+	"github.com/keiyaku/keiyaku/tools/internal/report"
 )
 
 const (
 	checkFlagName   = "check"
 	noCacheFlagName = "no-cache"
+	formatFlagName  = "format"
 )
 
 type flags struct {
 	Check   bool
 	NoCache bool
+	Format  string
 }
 
 func (f *flags) Bind(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.Check, checkFlagName, false, "write nothing; list stale, missing and orphaned files and exit 100 if there are any")
 	cmd.Flags().BoolVar(&f.NoCache, noCacheFlagName, false, "regenerate even when nothing changed since the last generation")
+	cmd.Flags().StringVar(&f.Format, formatFlagName, report.Text, "output format of errors and of --check: "+strings.Join(report.Formats, ", ")+"; other than text, only the report is printed")
 }
 
 // NewCommand returns the generate command. configFile points at the
@@ -58,7 +64,24 @@ missing or orphaned and exits 100 if anything is.`,
 	return cmd
 }
 
-func run(ctx context.Context, w io.Writer, configFile string, f *flags) error {
+func run(ctx context.Context, out io.Writer, configFile string, f *flags) (retErr error) {
+	defer func() { retErr = report.WriteFailure(out, f.Format, suite, retErr) }()
+	if !slices.Contains(report.Formats, f.Format) {
+		return fmt.Errorf("--format %q: use %s", f.Format, strings.Join(report.Formats, ", "))
+	}
+	// The progress lines are text; other formats print only the report.
+	w := out
+	if f.Format != report.Text {
+		w = io.Discard
+	}
+	var findings []report.Finding
+	defer func() {
+		if retErr == nil || errors.As(retErr, new(*exitcode.FindingsError)) {
+			if f.Format != report.Text {
+				retErr = errors.Join(retErr, report.Write(out, f.Format, suite, findings))
+			}
+		}
+	}()
 	start := time.Now()
 	cfg, err := config.Load(configFile)
 	if err != nil {
@@ -85,6 +108,8 @@ func run(ctx context.Context, w io.Writer, configFile string, f *flags) error {
 			if c.Status != generator.Unchanged {
 				bad++
 				fmt.Fprintf(w, "%s: %s%s\n", c.Path, c.Status, from(c.Source))
+				findings = append(findings, report.Finding{Rule: "GENERATED_" + strings.ToUpper(string(c.Status)), Severity: report.Error, Format: "go",
+					File: c.Path, Message: fmt.Sprintf("%s%s; run \"keiyaku generate\" and commit the result", c.Status, from(c.Source))})
 			}
 		}
 		if bad > 0 {
@@ -111,6 +136,9 @@ func run(ctx context.Context, w io.Writer, configFile string, f *flags) error {
 	fmt.Fprintf(w, "done in %s\n", ms(time.Since(start)))
 	return nil
 }
+
+// suite names the command in JUnit output.
+const suite = "keiyaku generate"
 
 // fingerprint identifies the running keiyaku build for the generation
 // cache: a rebuilt binary never reuses a record of another one.

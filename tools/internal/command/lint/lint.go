@@ -52,7 +52,8 @@ finding exits 100.`,
 	return cmd
 }
 
-func run(ctx context.Context, w io.Writer, configFile string, f *flags) error {
+func run(ctx context.Context, w io.Writer, configFile string, f *flags) (retErr error) {
+	defer func() { retErr = report.WriteFailure(w, f.Format, "keiyaku lint", retErr) }()
 	if !slices.Contains(report.Formats, f.Format) {
 		return fmt.Errorf("--format %q: use %s", f.Format, strings.Join(report.Formats, ", "))
 	}

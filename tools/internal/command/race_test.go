@@ -1,0 +1,7 @@
+//go:build race
+
+package command
+
+// raceEnabled tells tests that the race detector slows this binary down
+// several times over.
+const raceEnabled = true
