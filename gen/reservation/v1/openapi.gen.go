@@ -55,19 +55,19 @@ type CancelReservationRequest struct {
 
 // CreateReservationRequest Request to book a room for a member.
 //
-// Example: {"checkIn":"2025-07-01","checkOut":"2025-07-04","guests":2,"memberId":"3f1c2a9e-8b7d-4e6f-9a01-2b3c4d5e6f70","roomId":"7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"}
+// Example: {"checkIn":"2030-07-01","checkOut":"2030-07-04","guests":2,"memberId":"3f1c2a9e-8b7d-4e6f-9a01-2b3c4d5e6f70","roomId":"7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"}
 type CreateReservationRequest struct {
 	// CheckIn First night of the stay; must not be in the past: a date that
 	// has ended in every time zone (UTC-12 included) is refused with
 	// `400`.
 	//
 	//
-	// Example: 2025-07-01
+	// Example: 2030-07-01
 	CheckIn openapi_types.Date `json:"checkIn"`
 
 	// CheckOut Departure date; must be after `checkIn`.
 	//
-	// Example: 2025-07-04
+	// Example: 2030-07-04
 	CheckOut openapi_types.Date `json:"checkOut"`
 
 	// Guests Number of guests; must not exceed the room capacity.
@@ -136,26 +136,26 @@ type Problem struct {
 
 // Reservation A room booked by a member for a date range.
 //
-// Example: {"checkIn":"2025-07-01","checkOut":"2025-07-04","createdAt":"2025-06-20T10:00:00Z","guests":2,"id":"9c8b7a6d-5e4f-4321-8fed-cba987654321","memberId":"3f1c2a9e-8b7d-4e6f-9a01-2b3c4d5e6f70","roomId":"7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d","status":"confirmed"}
+// Example: {"checkIn":"2030-07-01","checkOut":"2030-07-04","createdAt":"2030-06-20T10:00:00Z","guests":2,"id":"9c8b7a6d-5e4f-4321-8fed-cba987654321","memberId":"3f1c2a9e-8b7d-4e6f-9a01-2b3c4d5e6f70","roomId":"7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d","status":"confirmed"}
 type Reservation struct {
 	// CancelledAt Instant the reservation was cancelled; present only when status is `cancelled`.
 	//
-	// Example: 2025-06-22T08:30:00Z
+	// Example: 2030-06-22T08:30:00Z
 	CancelledAt *time.Time `json:"cancelledAt,omitempty"`
 
 	// CheckIn First night of the stay.
 	//
-	// Example: 2025-07-01
+	// Example: 2030-07-01
 	CheckIn openapi_types.Date `json:"checkIn"`
 
 	// CheckOut Departure date.
 	//
-	// Example: 2025-07-04
+	// Example: 2030-07-04
 	CheckOut openapi_types.Date `json:"checkOut"`
 
 	// CreatedAt Instant the reservation was created.
 	//
-	// Example: 2025-06-20T10:00:00Z
+	// Example: 2030-06-20T10:00:00Z
 	CreatedAt time.Time `json:"createdAt"`
 
 	// Guests Number of guests.
@@ -1928,41 +1928,41 @@ var swaggerSpec = []string{
 	"OYwPwjGbgn+6PIn8CRzH/pQFB/54eRhOoiM4jk8CcsM0EdKQ2NLtuqvbR+/vslHHnSeNwt9LQ96Vez+/",
 	"M7t6JQsVgvVCVv8kHCtLDEoTIz0SSXBywy3XZmSzZUkKOTlDFaSt9NlKNF3iH+w/LCVO+5pY6Qgjod0i",
 	"rXNpy1B11jhLmFi5cq7YNaQkT5nQqJRcYeE03GW66oNN4u8UgG/gFkXDFWXdX66tYznzdWhvo9ipPC5g",
-	"esWkfCKXWI6RxzMFzMAuSipfIMJZSnmFZpEys0WYDbF5R6sMOqPjYHzkByd+gCWiTr2t5xPq0RVur+ls",
-	"7JXOj+WO7ui3yItdf8JOl9MwiPwDGMf+hB0u/dNwgmXrOK7e9Y1Ts9qzjoVngq8SU9VXbdj6NbHFAp1v",
-	"CYS7JJAzbTD5RsyABYlzgTkWRAQRrnFYxfAMyJ9SANm7vDjzD8aEizAtIoheOaQUF7oGSotJECwckGns",
-	"39FmXXCRar/gttW9KdtPkDNlCgWW41Kkuv4tSp0sRsPEJ7sQr2y6Sfp9YbObjIlb0dIn3IYAkUMy6GAh",
-	"y1nIzbrDxrhFmwtzOHbez7Misygr48L9f1AzxYWBFSjkqnGvTb7+6bJuxq4q7Nsq942GFiw0/Bo2VLOj",
-	"qz4CkRpf7kUgqqMMvy7lnZz+cXDWRoJfGi3VHHl1nHhtAFUa+etAenmHqKPGCRtZV0CJSmxD5dBaC7+h",
-	"iN0oLcFbz5mwDZGK/P/nD+8JIt0qUmUcg4jQko6OVA0w6iqwJU3fHFsS92+JS9HXLC3A1uCqy+nuPQwr",
-	"H9O+k7WmPqTcqpz2OCtf1OUMc/T/XVx8JG8+nmuy9+ndGZlOjk5ejcjPNiVNbm9tE3h0e9tqFat0t9YG",
-	"MAyV4raH5dohStv0ZRBxZrHjXCy2YZwyg3WNWSGdTebfkKTImPAVsMj2hXCL9c1Bep1DyGMeYhhYTkog",
-	"JkLYUPo3wKeeB1T9Q784QBr5KWANbvUdpdo9kmPyEAZB4kZbUijQtjkzkOnHYFMriJoSzpRia/zdgL2+",
-	"Ji8/nTvAhApyYcarfrE0Za3RbZp8KoJskozifk18SK0V1rwbwILWXduHFM0RTImMpOIrLmrk3WLZYtft",
-	"5eFoOm0XiBZQapWIEvr2VaoTqYy36aO6yDKm1lXiKZ3fxkVXmwNQulGIe4A0Y1akZgNme0827wYj5LcE",
-	"RCtlcY0x21BYePalFR2hSAl2RMRU5AxSItQ8UUzDJizp8rqrG2ykPfu2Un/tIkPZr4VZh+xksQNWSucx",
-	"FUQt8aqFaAph9Ldh1tDC5+hN8+LYHwcXB8EswL/fu7CWR7sfpDw3BG7CD7vUmKsMhnCxa4CchL2jJ5t5",
-	"zCZMsvm0/vB1Kwuma3KDLljGNddkUa8bhJnH/nh8EZzODitldgCnj1B6K+R9ApofvQC8/hYU3fKyJ9nA",
-	"fbZFsV0v3U2xu8L574jV+V858/zex5Y7tAw3iXSn9w+y89wtwluX8PD1c3QI7Zr9EGJp5ebP7oPNPG93",
-	"f2qHUZNvh8QjteHzFpDhnqP/sJ65BHrjl1Ze9JpEiPRafUNrycBRNxexHDpJaeIU/+NhPQ1KpIHUbwdy",
-	"U98dEB+Rc2Prmp4LVJpD9yVGmxFuXIehW6dHzbCo/F0S9Ugi00jPRd1r1wvtr4o3bA0UhFJFuufd5KzS",
-	"AC6bi1pP7VWaMAUkL5Yp1wmu1ASu0WE8Eiskm/AwcWfRQmJgh13loBpV1hbJDol+Ygbc1iFLAWGKzbT6",
-	"NWE2rVtIm1dQyGZ97QjWZxtzsWdPXzS/hlfYVCwqr1uQPbit3lhyFoE7egpyqYyTpOqmaqxVwv+52Nve",
-	"EL1y4Kk6YG17xOdS6Dcfz6lHr0Fp5zUHo2AUoHPLHATLOWaTUTA6pHamlFgX7w4nZnc0l0NHeZgl9OAB",
-	"np1all5i+1Z7tOomhM2xh+dsZT9vVjl3IsyQFJg2ZOGidlHWhGoTds14akFzLNVcuEMxV5K7tumaY0Q+",
-	"CKKLMATd88K54HW1cz5cIoxFHZ8LS54bTS4//erO2UyhhDuYs9IsfpXOUgvixoXW6BtDFl4NDrHiKlms",
-	"XLgsNgaK1RazubDTYC5WGxPbK1jXc9fOxNa1NSytG/HXuEehcQs2PGy1e6yxSdR2rlq22/XU1oLC3kGv",
-	"9ZtmFv5lOKM3S/Y3ZuX3X71q6PZWRusHxh3VmGO3IcHWE+n7bg0xqoDNaeI4OPhufLRVtXVgsRVwOftb",
-	"piq/6schumKZ+Cvv3ShFQ5PYTpDvPxngPNKOoaSTINimnVrd+63Jrf1k8q0DXMwmu8CUB8ddW6ezLz/O",
-	"KtOoVE1F7U2sUHHTF1Mcd8RbGRgTbtPvYMbtdCY7aXbaaBbBQMrD5x56o8B9WSpF11NECwacksfjFxzH",
-	"VqzZYkn2ylqkC53bUdCrHRU7HjeKHbop8yLeW8rSVP5Sy/2Kh1HJUgUsWs9FPcLaeiuovEtwtEuq6V44",
-	"sF8dfo+gqfGlJoWoPWk38xwFh415Ksx22dnl+a1Tdw+qj9q7Qr1219JIyky7IbBYpGfLcpTuzjRr7NBt",
-	"lFA+tkLgQDsa+oqfdkvUXee+0T2KvoLBCTNCMt0/y6i4dZNxHnnkJmEGkaNFdM4kox7k+QVMF+9sYIXg",
-	"b8IKZd7/qzX24U/q6yd/Mbg6hv8FzK5Wfyqa7F5ru//6mNfsu85y8wrn0wl5W5oid10E26K6aWhLPmu5",
-	"GllCKDPoHF96c7FonZYuMP40uNapjk3bINnmA1skiIiW9qWtVOWu8yZo3XXLEXGspa4FaEeGO/Kv825z",
-	"6joXsZ382dBZTIIpqUrzcHOweVWGPhO233Yl575/M/CF43Pw4OLFIvU7oMCWW+zSEwy6zQOlb6dGowrS",
-	"vxcetjQxJOTou6RG58o710T81k4qXc7qco0dYkoiuIZU5hk6gEcLhVZNjMln+/spLkikNrPT4DSwSawk",
-	"NHhHpHP0Zg+ll+vqiHA0eA1YYwb+bwAAAP//",
+	"esWkfCKXWI6RxzMFzMAuSipfIMJZSnmFZpEys0WYDbF5R6sMOqPj4DDwgxM/wBJRp97W8wn16Aq313Q2",
+	"9krnx3JHd/Rb5MWuP2Gny2kYRP4BjGN/wg6X/mk4wbJ1HFfv+sapWe1Zx8IzwVeJqeqrNmz9mthigc63",
+	"BMJdEsiZNph8I2bAgsS5wBwLIoII1zisYngG5E8pgOxdXpz5B2PCRZgWEUSvHFKKC10DpcUkCBYOyDT2",
+	"72izLrhItV9w2+relO0nyJkyhQLLcSlSXf8WpU4Wo2Hik12IVzbdJP2+sNlNxsStaOkTbkOAyCEZdLCQ",
+	"5SzkZt1hY9yizYU5HDvv51mRWZSVceH+P6iZ4sLAChRy1bjXJl//dFk3Y1cV9m2V+0ZDCxYafg0bqtnR",
+	"VR+BSI0v9yIQ1VGGX5fyTk7/ODhrI8EvjZZqjrw6Trw2gCqN/HUgvbxD1FHjhI2sK6BEJbahcmithd9Q",
+	"xG6UluCt50zYhkhF/v/zh/cEkW4VqTKOQURoSUdHqgYYdRXYkqZvji2J+7fEpehrlhZga3DV5XT3HoaV",
+	"j2nfyVpTH1JuVU57nJUv6nKGOfr/Li4+kjcfzzXZ+/TujEwnRyevRuRnm5Imt7e2CTy6vW21ilW6W2sD",
+	"GIZKcdvDcu0QpW36Mog4s9hxLhbbME6ZwbrGrJDOJvNvSFJkTPgKWGT7QrjF+uYgvc4h5DEPMQwsJyUQ",
+	"EyFsKP0b4FPPA6r+oV8cII38FLAGt/qOUu0eyTF5CIMgcaMtKRRo25wZyPRjsKkVRE0JZ0qxNf5uwF5f",
+	"k5efzh1gQgW5MONVv1iastboNk0+FUE2SUZxvyY+pNYKa94NYEHrru1DiuYIpkRGUvEVFzXybrFssev2",
+	"8nA0nbYLRAsotUpECX37KtWJVMbb9FFdZBlT6yrxlM5v46KrzQEo3SjEPUCaMStSswGzvSebd4MR8lsC",
+	"opWyuMaYbSgsPPvSio5QpAQ7ImIqcgYpEWqeKKZhE5Z0ed3VDTbSnn1bqb92kaHs18KsQ3ay2AErpfOY",
+	"CqKWeNVCNIUw+tswa2jhc/SmeXHsj4OLg2AW4N/vXVjLo90PUp4bAjfhh11qzFUGQ7jYNUBOwt7Rk808",
+	"ZhMm2Xxaf/i6lQXTNblBFyzjmmuyqNcNwsxjfzy+CE5nh5UyO4DTRyi9FfI+Ac2PXgBefwuKbnnZk2zg",
+	"Ptui2K6X7qbYXeH8d8Tq/K+ceX7vY8sdWoabRLrT+wfZee4W4a1LePj6OTqEds1+CLG0cvNn98Fmnre7",
+	"P7XDqMm3Q+KR2vB5C8hwz9F/WM9cAr3xSysvek0iRHqtvqG1ZOCom4tYDp2kNHGK//GwngYl0kDqtwO5",
+	"qe8OiI/IubF1Tc8FKs2h+xKjzQg3rsPQrdOjZlhU/i6JeiSRaaTnou6164X2V8UbtgYKQqki3fNuclZp",
+	"AJfNRa2n9ipNmAKSF8uU6wRXagLX6DAeiRWSTXiYuLNoITGww65yUI0qa4tkh0Q/MQNu65ClgDDFZlr9",
+	"mjCb1i2kzSsoZLO+dgTrs4252LOnL5pfwytsKhaV1y3IHtxWbyw5i8AdPQW5VMZJUnVTNdYq4f9c7G1v",
+	"iF458FQdsLY94nMp9JuP59Sj16C085qDUTAK0LllDoLlHLPJKBgdUjtTSqyLd4cTszuay6GjPMwSevAA",
+	"z04tSy+xfas9WnUTwubYw3O2sp83q5w7EWZICkwbsnBRuyhrQrUJu2Y8taA5lmou3KGYK8ld23TNMSIf",
+	"BNFFGILueeFc8LraOR8uEcaijs+FJc+NJpeffnXnbKZQwh3MWWkWv0pnqQVx40Jr9I0hC68Gh1hxlSxW",
+	"LlwWGwPFaovZXNhpMBerjYntFazruWtnYuvaGpbWjfhr3KPQuAUbHrbaPdbYJGo7Vy3b7Xpqa0Fh76DX",
+	"+k0zC/8ynNGbJfsbs/L7r141dHsro/UD445qzLHbkGDrifR9t4YYVcDmNHEcHHw3Ptqq2jqw2Aq4nP0t",
+	"U5Vf9eMQXbFM/JX3bpSioUlsJ8j3nwxwHmnHUNJJEGzTTq3u/dbk1n4y+dYBLmaTXWDKg+OurdPZlx9n",
+	"lWlUqqai9iZWqLjpiymOO+KtDIwJt+l3MON2OpOdNDttNItgIOXhcw+9UeC+LJWi6ymiBQNOyePxC45j",
+	"K9ZssSR7ZS3Shc7tKOjVjoodjxvFDt2UeRHvLWVpKn+p5X7Fw6hkqQIWreeiHmFtvRVU3iU42iXVdC8c",
+	"2K8Ov0fQ1PhSk0LUnrSbeY6Cw8Y8FWa77Ozy/NapuwfVR+1doV67a2kkZabdEFgs0rNlOUp3Z5o1dug2",
+	"SigfWyFwoB0NfcVPuyXqrnPf6B5FX8HghBkhme6fZVTcusk4jzxykzCDyNEiOmeSUQ/y/AKmi3c2sELw",
+	"N2GFMu//1Rr78Cf19ZO/GFwdw/8CZlerPxVNdq+13X99zGv2XWe5eYXz6YS8LU2Ruy6CbVHdNLQln7Vc",
+	"jSwhlBl0ji+9uVi0TksXGH8aXOtUx6ZtkGzzgS0SRERL+9JWqnLXeRO07rrliDjWUtcCtCPDHfnXebc5",
+	"dZ2L2E7+bOgsJsGUVKV5uDnYvCpDnwnbb7uSc9+/GfjC8Tl4cPFikfodUGDLLXbpCQbd5oHSt1OjUQXp",
+	"3wsPW5oYEnL0XVKjc+WdayJ+ayeVLmd1ucYOMSURXEMq8wwdwKOFQqsmxuSz/f0UFyRSm9lpcBrYJFYS",
+	"Grwj0jl6s4fSy3V1RDgavAasMQP/NwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
