@@ -99,19 +99,26 @@ PACT_CORE_VERSION := 18.1.0
 PACT_DIR          := $(CURDIR)/.pact
 PACT_LIB_DIR      := $(PACT_DIR)/lib
 PACT_LIB          := $(PACT_LIB_DIR)/libpact_ffi.so
+# The official Pact CLI (its Rust "pact verifier"), run against the member
+# and room binaries by pact/verifier_cli_test.go; installed into .pact/bin
+# from npm, pinned. PACT_DO_NOT_TRACK: no Pact tool phones home.
+PACT_CLI_PKG      := @pact-foundation/pact-cli
+PACT_CLI_VERSION  := 18.1.2
+PACT_CLI          := $(PACT_DIR)/bin/pact
 PACT_ENV          := PACT_GO_LIB_DOWNLOAD_PATH='$(PACT_LIB_DIR)' \
                      CGO_ENABLED=1 CGO_LDFLAGS='-L$(PACT_LIB_DIR) -Wl,-rpath,$(PACT_LIB_DIR)' \
-                     LD_LIBRARY_PATH='$(PACT_LIB_DIR)'
+                     LD_LIBRARY_PATH='$(PACT_LIB_DIR)' PACT_DO_NOT_TRACK=true KEIYAKU_PACT_CLI='$(PACT_CLI)'
 # The Pact tests: consumer tests (they write the pacts) and provider
 # verifications, behind the build tag "pact".
 PACT_PKGS         := ./pact/...
 
 .PHONY: pact-install
-pact-install: ## install libpact_ffi 0.4.28 into .pact/lib (from npm, pinned; skipped when present)
+pact-install: ## install libpact_ffi 0.4.28 into .pact/lib and the Pact CLI into .pact/bin (from npm, pinned; skipped when present)
 	@PACT_CORE_PKG='$(PACT_CORE_PKG)' PACT_CORE_VERSION='$(PACT_CORE_VERSION)' pact/install.sh '$(PACT_DIR)'
+	@PACT_CLI_PKG='$(PACT_CLI_PKG)' PACT_CLI_VERSION='$(PACT_CLI_VERSION)' pact/install-cli.sh '$(PACT_DIR)'
 
 .PHONY: pact-test
-pact-test: pact-install ## run the Pact consumer tests and provider verifications (build tag pact)
+pact-test: pact-install ## run the Pact consumer tests and provider verifications (build tag pact), and the Pact CLI against the member and room binaries
 	$(PACT_ENV) $(GO) test -tags pact -race -count=1 $(PACT_PKGS)
 
 .PHONY: pacts

@@ -21,11 +21,11 @@ import (
 // Ids and dates the HTTP pacts use; the provider tests set up states
 // for them.
 const (
-	activeMemberID    = "3f1c2a9e-8b7d-4e6f-9a01-2b3c4d5e6f70" // seeded by services/member
-	suspendedMemberID = "8b9c0d1e-2f3a-4b5c-9d6e-7f8a9b0c1d2e" // seeded by services/member
+	activeMemberID    = "3f1c2a9e-8b7d-4e6f-9a01-2b3c4d5e6f70" // demo data of services/member
+	suspendedMemberID = "8b9c0d1e-2f3a-4b5c-9d6e-7f8a9b0c1d2e" // demo data of services/member
 	unknownMemberID   = "00000000-0000-4000-8000-000000000001"
-	availableRoomID   = "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d" // the double, seeded by services/room
-	takenRoomID       = "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8" // the twin, seeded by services/room
+	availableRoomID   = "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d" // the double, demo data of services/room
+	takenRoomID       = "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8" // the twin, demo data of services/room
 	reservationID     = "6f1d2c3b-4a59-4867-8f90-a1b2c3d4e5f6"
 	checkIn           = "2025-07-01"
 	checkOut          = "2025-07-04"

@@ -35,7 +35,7 @@ func memberProvider(t *testing.T, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
 	svc, err := member.New(t.Context(), member.Config{
 		ListenAddr: "127.0.0.1:0", DatabaseURL: filepath.Join(t.TempDir(), "member.db"),
-		Kafka: apptest.Broker(t, memberv1.TopicPartitions),
+		Kafka: apptest.Broker(t, memberv1.TopicPartitions), DemoData: true,
 	})
 	if err != nil {
 		t.Fatalf("member.New: %v", err)
@@ -51,7 +51,7 @@ func memberProvider(t *testing.T, wrap func(http.Handler) http.Handler) string {
 }
 
 // memberStates are the provider states of pacts/reservation-member.json:
-// the members they name are in the data the member service seeds (active,
+// the members they name are in the member service's demo data (active,
 // suspended), or absent (unknown), so nothing needs to be written.
 var memberStates = models.StateHandlers{
 	stateActiveMember:    func(bool, models.ProviderState) (models.ProviderStateResponse, error) { return nil, nil },
@@ -85,7 +85,7 @@ func TestProviderRoom(t *testing.T) {
 	t.Parallel()
 	svc, err := room.New(t.Context(), room.Config{
 		ListenAddr: "127.0.0.1:0", DatabaseURL: filepath.Join(t.TempDir(), "room.db"),
-		Kafka: apptest.Broker(t, roomv1.TopicPartitions),
+		Kafka: apptest.Broker(t, roomv1.TopicPartitions), DemoData: true,
 	})
 	if err != nil {
 		t.Fatalf("room.New: %v", err)
@@ -98,7 +98,7 @@ func TestProviderRoom(t *testing.T) {
 		ProviderBaseURL: srv.URL, Provider: roomName,
 		PactFiles: []string{filepath.Join(pactDir, reservationName+"-"+roomName+".json")},
 		StateHandlers: models.StateHandlers{
-			stateRoomAvailable: noop, // seeded, and never held by another state
+			stateRoomAvailable: noop, // demo data, and never held by another state
 			stateRoomTaken: func(setup bool, _ models.ProviderState) (models.ProviderStateResponse, error) {
 				if !setup {
 					return nil, nil

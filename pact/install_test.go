@@ -49,3 +49,22 @@ func TestInstallIdempotent(t *testing.T) {
 	}
 	install("installed libpact_ffi")
 }
+
+// TestInstallCLIIdempotent pins install-cli.sh: on an empty folder it
+// installs the pact binary, whose verifier runs; run again it changes
+// nothing and says so.
+func TestInstallCLIIdempotent(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, want := range []string{"installed the Pact CLI", "already in"} {
+		out, err := exec.CommandContext(t.Context(), "./install-cli.sh", dir).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Fatalf("install-cli.sh: %v, said %q, want %q", err, out, want)
+		}
+	}
+	ver := exec.CommandContext(t.Context(), filepath.Join(dir, "bin", "pact"), "verifier", "--version")
+	ver.Env = append(os.Environ(), "PACT_DO_NOT_TRACK=true")
+	if out, err := ver.CombinedOutput(); err != nil || !strings.Contains(string(out), "pact verifier version") {
+		t.Fatalf("pact verifier --version: %v\n%s", err, out)
+	}
+}

@@ -108,7 +108,7 @@ var messageConsumers = []messageConsumer{
 	{
 		name: memberName, group: memberv1.ConsumerGroup, topic: memberv1.ReservationCreatedEvent.Topic,
 		start: func(t *testing.T, kafka app.KafkaConfig) app.Runner {
-			svc, err := member.New(t.Context(), member.Config{ListenAddr: "127.0.0.1:0", DatabaseURL: filepath.Join(t.TempDir(), "member.db"), Kafka: kafka})
+			svc, err := member.New(t.Context(), member.Config{ListenAddr: "127.0.0.1:0", DatabaseURL: filepath.Join(t.TempDir(), "member.db"), Kafka: kafka, DemoData: true})
 			if err != nil {
 				t.Fatalf("member.New: %v", err)
 			}
@@ -119,7 +119,7 @@ var messageConsumers = []messageConsumer{
 	{
 		name: roomName, group: roomv1.ConsumerGroup, topic: roomv1.ReservationCreatedEvent.Topic,
 		start: func(t *testing.T, kafka app.KafkaConfig) app.Runner {
-			svc, err := room.New(t.Context(), room.Config{ListenAddr: "127.0.0.1:0", DatabaseURL: filepath.Join(t.TempDir(), "room.db"), Kafka: kafka})
+			svc, err := room.New(t.Context(), room.Config{ListenAddr: "127.0.0.1:0", DatabaseURL: filepath.Join(t.TempDir(), "room.db"), Kafka: kafka, DemoData: true})
 			if err != nil {
 				t.Fatalf("room.New: %v", err)
 			}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,25 +15,30 @@ import (
 	"time"
 
 	"github.com/keiyaku/keiyaku/runtime/events"
+	"github.com/keiyaku/keiyaku/runtime/httpserver"
 	"github.com/keiyaku/keiyaku/runtime/telemetry"
 )
 
 // The environment variables [LoadEnv] reads, besides the OTEL_* ones of
 // runtime/telemetry.
 const (
-	EnvListenAddr        = "LISTEN_ADDR"
-	EnvDatabaseURL       = "DATABASE_URL"
-	EnvDataDir           = "DATA_DIR"
-	EnvKafkaBrokers      = "KAFKA_BROKERS"
-	EnvKafkaTLS          = "KAFKA_TLS"
-	EnvKafkaTLSCAFile    = "KAFKA_TLS_CA_FILE"
-	EnvKafkaTLSCertFile  = "KAFKA_TLS_CERT_FILE"
-	EnvKafkaTLSKeyFile   = "KAFKA_TLS_KEY_FILE"
-	EnvKafkaSASLMech     = "KAFKA_SASL_MECHANISM"
-	EnvKafkaSASLUser     = "KAFKA_SASL_USERNAME"
-	EnvKafkaSASLPassword = "KAFKA_SASL_PASSWORD"
-	EnvSchemaRegistryURL = "SCHEMA_REGISTRY_URL"
-	EnvLogLevel          = "LOG_LEVEL"
+	EnvListenAddr             = "LISTEN_ADDR"
+	EnvDatabaseURL            = "DATABASE_URL"
+	EnvDataDir                = "DATA_DIR"
+	EnvKafkaBrokers           = "KAFKA_BROKERS"
+	EnvKafkaTLS               = "KAFKA_TLS"
+	EnvKafkaTLSCAFile         = "KAFKA_TLS_CA_FILE"
+	EnvKafkaTLSCertFile       = "KAFKA_TLS_CERT_FILE"
+	EnvKafkaTLSKeyFile        = "KAFKA_TLS_KEY_FILE"
+	EnvKafkaSASLMech          = "KAFKA_SASL_MECHANISM"
+	EnvKafkaSASLUser          = "KAFKA_SASL_USERNAME"
+	EnvKafkaSASLPassword      = "KAFKA_SASL_PASSWORD"
+	EnvSchemaRegistryURL      = "SCHEMA_REGISTRY_URL"
+	EnvSchemaRegistryUser     = "SCHEMA_REGISTRY_USERNAME"
+	EnvSchemaRegistryPassword = "SCHEMA_REGISTRY_PASSWORD"
+	EnvSchemaRegistryCAFile   = "SCHEMA_REGISTRY_TLS_CA_FILE"
+	EnvLogLevel               = "LOG_LEVEL"
+	EnvMetricsAddr            = "METRICS_ADDR"
 )
 
 // Defaults of [LoadEnv].
@@ -57,8 +64,13 @@ const shutdownTimeout = 10 * time.Second
 //	| KAFKA_TLS_CERT_FILE/_KEY_ | (none)                  | mutual TLS client certificate (PEM)   |
 //	| KAFKA_SASL_MECHANISM      | (none)                  | PLAIN, SCRAM-SHA-256, SCRAM-SHA-512   |
 //	| KAFKA_SASL_USERNAME/_PASSWORD | (none)              | the SASL login                        |
-//	| SCHEMA_REGISTRY_URL       | (none: schema topic)    | Kafka.SchemaRegistryURL               |
+//	| SCHEMA_REGISTRY_URL       | (none: schema topic)    | Kafka.SchemaRegistryURL (no login in  |
+//	|                           |                         | it: user info moves to the login)     |
+//	| SCHEMA_REGISTRY_USERNAME/_PASSWORD | (none)         | the registry's basic-auth login       |
+//	| SCHEMA_REGISTRY_TLS_CA_FILE | (system roots)        | Kafka.SchemaRegistryTLS roots (PEM)   |
 //	| LOG_LEVEL                 | info                    | debug, info, warn or error            |
+//	| METRICS_ADDR              | (none: /metrics is on   | MetricsAddr: serve /metrics on this   |
+//	|                           | LISTEN_ADDR)            | address only, not on the API's        |
 //	| OTEL_*                    | see runtime/telemetry   | Telemetry; OTEL_SERVICE_NAME defaults |
 //	|                           |                         | to the service name                   |
 type Env struct {
@@ -70,6 +82,11 @@ type Env struct {
 	Kafka     KafkaConfig
 	Telemetry telemetry.Config
 	LogLevel  slog.Level
+	// MetricsAddr, when set, is the TCP address of a listener of its own
+	// for GET /metrics (e.g. "127.0.0.1:9464", reachable by the scraper
+	// only); /metrics is then not served on ListenAddr. Empty serves
+	// /metrics on ListenAddr, next to the API.
+	MetricsAddr string
 	// Getenv is the lookup Env was read with, for a service's own
 	// variables (the reservation service's MEMBER_URL and ROOM_URL).
 	Getenv func(string) string
@@ -92,6 +109,7 @@ func LoadEnv(getenv func(string) string, name, defaultAddr string) (Env, error) 
 	}
 	env := Env{
 		ListenAddr:  get(EnvListenAddr, defaultAddr),
+		MetricsAddr: get(EnvMetricsAddr, ""),
 		DatabaseURL: get(EnvDatabaseURL, ""),
 		Telemetry:   telemetry.ConfigFromEnv(getenv),
 		Getenv:      getenv,
@@ -137,11 +155,42 @@ func LoadEnv(getenv func(string) string, name, defaultAddr string) (Env, error) 
 	if _, err := env.Kafka.Client.Options(); err != nil {
 		errs = append(errs, fmt.Errorf("KAFKA_*: %w", err))
 	}
-	env.Kafka.SchemaRegistryURL = get(EnvSchemaRegistryURL, "")
+	if reg := get(EnvSchemaRegistryURL, ""); reg != "" {
+		env.Kafka.SchemaRegistryUsername = get(EnvSchemaRegistryUser, "")
+		env.Kafka.SchemaRegistryPassword = getenv(EnvSchemaRegistryPassword)
+		env.Kafka.SchemaRegistryURL = reg
+		base, user, pass, err := registryEndpoint(env.Kafka)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvSchemaRegistryURL, err))
+		}
+		env.Kafka.SchemaRegistryURL, env.Kafka.SchemaRegistryUsername, env.Kafka.SchemaRegistryPassword = base, user, pass
+		if ca := get(EnvSchemaRegistryCAFile, ""); ca != "" {
+			cfg, err := events.LoadTLS(ca, "", "")
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", EnvSchemaRegistryCAFile, err))
+			}
+			env.Kafka.SchemaRegistryTLS = cfg
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Env{}, fmt.Errorf("configuration of %s: %w", name, err)
 	}
 	return env, nil
+}
+
+// EnvBool reads the boolean variable name through getenv (a service's own
+// variable, e.g. DEMO_DATA): false when it is empty, else what
+// strconv.ParseBool makes of it, or an error naming the variable.
+func EnvBool(getenv func(string) string, name string) (bool, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s: %q is not true or false", name, v)
+	}
+	return b, nil
 }
 
 // Runner is a service built by a [Process]: Run serves until ctx is done,
@@ -197,6 +246,30 @@ func Main(ctx context.Context, getenv func(string) string, stderr io.Writer, p P
 			logger.Warn("telemetry shutdown", "error", err)
 		}
 	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var metricsDone <-chan error
+	if env.MetricsAddr != "" {
+		// /metrics on a listener of its own, and not on the API's.
+		metricsDone, err = serveMetrics(ctx, env.MetricsAddr, tel)
+		if err != nil {
+			logger.Error("cannot serve metrics", "addr", env.MetricsAddr, "error", err)
+			return 1
+		}
+		tel.Metrics = nil
+	}
+	code := runService(ctx, p, env, tel, logger)
+	cancel()
+	if metricsDone != nil {
+		if err := <-metricsDone; err != nil {
+			logger.Warn("metrics server", "error", err)
+		}
+	}
+	return code
+}
+
+// runService builds the service with p.Start and runs it until ctx is done.
+func runService(ctx context.Context, p Process, env Env, tel Telemetry, logger *slog.Logger) int {
 	svc, err := p.Start(ctx, env, tel)
 	if err != nil {
 		logger.Error("service failed to start", "error", err)
@@ -209,4 +282,26 @@ func Main(ctx context.Context, getenv func(string) string, stderr io.Writer, p P
 	}
 	logger.Info("service stopped")
 	return 0
+}
+
+// serveMetrics listens on addr and serves t.Metrics at GET /metrics (and
+// the health endpoints of runtime/httpserver) until ctx is done; the
+// channel gets the server's error once it stopped.
+func serveMetrics(ctx context.Context, addr string, t Telemetry) (<-chan error, error) {
+	if t.Metrics == nil {
+		return nil, errors.New("no metrics handler")
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+MetricsPath, t.Metrics)
+	srv, err := httpserver.New(mux, httpserver.WithLogger(t.Resolved().Logger.With("server", "metrics")))
+	if err != nil {
+		return nil, err
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln) }()
+	return done, nil
 }

@@ -66,6 +66,25 @@ func TestLoadEnv(t *testing.T) {
 				t.Errorf("database %q", e.DatabaseURL)
 			}
 		}},
+		{name: "registry login in its own variables", env: map[string]string{
+			"SCHEMA_REGISTRY_URL": "https://registry:8081", "SCHEMA_REGISTRY_USERNAME": "svc", "SCHEMA_REGISTRY_PASSWORD": "s3cret",
+		}, check: func(t *testing.T, e app.Env) {
+			k := e.Kafka
+			if k.SchemaRegistryURL != "https://registry:8081" || k.SchemaRegistryUsername != "svc" || k.SchemaRegistryPassword != "s3cret" {
+				t.Errorf("registry %q login %q/%q", k.SchemaRegistryURL, k.SchemaRegistryUsername, k.SchemaRegistryPassword)
+			}
+		}},
+		// A login still written into the URL works, but leaves the URL: the
+		// URL is what reaches ce_dataschema headers and error text.
+		{name: "registry login moved out of the URL", env: map[string]string{"SCHEMA_REGISTRY_URL": "https://svc:s3cret@registry:8081/"}, check: func(t *testing.T, e app.Env) {
+			k := e.Kafka
+			if k.SchemaRegistryURL != "https://registry:8081/" || k.SchemaRegistryUsername != "svc" || k.SchemaRegistryPassword != "s3cret" {
+				t.Errorf("registry %q login %q/%q", k.SchemaRegistryURL, k.SchemaRegistryUsername, k.SchemaRegistryPassword)
+			}
+		}},
+		{name: "registry login given twice", env: map[string]string{"SCHEMA_REGISTRY_URL": "https://svc:s3cret@registry", "SCHEMA_REGISTRY_PASSWORD": "other"}, wantErr: "given twice"},
+		{name: "registry url not absolute", env: map[string]string{"SCHEMA_REGISTRY_URL": "registry:8081"}, wantErr: "SCHEMA_REGISTRY_URL"},
+		{name: "registry ca missing", env: map[string]string{"SCHEMA_REGISTRY_URL": "https://r", "SCHEMA_REGISTRY_TLS_CA_FILE": "/nonexistent/ca.pem"}, wantErr: "SCHEMA_REGISTRY_TLS_CA_FILE"},
 		{name: "bad log level", env: map[string]string{"LOG_LEVEL": "loud"}, wantErr: "LOG_LEVEL"},
 		{name: "bad broker", env: map[string]string{"KAFKA_BROKERS": "kafka"}, wantErr: "KAFKA_"},
 		{name: "no broker", env: map[string]string{"KAFKA_BROKERS": " , "}, wantErr: "KAFKA_BROKERS"},
@@ -80,6 +99,9 @@ func TestLoadEnv(t *testing.T) {
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("LoadEnv = %v, want an error naming %s", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "s3cret") {
+					t.Fatalf("the error shows the registry password: %v", err)
 				}
 				return
 			}

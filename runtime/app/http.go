@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -40,6 +41,10 @@ type HTTPConfig struct {
 	// Idempotent makes POST and PATCH requests with an Idempotency-Key
 	// replayable, with records kept in DB (sqldb.NewIdempotencyStore).
 	Idempotent bool
+	// ProviderStates, when set, is served at POST [ProviderStatesPath],
+	// outside the contract's validation: the Pact state change endpoint
+	// (see [ProviderStates]). For contract tests only; default none.
+	ProviderStates http.Handler
 }
 
 // NewHTTPServer assembles the HTTP server of a service. A request goes
@@ -80,7 +85,10 @@ func NewHTTPServer(ctx context.Context, cfg HTTPConfig, t Telemetry, opts ...htt
 	}
 	api := t.Handler(httpserver.Chain(cfg.API, middlewares...), cfg.Name)
 	if t.Metrics != nil {
-		api = withMetrics(t.Metrics, api)
+		api = withPath(MetricsPath, t.Metrics, api, http.MethodGet, http.MethodHead)
+	}
+	if cfg.ProviderStates != nil {
+		api = withPath(ProviderStatesPath, cfg.ProviderStates, api, http.MethodPost)
 	}
 	base := []httpserver.Option{
 		httpserver.WithLogger(t.Logger),
@@ -99,14 +107,14 @@ func NewHTTPServer(ctx context.Context, cfg HTTPConfig, t Telemetry, opts ...htt
 	return srv, nil
 }
 
-// withMetrics serves GET and HEAD /metrics with metrics and everything
-// else with next. It matches the raw path itself rather than through a
-// ServeMux, which would redirect unclean paths before the validator can
-// refuse them.
-func withMetrics(metrics, next http.Handler) http.Handler {
+// withPath serves the requests for path with one of methods with h and
+// everything else with next. It matches the raw path itself rather than
+// through a ServeMux, which would redirect unclean paths before the
+// validator can refuse them.
+func withPath(path string, h, next http.Handler, methods ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == MetricsPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			metrics.ServeHTTP(w, r)
+		if r.URL.Path == path && slices.Contains(methods, r.Method) {
+			h.ServeHTTP(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -2,9 +2,11 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -30,8 +32,52 @@ type KafkaConfig struct {
 	// Confluent-compatible schema registry: event values are then framed
 	// with registry ids (codec.Confluent). Empty means Avro single-object
 	// encoding with writer schemas in the compacted schema topic
-	// (codec.SingleObject on a codec.TopicStore).
+	// (codec.SingleObject on a codec.TopicStore). Credentials do not
+	// belong in it: a URL's user information is moved to the basic-auth
+	// login (below) and never reaches ce_dataschema headers, logs or
+	// errors.
 	SchemaRegistryURL string
+	// SchemaRegistryUsername and SchemaRegistryPassword, when set, log in
+	// to the registry with HTTP basic auth. Default: no login.
+	SchemaRegistryUsername string
+	SchemaRegistryPassword string
+	// SchemaRegistryTLS, when set, is the TLS configuration of an https
+	// registry (e.g. a private CA, a client certificate). Default: the
+	// system roots.
+	SchemaRegistryTLS *tls.Config
+}
+
+// RedactURL returns raw without its user information (user:password@),
+// for logs and error text; a raw that does not parse as a URL comes back
+// as "(invalid URL)" so that nothing of it is shown.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	u.User = nil
+	return u.String()
+}
+
+// registryEndpoint returns the registry URL of cfg without user
+// information and the basic-auth login: the explicit username and password,
+// or else those of the URL. Giving both is an error, and so is a URL that
+// is not absolute http(s); errors never quote the URL's credentials.
+func registryEndpoint(cfg KafkaConfig) (base, user, pass string, err error) {
+	u, perr := url.Parse(cfg.SchemaRegistryURL)
+	if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", "", "", fmt.Errorf("schema registry url %s: not an absolute http(s) URL", RedactURL(cfg.SchemaRegistryURL))
+	}
+	user, pass = cfg.SchemaRegistryUsername, cfg.SchemaRegistryPassword
+	if u.User != nil {
+		if user != "" || pass != "" {
+			return "", "", "", fmt.Errorf("schema registry url %s: the login is given twice, in the URL and as username/password: keep only the username and password", RedactURL(cfg.SchemaRegistryURL))
+		}
+		user = u.User.Username()
+		pass, _ = u.User.Password()
+		u.User = nil
+	}
+	return u.String(), user, pass, nil
 }
 
 // Producer is a service's producing Kafka client and the events.Producer
@@ -74,7 +120,7 @@ func NewProducer(cfg KafkaConfig, source string, t Telemetry) (*Producer, error)
 	p := &Producer{client: client}
 	var c codec.Codec
 	if cfg.SchemaRegistryURL != "" {
-		c, err = registryCodec(cfg.SchemaRegistryURL, t)
+		c, err = registryCodec(cfg, t)
 	} else {
 		var store *codec.TopicStore
 		store, err = codec.NewTopicStore(client, codec.WithLogger(t.Logger))
@@ -156,7 +202,7 @@ func NewConsumer(ctx context.Context, cfg KafkaConfig, db *sqldb.DB, group strin
 	}
 	var c codec.Codec
 	if cfg.SchemaRegistryURL != "" {
-		c, err = registryCodec(cfg.SchemaRegistryURL, t)
+		c, err = registryCodec(cfg, t)
 	} else {
 		var store *codec.TopicStore
 		store, err = codec.NewTopicStore(client, codec.WithLogger(t.Logger))
@@ -183,14 +229,28 @@ func NewConsumer(ctx context.Context, cfg KafkaConfig, db *sqldb.DB, group strin
 // Close closes the Kafka client. Call it after Run returned.
 func (c *Consumer) Close() { c.client.Close() }
 
-// registryCodec returns the Confluent codec on the registry at url, called
-// through t's traced transport.
-func registryCodec(url string, t Telemetry) (codec.Codec, error) {
-	rc, err := sr.NewClient(sr.URLs(url), sr.HTTPClient(&http.Client{Transport: t.Transport(nil), Timeout: registryTimeout}))
+// registryCodec returns the Confluent codec on the registry of cfg, called
+// through t's traced transport with cfg's login and TLS. The codec and the
+// registry client only ever see the URL without user information, so
+// ce_dataschema headers and errors carry no credentials.
+func registryCodec(cfg KafkaConfig, t Telemetry) (codec.Codec, error) {
+	base, user, pass, err := registryEndpoint(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("schema registry %s: %w", url, err)
+		return nil, err
 	}
-	return codec.NewConfluent(rc)
+	tr := newTransport()
+	if cfg.SchemaRegistryTLS != nil {
+		tr.TLSClientConfig = cfg.SchemaRegistryTLS.Clone()
+	}
+	opts := []sr.ClientOpt{sr.URLs(base), sr.HTTPClient(&http.Client{Transport: t.Transport(tr), Timeout: registryTimeout})}
+	if user != "" || pass != "" {
+		opts = append(opts, sr.BasicAuth(user, pass))
+	}
+	rc, err := sr.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("schema registry %s: %w", base, err)
+	}
+	return codec.NewConfluent(rc, codec.WithDataSchemaURL(base))
 }
 
 // deferredStore is the producer's SchemaStore: Put only remembers the
@@ -263,11 +323,12 @@ func (d *deferredStore) flush(ctx context.Context) error {
 }
 
 // NewOutbox returns the transactional outbox on db (creating its table)
-// and the relay that publishes it through p, with t's logger and meter
-// provider; opts follow and may override them. A service adds the records
-// of its events to the store in the transaction of its state change,
-// calls Notify on the relay after the commit, and runs the relay for as
-// long as it serves.
+// and the relay that publishes it through p, with t's logger, meter and
+// tracer providers and propagator (each record's send span joins the
+// trace of the request that added it); opts follow and may override them.
+// A service adds the records of its events to the store in the
+// transaction of its state change, calls Notify on the relay after the
+// commit, and runs the relay for as long as it serves.
 func NewOutbox(ctx context.Context, db *sqldb.DB, p *Producer, t Telemetry, opts ...outbox.RelayOption) (*outbox.Store, *outbox.Relay, error) {
 	if p == nil {
 		return nil, nil, errors.New("new outbox: nil producer")
@@ -278,7 +339,8 @@ func NewOutbox(ctx context.Context, db *sqldb.DB, p *Producer, t Telemetry, opts
 		return nil, nil, fmt.Errorf("new outbox: %w", err)
 	}
 	relay, err := outbox.NewRelay(store, p.Send,
-		append([]outbox.RelayOption{outbox.WithLogger(t.Logger), outbox.WithMeterProvider(t.MeterProvider)}, opts...)...)
+		append([]outbox.RelayOption{outbox.WithLogger(t.Logger), outbox.WithMeterProvider(t.MeterProvider),
+			outbox.WithTracerProvider(t.TracerProvider), outbox.WithPropagator(t.Propagator)}, opts...)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("new outbox: %w", err)
 	}

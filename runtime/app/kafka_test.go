@@ -2,13 +2,17 @@ package app_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/keiyaku/keiyaku/runtime/app"
 	"github.com/keiyaku/keiyaku/runtime/app/apptest"
@@ -141,5 +145,86 @@ func TestProducerPutsSchemaBeforeRecords(t *testing.T) {
 	}
 	if err := reader().Decode(ctx, first.Value, pingedV2Schema, &got); err != nil || got.ID != "a" || got.N != 1 || got.Note != nil {
 		t.Errorf("decode after Send = %+v, %v", got, err)
+	}
+}
+
+// TestRegistryCredentialsStayOutOfRecords pins the fix of a leak: the
+// registry login, whether given as SCHEMA_REGISTRY_USERNAME/_PASSWORD or
+// (as before) inside SCHEMA_REGISTRY_URL, authenticates every registry call
+// but never appears in a produced record's headers (ce_dataschema was the
+// URL verbatim) nor in the error of a failing registry call.
+func TestRegistryCredentialsStayOutOfRecords(t *testing.T) {
+	t.Parallel()
+	const user, pass = "svc-reservation", "s3cret-Pa55"
+	reg := srfake.New(srfake.WithAuth("Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))))
+	t.Cleanup(reg.Close)
+	regURL, err := url.Parse(reg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inURL := *regURL
+	inURL.User = url.UserPassword(user, pass)
+	kafka := apptest.Broker(t, map[string]int32{"pings": 1})
+	for _, tc := range []struct {
+		name string
+		cfg  func(app.KafkaConfig) app.KafkaConfig
+	}{
+		{"own variables", func(k app.KafkaConfig) app.KafkaConfig {
+			env, err := app.LoadEnv(func(key string) string {
+				return map[string]string{"KAFKA_BROKERS": strings.Join(k.Client.Brokers, ","),
+					"SCHEMA_REGISTRY_URL": reg.URL(), "SCHEMA_REGISTRY_USERNAME": user, "SCHEMA_REGISTRY_PASSWORD": pass}[key]
+			}, "test", ":0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return env.Kafka
+		}},
+		{"login in the URL", func(k app.KafkaConfig) app.KafkaConfig {
+			k.SchemaRegistryURL = inURL.String()
+			return k
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := app.NewProducer(tc.cfg(kafka), "/services/test", app.Telemetry{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			rec, err := events.NewRecord(t.Context(), p.Events(), pingedType, &pinged{ID: "a", N: 1})
+			if err != nil {
+				t.Fatalf("NewRecord through the registry with a login: %v", err)
+			}
+			var ds string
+			for _, h := range rec.Headers {
+				if strings.Contains(string(h.Value), pass) || strings.Contains(string(h.Value), user) {
+					t.Errorf("header %s = %q carries the registry login", h.Key, h.Value)
+				}
+				if h.Key == events.HeaderDataSchema {
+					ds = string(h.Value)
+				}
+			}
+			if want := strings.TrimSuffix(reg.URL(), "/") + "/schemas/ids/"; !strings.HasPrefix(ds, want) {
+				t.Errorf("ce_dataschema = %q, want %s<id>", ds, want)
+			}
+		})
+	}
+
+	// A wrong password: the registry refuses, and the error names the
+	// registry without the login.
+	wrong := *regURL
+	wrong.User = url.UserPassword(user, "wr0ng-"+pass)
+	k := kafka
+	k.SchemaRegistryURL = wrong.String()
+	p, err := app.NewProducer(k, "/services/test", app.Telemetry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	_, err = events.NewRecord(t.Context(), p.Events(), pingedType, &pinged{ID: "b", N: 2})
+	if err == nil {
+		t.Fatal("NewRecord with a wrong registry password succeeded")
+	}
+	if strings.Contains(err.Error(), pass) || strings.Contains(err.Error(), user) {
+		t.Errorf("the error shows the login: %v", err)
 	}
 }

@@ -31,11 +31,38 @@ const maxKeyLen = 255
 type IdempotencyOption func(*idempotencyConfig)
 
 type idempotencyConfig struct {
-	retention time.Duration
-	lockTTL   time.Duration
-	maxBody   int64
-	headers   []string
-	logger    *slog.Logger
+	retention  time.Duration
+	lockTTL    time.Duration
+	maxRunning time.Duration
+	maxBody    int64
+	headers    []string
+	logger     *slog.Logger
+	caller     func(*http.Request) string
+}
+
+// AuthorizationIdentity is the default caller identity of [Idempotency]:
+// the request's Authorization header, or "" without one.
+func AuthorizationIdentity(r *http.Request) string { return r.Header.Get("Authorization") }
+
+// WithCallerIdentity sets the function that names the caller of a request,
+// overriding the default [AuthorizationIdentity]. Keys are scoped per
+// caller: two callers sending the same Idempotency-Key value name two
+// different requests, and neither is ever replayed the other's response.
+// The identity is hashed (SHA-256) before it is part of a store key, so a
+// credential is never stored; "" means an anonymous caller, scoped by
+// method, path and key only. Use it for a caller identity the server
+// derives, e.g. the subject of a verified token or a client certificate.
+func WithCallerIdentity(fn func(r *http.Request) string) IdempotencyOption {
+	return func(c *idempotencyConfig) { c.caller = fn }
+}
+
+// WithMaxRequestDuration sets how long a request can run at most,
+// overriding the default 30s (the WriteTimeout of [New]). A key in flight
+// for longer belongs to a request that crashed: a duplicate is then told,
+// in Retry-After, the time left until the key's lock expires rather than
+// to come back in a second. It must be positive.
+func WithMaxRequestDuration(d time.Duration) IdempotencyOption {
+	return func(c *idempotencyConfig) { c.maxRunning = d }
 }
 
 // WithRetention sets how long a completed response is replayed, overriding
@@ -87,11 +114,16 @@ func WithIdempotencyLogger(l *slog.Logger) IdempotencyOption {
 //   - The same key with a different body (or query) is answered 422
 //     Unprocessable Entity.
 //   - The same key while the first request still runs is answered 409
-//     Conflict, with Retry-After: 1.
+//     Conflict, with Retry-After: 1 while the first request may still be
+//     running (see [WithMaxRequestDuration]) and, once it cannot be — its
+//     server crashed mid-request — the seconds left until the key's lock
+//     expires (see [WithLockTTL]).
 //
-// A key is scoped per route: the store key is the method, the request path
-// and the Idempotency-Key value, so the same value on two paths names two
-// different requests.
+// A key is scoped per route and per caller: the store key is the method,
+// the request path, a hash of the caller's identity (see
+// [WithCallerIdentity]; by default the Authorization header) and the
+// Idempotency-Key value, so the same value on two paths, or from two
+// callers, names two different requests.
 //
 // Only outcomes worth replaying are stored: 2xx, and 4xx except 408
 // Request Timeout and 429 Too Many Requests. After any other status, a
@@ -114,10 +146,12 @@ func Idempotency(store idempotency.Store, opts ...IdempotencyOption) (func(http.
 		return nil, errors.New("httpserver: idempotency: nil store")
 	}
 	cfg := idempotencyConfig{
-		retention: 24 * time.Hour,
-		lockTTL:   time.Minute,
-		maxBody:   1 << 20,
-		headers:   []string{"Content-Type", "Content-Language", "Content-Location", "Location", "ETag", "Last-Modified"},
+		retention:  24 * time.Hour,
+		lockTTL:    time.Minute,
+		maxRunning: defaultWriteTimeout,
+		maxBody:    1 << 20,
+		caller:     AuthorizationIdentity,
+		headers:    []string{"Content-Type", "Content-Language", "Content-Location", "Location", "ETag", "Last-Modified"},
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -127,6 +161,10 @@ func Idempotency(store idempotency.Store, opts ...IdempotencyOption) (func(http.
 		return nil, fmt.Errorf("httpserver: idempotency: retention %v is not positive", cfg.retention)
 	case cfg.lockTTL <= 0:
 		return nil, fmt.Errorf("httpserver: idempotency: lock ttl %v is not positive", cfg.lockTTL)
+	case cfg.maxRunning <= 0:
+		return nil, fmt.Errorf("httpserver: idempotency: max request duration %v is not positive", cfg.maxRunning)
+	case cfg.caller == nil:
+		return nil, errors.New("httpserver: idempotency: nil caller identity function")
 	case cfg.maxBody <= 0:
 		return nil, fmt.Errorf("httpserver: idempotency: max body %d is not positive", cfg.maxBody)
 	}
@@ -175,6 +213,10 @@ func (m *idempotent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 
 	key := r.Method + " " + r.URL.EscapedPath() + " " + values[0]
+	if id := m.cfg.caller(r); id != "" {
+		sum := sha256.Sum256([]byte(id))
+		key = r.Method + " " + r.URL.EscapedPath() + " caller:" + hex.EncodeToString(sum[:]) + " " + values[0]
+	}
 	fp := fingerprint(r, body)
 	claim, err := m.store.Begin(r.Context(), key, fp, m.cfg.lockTTL)
 	if err != nil {
@@ -221,7 +263,7 @@ func (m *idempotent) answerExisting(w http.ResponseWriter, r *http.Request, rec 
 		m.writeProblem(w, r, problem.Unprocessable("the Idempotency-Key was already used for a different request",
 			problem.FieldError{Field: "header." + IdempotencyKeyHeader, Reason: "was already used with a different request body"}))
 	case rec.State != idempotency.Completed:
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", strconv.Itoa(m.retryAfter(rec.ExpiresAt, time.Now())))
 		m.writeProblem(w, r, problem.Conflict("a request with this Idempotency-Key is still being processed"))
 	default:
 		h := w.Header()
@@ -233,6 +275,18 @@ func (m *idempotent) answerExisting(w http.ResponseWriter, r *http.Request, rec 
 		w.WriteHeader(rec.Response.Status)
 		_, _ = w.Write(rec.Response.Body)
 	}
+}
+
+// retryAfter is the Retry-After, in seconds, for a duplicate of a request
+// whose lock expires at expires: 1 while the first request may still be
+// running, else the seconds left until the lock expires, rounded up.
+func (m *idempotent) retryAfter(expires, now time.Time) int {
+	left := expires.Sub(now)
+	running := m.cfg.lockTTL - left // how long ago the key was claimed
+	if running < m.cfg.maxRunning || left <= time.Second {
+		return 1
+	}
+	return int((left + time.Second - 1) / time.Second)
 }
 
 func (m *idempotent) release(r *http.Request, key, token, why string) {

@@ -3,12 +3,17 @@ package httpserver_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/keiyaku/keiyaku/runtime/httpserver"
@@ -308,6 +313,8 @@ func TestIdempotencyOptions(t *testing.T) {
 		{"zero retention", store, []httpserver.IdempotencyOption{httpserver.WithRetention(0)}},
 		{"negative lock ttl", store, []httpserver.IdempotencyOption{httpserver.WithLockTTL(-time.Second)}},
 		{"zero max body", store, []httpserver.IdempotencyOption{httpserver.WithMaxIdempotentBody(0)}},
+		{"zero max request duration", store, []httpserver.IdempotencyOption{httpserver.WithMaxRequestDuration(0)}},
+		{"nil caller identity", store, []httpserver.IdempotencyOption{httpserver.WithCallerIdentity(nil)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -341,4 +348,128 @@ func TestIdempotencyStoreKeys(t *testing.T) {
 	if _, err := f.store.Get(context.Background(), "POST /rooms/"+otherRoom+"/holds key-stored"); !errors.Is(err, idempotency.ErrNotFound) {
 		t.Errorf("record under another path: err = %v, want ErrNotFound", err)
 	}
+}
+
+// TestIdempotencyScopedPerCaller pins the fix of a cross-caller replay: the
+// same Idempotency-Key value from two callers (by default, two
+// Authorization headers) names two requests — each runs and neither is
+// replayed the other's response — while the same caller's retry is a
+// replay. The stored key holds a hash of the identity, never the
+// credential. WithCallerIdentity replaces how the caller is named.
+func TestIdempotencyScopedPerCaller(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		header string // carries the identity
+		opts   []httpserver.IdempotencyOption
+	}{
+		{"default: Authorization", "Authorization", nil},
+		{"custom identity", "X-Tenant", []httpserver.IdempotencyOption{httpserver.WithCallerIdentity(func(r *http.Request) string { return r.Header.Get("X-Tenant") })}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			store, err := idempotency.NewMemoryStore()
+			if err != nil {
+				t.Fatal(err)
+			}
+			idem, err := httpserver.Idempotency(store, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var runs atomic.Int32
+			ts := httptest.NewServer(idem(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				runs.Add(1)
+				w.WriteHeader(http.StatusCreated)
+				fmt.Fprintf(w, "created for %q", r.Header.Get(tc.header))
+			})))
+			t.Cleanup(ts.Close)
+			post := func(who string) response {
+				h := http.Header{"Idempotency-Key": {"key-shared"}}
+				if who != "" {
+					h.Set(tc.header, who)
+				}
+				return do(t, http.MethodPost, ts.URL+"/orders", h, strings.NewReader("{}"))
+			}
+			for _, step := range []struct {
+				who, want string
+				replayed  bool
+			}{
+				{"Bearer alice", `created for "Bearer alice"`, false},
+				{"Bearer bob", `created for "Bearer bob"`, false},
+				{"", `created for ""`, false},
+				{"Bearer alice", `created for "Bearer alice"`, true},
+				{"Bearer bob", `created for "Bearer bob"`, true},
+			} {
+				res := post(step.who)
+				if res.status != 201 || string(res.body) != step.want || (res.header.Get(httpserver.ReplayedHeader) == "true") != step.replayed {
+					t.Errorf("%q: %d %q replayed %q; want %q replayed %v", step.who, res.status, res.body, res.header.Get(httpserver.ReplayedHeader), step.want, step.replayed)
+				}
+			}
+			if n := runs.Load(); n != 3 {
+				t.Errorf("handler ran %d times, want 3 (one per caller)", n)
+			}
+			sum := sha256.Sum256([]byte("Bearer alice"))
+			if _, err := store.Get(t.Context(), "POST /orders caller:"+hex.EncodeToString(sum[:])+" key-shared"); err != nil {
+				t.Errorf("no record under the hashed identity: %v", err)
+			}
+		})
+	}
+}
+
+// TestIdempotencyCrashedLockRetryAfter pins an honest Retry-After for a key
+// whose request crashed mid-way (it never finished, so its lock only
+// expires after the lock TTL): while the request may still be running
+// (younger than the longest request) the duplicate is told to poll in a
+// second; after that, the seconds left until the lock expires — it was 1
+// for the whole minute before.
+func TestIdempotencyCrashedLockRetryAfter(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		store, err := idempotency.NewMemoryStore()
+		if err != nil {
+			t.Fatal(err)
+		}
+		idem, err := httpserver.Idempotency(store, httpserver.WithLockTTL(time.Minute), httpserver.WithMaxRequestDuration(30*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		crashed := make(chan struct{}) // the first request never returns until the end
+		var runs atomic.Int32
+		h := idem(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if runs.Add(1) == 1 {
+				<-crashed
+				return
+			}
+			w.WriteHeader(http.StatusCreated)
+		}))
+		post := func() *httptest.ResponseRecorder {
+			req := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader("{}"))
+			req.Header.Set("Idempotency-Key", "key-crash")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			return rec
+		}
+		go post()
+		synctest.Wait()
+		for _, step := range []struct {
+			after time.Duration // since the first request claimed the key
+			want  string
+		}{
+			{time.Second, "1"},
+			{29 * time.Second, "1"},
+			{31 * time.Second, "29"},
+			{59*time.Second + 500*time.Millisecond, "1"},
+		} {
+			time.Sleep(step.after - time.Since(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)))
+			rec := post()
+			if rec.Code != http.StatusConflict || rec.Header().Get("Retry-After") != step.want {
+				t.Errorf("at %v: %d Retry-After %q, want 409 Retry-After %s", step.after, rec.Code, rec.Header().Get("Retry-After"), step.want)
+			}
+		}
+		time.Sleep(time.Second) // the lock has expired
+		if rec := post(); rec.Code != http.StatusCreated {
+			t.Errorf("after the lock expired: %d, want 201", rec.Code)
+		}
+		close(crashed)
+	})
 }

@@ -161,6 +161,9 @@ type Server struct {
 	started  sync.Once
 }
 
+// defaultWriteTimeout is the default of [WithWriteTimeout].
+const defaultWriteTimeout = 30 * time.Second
+
 // New returns a Server that serves handler behind recovery, the body limit
 // and the health endpoints. It returns an error if handler is nil or an
 // option is out of range.
@@ -172,7 +175,7 @@ func New(handler http.Handler, opts ...Option) (*Server, error) {
 		addr:              ":8080",
 		readHeaderTimeout: 5 * time.Second,
 		readTimeout:       30 * time.Second,
-		writeTimeout:      30 * time.Second,
+		writeTimeout:      defaultWriteTimeout,
 		idleTimeout:       2 * time.Minute,
 		maxHeaderBytes:    64 << 10,
 		maxBodyBytes:      1 << 20,
@@ -276,6 +279,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- s.srv.Serve(ln) }()
+	s.cfg.logger.InfoContext(ctx, "http server listening", "addr", ln.Addr().String())
 	select {
 	case err := <-served:
 		s.stopping.Store(true)

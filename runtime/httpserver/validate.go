@@ -53,7 +53,9 @@ func WithStringFormat(name string, check func(string) error) ValidatorOption {
 // The rule for 400 versus 422: every violation of the contract is a 400 —
 // malformed JSON, a wrong Content-Type, a missing or mistyped parameter, a
 // single-valued query or header parameter sent twice, a body where the
-// operation takes none, a body that breaks its schema (missing property,
+// operation takes none, a JSON body with data after its value or with a key
+// repeated in an object (reported at the key, e.g. "body.checkIn"), a body
+// that breaks its schema (missing property,
 // wrong type, bad format, out of bounds, not in the enum). This is what the shared BadRequest
 // response of contracts/shared/v1/problem.yaml promises, and every
 // operation documents it. 422 Unprocessable Entity is left to the
@@ -140,7 +142,8 @@ func (v *validator) check(w http.ResponseWriter, r *http.Request) bool {
 	}
 	route, params, err := v.findRoute(r)
 	if err != nil {
-		if allowed := v.allowedMethods(r); len(allowed) > 0 {
+		if allowed, template := v.allowedMethods(r); len(allowed) > 0 {
+			setRoute(r, template)
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
 			p := problem.MethodNotAllowed(fmt.Sprintf("method %s is not allowed here; allowed: %s", r.Method, strings.Join(allowed, ", ")))
 			p.Instance = r.URL.EscapedPath()
@@ -148,6 +151,21 @@ func (v *validator) check(w http.ResponseWriter, r *http.Request) bool {
 			return false
 		}
 		p := problem.NotFound("no operation matches the request path")
+		p.Instance = r.URL.EscapedPath()
+		problem.Write(w, p)
+		return false
+	}
+	setRoute(r, route.Path)
+	strict, err := strictJSONBody(r)
+	if err != nil || strict != nil {
+		var errs []problem.FieldError
+		if strict != nil {
+			errs = append(errs, *strict)
+		} else if !errors.As(err, new(*http.MaxBytesError)) {
+			errs = append(errs, problem.FieldError{Field: "body", Reason: "cannot be read"})
+			err = nil
+		}
+		p := validationProblem(err, errs)
 		p.Instance = r.URL.EscapedPath()
 		problem.Write(w, p)
 		return false
@@ -255,20 +273,33 @@ var probeMethods = []string{
 	http.MethodPatch, http.MethodDelete, http.MethodOptions, http.MethodTrace,
 }
 
-// allowedMethods lists the methods whose operations match the path of r.
-func (v *validator) allowedMethods(r *http.Request) []string {
-	var allowed []string
+// allowedMethods lists the methods whose operations match the path of r,
+// and the path template they share.
+func (v *validator) allowedMethods(r *http.Request) (allowed []string, template string) {
 	probe := *r
 	for _, m := range probeMethods {
 		if m == r.Method {
 			continue
 		}
 		probe.Method = m
-		if _, _, err := v.findRoute(&probe); err == nil {
+		if route, _, err := v.findRoute(&probe); err == nil {
 			allowed = append(allowed, m)
+			template = route.Path
 		}
 	}
-	return allowed
+	return allowed, template
+}
+
+// setRoute records the path template of the operation r was matched to as
+// r.Pattern, unless a pattern is set already, so that a response written
+// before the router behind (a 400, 405 or 413 here, a replay of the
+// Idempotency middleware) is still measured and traced with its route:
+// the http.route attribute, the http_route label of otelhttp's metrics.
+// The router (a ServeMux) overwrites it with its own pattern.
+func setRoute(r *http.Request, template string) {
+	if r.Pattern == "" && template != "" {
+		r.Pattern = template
+	}
 }
 
 // unsafePath says why the path of r could be read two ways, or "".

@@ -46,6 +46,12 @@ func TestBadRequests(t *testing.T) {
 		{name: "body field wrong type", method: "POST", path: room + "/holds", header: jsonHeader(key), body: strings.NewReader(`{"reservationId":"` + reservation + `","checkIn":20250701,"checkOut":"2025-07-04"}`), status: 400, field: "body.checkIn"},
 		{name: "body field missing", method: "POST", path: room + "/holds", header: jsonHeader(key), body: strings.NewReader(`{"reservationId":"` + reservation + `","checkIn":"2025-07-01"}`), status: 400, field: "body.checkOut"},
 		{name: "body field bad format", method: "POST", path: room + "/holds", header: jsonHeader(key), body: strings.NewReader(holdBody("nope", "2025-07-01", "2025-07-04")), status: 400, field: "body.reservationId"},
+		// A JSON decoder takes the first value and drops the rest, and
+		// keeps one of two values of a repeated key: what the validator
+		// checked and what the handler reads could differ.
+		{name: "data after the JSON object", method: "POST", path: room + "/holds", header: jsonHeader(key), body: strings.NewReader(validHold + `{"reservationId":"x"}`), status: 400, field: "body"},
+		{name: "garbage after the JSON object", method: "POST", path: room + "/holds", header: jsonHeader(key), body: strings.NewReader(validHold + " trailing"), status: 400, field: "body"},
+		{name: "duplicate key", method: "POST", path: room + "/holds", header: jsonHeader(key), body: strings.NewReader(`{"reservationId":"` + reservation + `","checkIn":"2025-07-01","checkOut":"2025-07-04","checkIn":"2025-07-02"}`), status: 400, field: "body.checkIn"},
 		{name: "body not an object", method: "POST", path: room + "/holds", header: jsonHeader(key), body: strings.NewReader(`[1,2]`), status: 400, field: "body"},
 		{name: "body null", method: "POST", path: room + "/holds", header: jsonHeader(key), body: strings.NewReader(`null`), status: 400, field: "body"},
 		{name: "malformed JSON", method: "POST", path: room + "/holds", header: jsonHeader(key), body: strings.NewReader(`{"reservationId":`), status: 400, field: "body"},

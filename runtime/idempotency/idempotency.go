@@ -19,7 +19,7 @@
 //
 // The store does not judge fingerprints or statuses; the HTTP rules live in
 // the runtime/httpserver Idempotency middleware, which scopes keys per
-// method and path and only completes records with responses worth
+// method, path and caller and only completes records with responses worth
 // replaying.
 //
 // [MemoryStore] keeps records in the memory of one process; it suits tests,

@@ -54,6 +54,8 @@ func TestNewRelayRejectsBadInput(t *testing.T) {
 		{"nil send", s, nil, nil, "nil send"},
 		{"nil option", s, send, []outbox.RelayOption{nil}, "nil option"},
 		{"zero poll", s, send, []outbox.RelayOption{outbox.WithPollInterval(0)}, "poll interval"},
+		{"nil tracer provider", s, send, []outbox.RelayOption{outbox.WithTracerProvider(nil)}, "tracer provider"},
+		{"nil propagator", s, send, []outbox.RelayOption{outbox.WithPropagator(nil)}, "propagator"},
 		{"zero batch", s, send, []outbox.RelayOption{outbox.WithBatchSize(0)}, "batch size"},
 		{"huge batch", s, send, []outbox.RelayOption{outbox.WithBatchSize(outbox.MaxBatchSize + 1)}, "batch size"},
 		{"zero backoff", s, send, []outbox.RelayOption{outbox.WithBackoff(0, time.Second)}, "backoff"},

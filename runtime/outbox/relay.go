@@ -59,6 +59,7 @@ type relayConfig struct {
 	log            *slog.Logger
 	meter          metric.MeterProvider
 	notify         <-chan struct{}
+	tracing        sendTracing
 	errs           []error
 }
 
@@ -229,7 +230,7 @@ func NewRelay(s *Store, send func(ctx context.Context, recs ...*kgo.Record) erro
 	if err := errors.Join(cfg.errs...); err != nil {
 		return nil, fmt.Errorf("outbox: new relay: %w", err)
 	}
-	r := &Relay{store: s, send: send, cfg: cfg, wake: make(chan struct{}, 1)}
+	r := &Relay{store: s, send: cfg.tracing.wrap(send), cfg: cfg, wake: make(chan struct{}, 1)}
 	r.meter = cfg.meter.Meter(instrumentation)
 	var err error
 	if r.lag, err = r.meter.Float64Histogram("keiyaku.outbox.lag",

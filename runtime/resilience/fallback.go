@@ -3,9 +3,11 @@ package resilience
 import (
 	"bytes"
 	"container/list"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,22 +63,24 @@ type Recorder interface {
 const MaxRecordedBody = 1 << 20
 
 // LastGood returns a [Fallback] that remembers the last successful (2xx)
-// response to each GET URL and serves it, marked "Keiyaku-Fallback:
-// last-good" and with an Age header, when a later call for that URL fails.
-// A response is remembered for ttl after it was received; at most maxEntries
-// URLs are kept, the least recently used dropped first, each with a body of
-// at most [MaxRecordedBody] bytes. Responses marked "Cache-Control: no-store"
-// are not remembered. ttl and maxEntries must be positive; [New] reports
-// them otherwise.
+// response to each GET and serves it, marked "Keiyaku-Fallback: last-good"
+// and with an Age header, when a later call for the same thing fails.
+// A response is remembered for ttl after it was received; at most
+// maxEntries responses are kept, the least recently used dropped first,
+// each with a body of at most [MaxRecordedBody] bytes. ttl and maxEntries
+// must be positive; [New] reports them otherwise.
 //
-// Responses are keyed by URL alone: do not use LastGood for operations whose
-// answer depends on request headers (Authorization, Cookie, Accept-…), or
-// one caller may be served another's data.
+// A remembered response is only ever served to the caller it was given
+// to, for the same request: it is keyed by the URL, the caller's identity
+// (a SHA-256 of the request's Authorization and Cookie headers; no
+// credentials are kept) and the values of the request headers that the
+// response's Vary header names. Responses marked "Cache-Control: no-store"
+// or "private", and responses with "Vary: *", are never remembered.
 //
 // Use one LastGood per client; the remembered bodies stay in memory for the
 // life of the client.
 func LastGood(ttl time.Duration, maxEntries int) Fallback {
-	return &lastGood{ttl: ttl, max: maxEntries, lru: list.New(), byURL: make(map[string]*list.Element)}
+	return &lastGood{ttl: ttl, max: maxEntries, lru: list.New(), byKey: make(map[string]*list.Element), vary: make(map[string]*varyNames)}
 }
 
 type lastGood struct {
@@ -85,15 +89,24 @@ type lastGood struct {
 
 	mu    sync.Mutex
 	lru   *list.List // of *goodEntry, most recent first
-	byURL map[string]*list.Element
+	byKey map[string]*list.Element
+	vary  map[string]*varyNames // by primary key (caller and URL)
+}
+
+// varyNames is what the last response for a caller and URL said it varies
+// on, and how many remembered entries have that primary key.
+type varyNames struct {
+	names   []string // canonical header names, sorted
+	entries int
 }
 
 type goodEntry struct {
-	url    string
-	status int
-	header http.Header
-	body   []byte
-	stored time.Time
+	key     string
+	primary string
+	status  int
+	header  http.Header
+	body    []byte
+	stored  time.Time
 }
 
 func (g *lastGood) validate() error {
@@ -106,45 +119,125 @@ func (g *lastGood) validate() error {
 	return nil
 }
 
-// Record remembers resp if it is a complete 2xx answer to a GET.
+// primaryKey is the caller's identity and req's URL. The identity is a
+// hash of the headers that say who calls, so that no answer given to one
+// caller is ever served to another.
+func primaryKey(req *http.Request) string {
+	h := sha256.New()
+	for _, name := range []string{"Authorization", "Cookie"} {
+		for _, v := range req.Header.Values(name) {
+			_, _ = io.WriteString(h, name)
+			_, _ = h.Write([]byte{0})
+			_, _ = io.WriteString(h, v)
+			_, _ = h.Write([]byte{0})
+		}
+	}
+	return string(h.Sum(nil)) + req.URL.String()
+}
+
+// fullKey is primary plus the values of req's headers named by names.
+func fullKey(primary string, names []string, req *http.Request) string {
+	var b strings.Builder
+	b.WriteString(primary)
+	for _, n := range names {
+		b.WriteByte(0)
+		b.WriteString(n)
+		for _, v := range req.Header.Values(n) {
+			b.WriteByte(0)
+			b.WriteString(strconv.Quote(v))
+		}
+	}
+	return b.String()
+}
+
+// parseVary returns the canonical header names of Vary values, sorted and
+// without duplicates, and whether one of them is "*" (varies on everything).
+func parseVary(values []string) (names []string, star bool) {
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ",") {
+			part = strings.TrimSpace(part)
+			switch {
+			case part == "":
+			case part == "*":
+				return nil, true
+			default:
+				names = append(names, http.CanonicalHeaderKey(part))
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names), false
+}
+
+// Record remembers resp if it is a complete 2xx answer to a GET that may be
+// kept (not no-store, not private, not Vary: *).
 func (g *lastGood) Record(req *http.Request, resp *http.Response, body []byte) {
 	if req.Method != http.MethodGet && req.Method != "" ||
 		resp.StatusCode < 200 || resp.StatusCode > 299 ||
-		hasToken(resp.Header.Values("Cache-Control"), "no-store") {
+		hasToken(resp.Header.Values("Cache-Control"), "no-store") ||
+		hasToken(resp.Header.Values("Cache-Control"), "private") {
 		return
 	}
+	names, star := parseVary(resp.Header.Values("Vary"))
+	if star {
+		return
+	}
+	primary := primaryKey(req)
 	e := &goodEntry{
-		url:    req.URL.String(),
-		status: resp.StatusCode,
-		header: resp.Header.Clone(),
-		body:   bytes.Clone(body),
-		stored: time.Now(),
+		key:     fullKey(primary, names, req),
+		primary: primary,
+		status:  resp.StatusCode,
+		header:  resp.Header.Clone(),
+		body:    bytes.Clone(body),
+		stored:  time.Now(),
 	}
 	e.header.Del(FallbackHeader)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if old, ok := g.byURL[e.url]; ok {
+	if old, ok := g.byKey[e.key]; ok {
 		old.Value = e
 		g.lru.MoveToFront(old)
-		return
+	} else {
+		g.byKey[e.key] = g.lru.PushFront(e)
+		vn := g.vary[primary]
+		if vn == nil {
+			vn = &varyNames{}
+			g.vary[primary] = vn
+		}
+		vn.entries++
 	}
-	g.byURL[e.url] = g.lru.PushFront(e)
+	g.vary[primary].names = names
 	for g.lru.Len() > g.max {
-		last := g.lru.Back()
-		g.lru.Remove(last)
-		delete(g.byURL, last.Value.(*goodEntry).url)
+		g.removeLocked(g.lru.Back())
 	}
 }
 
-// Serve returns the remembered response to req's URL, if it is fresh.
+// removeLocked forgets the entry of el. g.mu is held.
+func (g *lastGood) removeLocked(el *list.Element) {
+	e := g.lru.Remove(el).(*goodEntry)
+	delete(g.byKey, e.key)
+	if vn := g.vary[e.primary]; vn != nil {
+		if vn.entries--; vn.entries <= 0 {
+			delete(g.vary, e.primary)
+		}
+	}
+}
+
+// Serve returns the response remembered for req — the same caller, URL and
+// values of the headers the response varied on — if it is fresh.
 func (g *lastGood) Serve(req *http.Request, _ error) *http.Response {
 	if req.Method != http.MethodGet && req.Method != "" {
 		return nil
 	}
-	url := req.URL.String()
+	primary := primaryKey(req)
 	now := time.Now()
 	g.mu.Lock()
-	el, ok := g.byURL[url]
+	vn := g.vary[primary]
+	if vn == nil {
+		g.mu.Unlock()
+		return nil
+	}
+	el, ok := g.byKey[fullKey(primary, vn.names, req)]
 	if !ok {
 		g.mu.Unlock()
 		return nil
@@ -152,8 +245,7 @@ func (g *lastGood) Serve(req *http.Request, _ error) *http.Response {
 	e := el.Value.(*goodEntry)
 	age := now.Sub(e.stored)
 	if age >= g.ttl {
-		g.lru.Remove(el)
-		delete(g.byURL, url)
+		g.removeLocked(el)
 		g.mu.Unlock()
 		return nil
 	}

@@ -2,9 +2,11 @@ package resilience
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -72,8 +74,8 @@ func TestLastGood(t *testing.T) {
 		if got := body(g.Serve(req("GET", "http://m/2"), nil)); got != "<none>" {
 			t.Errorf("least recently used entry still served: %q", got)
 		}
-		if g.lru.Len() != 2 || len(g.byURL) != 2 {
-			t.Errorf("%d entries, %d keys; want 2", g.lru.Len(), len(g.byURL))
+		if g.lru.Len() != 2 || len(g.byKey) != 2 {
+			t.Errorf("%d entries, %d keys; want 2", g.lru.Len(), len(g.byKey))
 		}
 
 		time.Sleep(59 * time.Second)
@@ -171,6 +173,73 @@ func TestIsFallback(t *testing.T) {
 	} {
 		if got := IsFallback(tc.resp); got != tc.want {
 			t.Errorf("IsFallback(%v) = %v", tc.resp, got)
+		}
+	}
+}
+
+// TestLastGoodPerCaller pins the fix of a cross-caller leak: during an
+// outage, the last-good answer is served only to the caller it was given to
+// (same Authorization), for the same values of the headers its Vary names,
+// and private or no-store answers are never served at all. Before, the
+// cache was keyed by URL alone, so one caller got another's answer.
+func TestLastGoodPerCaller(t *testing.T) {
+	t.Parallel()
+	var down atomic.Bool
+	srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		switch r.URL.Path {
+		case "/private":
+			w.Header().Set("Cache-Control", "private, max-age=60")
+		case "/no-store":
+			w.Header().Set("Cache-Control", "no-store")
+		case "/vary-star":
+			w.Header().Set("Vary", "*")
+		}
+		w.Header().Set("Vary", w.Header().Get("Vary")+", accept-language")
+		fmt.Fprintf(w, "%s for %s in %s", r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("Accept-Language"))
+	}))
+	c := newClient(t, WithMaxAttempts(1), WithFallback(nil, LastGood(time.Hour, 100)))
+	call := func(path, auth, lang string) (string, bool) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		req.Header.Set("Accept-Language", lang)
+		resp, err := c.Do(req)
+		if err != nil { // the 503 of the outage, with no fallback to serve
+			return "error", false
+		}
+		return readAll(t, resp), IsFallback(resp)
+	}
+	const alice, bob = "Bearer alice", "Bearer bob"
+	for _, p := range []string{"/shared", "/private", "/no-store", "/vary-star"} {
+		call(p, alice, "ja")
+	}
+	call("/shared", "", "ja") // no Authorization: a caller of its own
+	down.Store(true)
+
+	for _, tc := range []struct {
+		name, path, auth, lang, want string
+		fallback                     bool
+	}{
+		{"the same caller gets its own answer", "/shared", alice, "ja", "/shared for Bearer alice in ja", true},
+		{"another caller never gets it", "/shared", bob, "ja", "error", false},
+		{"no Authorization gets the anonymous answer", "/shared", "", "ja", "/shared for  in ja", true},
+		{"another value of a Vary header", "/shared", alice, "en", "error", false},
+		{"private is never kept", "/private", alice, "ja", "error", false},
+		{"no-store is never kept", "/no-store", alice, "ja", "error", false},
+		{"Vary: * is never kept", "/vary-star", alice, "ja", "error", false},
+	} {
+		got, fb := call(tc.path, tc.auth, tc.lang)
+		if got != tc.want || fb != tc.fallback {
+			t.Errorf("%s: %q (fallback %v), want %q (fallback %v)", tc.name, got, fb, tc.want, tc.fallback)
 		}
 	}
 }

@@ -44,7 +44,7 @@ const (
 	msgBreaker  = "circuit breaker state changed"
 )
 
-// Who and what the scenario books (seeded by the services' migrations).
+// Who and what the scenario books (the demo data of the member and room services).
 var (
 	hanako = member.ActiveMemberID
 	taro   = member.OtherActiveMemberID

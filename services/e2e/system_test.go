@@ -204,7 +204,7 @@ func (s *system) settle(t *testing.T, timeout time.Duration) {
 	})
 }
 
-// rooms are the seeded rooms; slot i of a test books rooms[i%4] for one
+// rooms are the demo rooms; slot i of a test books rooms[i%4] for one
 // night, day i/4 after its first day, so that no two slots collide.
 var rooms = []string{room.DoubleRoomID, room.SingleRoomID, room.TwinRoomID, room.SuiteRoomID}
 

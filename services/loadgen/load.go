@@ -39,7 +39,7 @@ const (
 	drainTimeout = 2 * time.Minute
 )
 
-// rooms and members the load books (seeded by the services' migrations).
+// rooms and members the load books (the services' demo data).
 var (
 	rooms   = []string{room.DoubleRoomID, room.SingleRoomID, room.TwinRoomID, room.SuiteRoomID}
 	members = []string{member.ActiveMemberID, member.OtherActiveMemberID}

@@ -14,8 +14,9 @@
 // keyed by reservation id, so an old ReservationCreated delivered after the
 // cancellation does not bring the stay back.
 //
-// The service reads only its own database. Its first migrations create the
-// tables and seed the members the demo and the tests use:
-// [ActiveMemberID] and [OtherActiveMemberID] (active), [SuspendedMemberID]
-// and [WithdrawnMemberID].
+// The service reads only its own database. Its migrations create the
+// tables; the members the demo and the tests use — [ActiveMemberID] and
+// [OtherActiveMemberID] (active), [SuspendedMemberID] and
+// [WithdrawnMemberID] — are inserted only with [Config.DemoData] (the demo,
+// tests, DEMO_DATA=true for the binary), never in production.
 package member

@@ -29,7 +29,7 @@ const waitTimeout = 20 * time.Second
 func newService(t *testing.T, b sqldbtest.Backend) (*Service, *memberv1.ClientWithResponses, string, app.KafkaConfig) {
 	t.Helper()
 	kafka := apptest.Broker(t, memberv1.TopicPartitions)
-	svc, err := New(t.Context(), Config{ListenAddr: "127.0.0.1:0", DatabaseURL: b.DSN(t), Kafka: kafka})
+	svc, err := New(t.Context(), Config{ListenAddr: "127.0.0.1:0", DatabaseURL: b.DSN(t), Kafka: kafka, DemoData: true})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

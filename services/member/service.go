@@ -28,7 +28,7 @@ const Name = "member"
 // configured otherwise (the server of contracts/member/v1).
 const DefaultAddr = ":8081"
 
-// Members seeded by the migrations.
+// The demo members, inserted when [Config.DemoData] is set.
 const (
 	// ActiveMemberID is Hanako Yamada, active, gold tier.
 	ActiveMemberID = "3f1c2a9e-8b7d-4e6f-9a01-2b3c4d5e6f70"
@@ -58,6 +58,16 @@ type Config struct {
 	// Kafka is how to reach the brokers (and the schema registry, if
 	// any) the reservation events come from. Required.
 	Kafka app.KafkaConfig
+	// DemoData inserts the demo members (the constants above) that are
+	// not in the database yet: for the demo, tests and local development
+	// only. Default false: the migrations create no members.
+	DemoData bool
+	// ProviderStates serves the Pact state change endpoint at POST
+	// /_pact/provider-states (app.ProviderStatesPath) on the API's
+	// address, so that the official Pact verifier can set up the states
+	// of the committed pacts against the running service. It changes data
+	// on request: for contract tests only. Default false.
+	ProviderStates bool
 }
 
 // Option configures [New].
@@ -124,7 +134,8 @@ type Service struct {
 	closeErr  error
 }
 
-// New opens and migrates the database of cfg (seeding the members),
+// New opens and migrates the database of cfg (with the demo members when
+// cfg.DemoData is set),
 // assembles the HTTP API (validation against contracts/member/v1,
 // problem+json errors, health endpoints) and the consumer of the
 // reservation events. It does not listen or consume yet: [Service.Run]
@@ -152,6 +163,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("member: %w", err)
 	}
+	if cfg.DemoData {
+		if err := insertDemoData(ctx, db); err != nil {
+			return nil, errors.Join(fmt.Errorf("member: %w", err), db.Close())
+		}
+	}
 	s := &Service{db: db, log: tel.Logger}
 	if err := s.assemble(ctx, cfg, tel); err != nil {
 		return nil, errors.Join(fmt.Errorf("member: %w", err), s.Close())
@@ -171,9 +187,11 @@ func (s *Service) assemble(ctx context.Context, cfg Config, tel app.Telemetry) e
 	handler := memberv1.HandlerWithOptions(strict, memberv1.StdHTTPServerOptions{
 		ErrorHandlerFunc: httpserver.ParamErrorHandler,
 	})
-	s.server, err = app.NewHTTPServer(ctx, app.HTTPConfig{
-		Name: Name, Addr: cfg.ListenAddr, Listener: cfg.Listener, Spec: spec, API: handler, DB: s.db,
-	}, tel)
+	hc := app.HTTPConfig{Name: Name, Addr: cfg.ListenAddr, Listener: cfg.Listener, Spec: spec, API: handler, DB: s.db}
+	if cfg.ProviderStates {
+		hc.ProviderStates = s.providerStates()
+	}
+	s.server, err = app.NewHTTPServer(ctx, hc, tel)
 	if err != nil {
 		return err
 	}

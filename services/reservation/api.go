@@ -45,6 +45,14 @@ type api struct {
 
 var _ reservationv1.StrictServerInterface = (*api)(nil)
 
+// EarliestCheckIn is the earliest check-in date accepted at now: the date
+// of now in the last time zone on Earth (UTC-12). A date before it is in
+// the past everywhere; a date that is still today somewhere is accepted.
+func EarliestCheckIn(now time.Time) time.Time {
+	y, m, d := now.UTC().Add(-12 * time.Hour).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
 // CreateReservation checks the member, holds the room, and stores the
 // reservation with its ReservationCreated event (see the package
 // documentation).
@@ -54,6 +62,10 @@ func (a *api) CreateReservation(ctx context.Context, req reservationv1.CreateRes
 	if !out.After(in) {
 		return nil, problem.BadRequest("checkOut must be after checkIn",
 			problem.FieldError{Field: "body.checkOut", Reason: "must be after checkIn"})
+	}
+	if earliest := EarliestCheckIn(a.now()); in.Before(earliest) {
+		return nil, problem.BadRequest("checkIn is in the past",
+			problem.FieldError{Field: "body.checkIn", Reason: "must not be in the past"})
 	}
 	nights := int64(out.Sub(in).Hours() / 24)
 	if nights > MaxNights {

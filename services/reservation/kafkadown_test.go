@@ -42,7 +42,7 @@ func TestKafkaDown(t *testing.T) {
 			svc, err := New(ctx, Config{
 				ListenAddr: "127.0.0.1:0", DatabaseURL: b.DSN(t), Kafka: kafka,
 				MemberURL: members.URL, RoomURL: rooms.URL,
-			}, WithRelayOptions(outbox.WithBackoff(10*time.Millisecond, 100*time.Millisecond), outbox.WithSendTimeout(2*time.Second)))
+			}, WithClock(testClock), WithRelayOptions(outbox.WithBackoff(10*time.Millisecond, 100*time.Millisecond), outbox.WithSendTimeout(2*time.Second)))
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}

@@ -75,7 +75,7 @@ func newFixture(t *testing.T, b sqldbtest.Backend, opts ...Option) *fixture {
 	svc, err := New(t.Context(), Config{
 		ListenAddr: "127.0.0.1:0", DatabaseURL: b.DSN(t), Kafka: f.kafka,
 		MemberURL: members.URL, RoomURL: rooms.URL,
-	}, append([]Option{WithMemberClientOptions(fast), WithRoomClientOptions(fast),
+	}, append([]Option{WithClock(testClock), WithMemberClientOptions(fast), WithRoomClientOptions(fast),
 		WithRelayOptions(outbox.WithPollInterval(5 * time.Millisecond))}, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -119,13 +119,23 @@ func (f *fixture) count(t *testing.T, query string, args ...any) int {
 }
 
 // newKey returns a fresh Idempotency-Key.
+// testStart and testClock give the service a clock that starts at
+// 2025-06-01 09:00 UTC and runs: the fixed dates of the tests are in its
+// future (check-in dates in the past are refused).
+var testStart = time.Now()
+
+func testClock() time.Time {
+	return time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC).Add(time.Since(testStart))
+}
+
 func newKey() string { return "key-" + uuid.NewString() }
 
 // TestCreateReservation pins the decisions of POST /reservations: an
 // active member and a free room give 201 with the reservation and its
 // Location; a suspended or withdrawn member 422 and an unknown one 404,
 // before the room is touched; an unknown room 404, a taken room 409, too
-// many guests 422, inverted dates 400 and an over-long stay 422. Only the
+// many guests 422, inverted dates and a check-in in the past 400 and an
+// over-long stay 422. Only the
 // 201 stores a reservation and an event.
 func TestCreateReservation(t *testing.T) {
 	t.Parallel()
@@ -149,7 +159,11 @@ func TestCreateReservation(t *testing.T) {
 				{"too many guests", request(activeMember, doubleRoom, "2025-08-01", "2025-08-04", 3), http.StatusUnprocessableEntity, false},
 				{"checkOut = checkIn", request(activeMember, doubleRoom, "2025-07-01", "2025-07-01", 2), http.StatusBadRequest, false},
 				{"checkOut before checkIn", request(activeMember, doubleRoom, "2025-07-04", "2025-07-01", 2), http.StatusBadRequest, false},
-				{"366 nights", request(activeMember, doubleRoom, "2025-01-01", "2026-01-02", 2), http.StatusUnprocessableEntity, false},
+				// The clock says 2025-06-01 09:00 UTC: 2025-05-31 is still
+				// today in UTC-12, 2025-05-30 is over everywhere.
+				{"checkIn in the past", request(activeMember, doubleRoom, "2025-05-30", "2025-06-02", 2), http.StatusBadRequest, false},
+				{"checkIn still today somewhere", request(activeMember, doubleRoom, "2025-05-31", "2025-06-01", 2), http.StatusCreated, true},
+				{"366 nights", request(activeMember, doubleRoom, "2025-07-01", "2026-07-02", 2), http.StatusUnprocessableEntity, false},
 			}
 			for _, tc := range tests {
 				holdsBefore := len(f.room.holdRequests())
@@ -181,11 +195,11 @@ func TestCreateReservation(t *testing.T) {
 					t.Errorf("%s: GET = %d %s", tc.name, got.StatusCode(), got.Body)
 				}
 			}
-			if n := f.count(t, `SELECT COUNT(*) FROM reservations`); n != 1 {
-				t.Errorf("%d reservations stored, want 1", n)
+			if n := f.count(t, `SELECT COUNT(*) FROM reservations`); n != 2 {
+				t.Errorf("%d reservations stored, want 2", n)
 			}
-			if n := f.count(t, `SELECT COUNT(*) FROM keiyaku_outbox`); n != 1 {
-				t.Errorf("%d events in the outbox, want 1", n)
+			if n := f.count(t, `SELECT COUNT(*) FROM keiyaku_outbox`); n != 2 {
+				t.Errorf("%d events in the outbox, want 2", n)
 			}
 			got, err := f.client.GetReservationWithResponse(t.Context(), uuid.New())
 			if err != nil {

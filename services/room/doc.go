@@ -35,6 +35,7 @@
 // id is recorded in the transaction of those changes, so a redelivered
 // event changes nothing.
 //
-// The migrations seed four rooms: [DoubleRoomID], [SingleRoomID],
-// [TwinRoomID] and [SuiteRoomID].
+// With [Config.DemoData] (the demo, tests, DEMO_DATA=true for the binary)
+// the service inserts four demo rooms: [DoubleRoomID], [SingleRoomID],
+// [TwinRoomID] and [SuiteRoomID]. The migrations insert none.
 package room

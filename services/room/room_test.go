@@ -56,7 +56,7 @@ type fixture struct {
 func newFixture(t *testing.T, b sqldbtest.Backend, opts ...Option) *fixture {
 	t.Helper()
 	f := &fixture{kafka: apptest.Broker(t, roomv1.TopicPartitions), clock: &clock{t: time.Date(2025, 6, 20, 10, 0, 0, 0, time.UTC)}}
-	svc, err := New(t.Context(), Config{ListenAddr: "127.0.0.1:0", DatabaseURL: b.DSN(t), Kafka: f.kafka},
+	svc, err := New(t.Context(), Config{ListenAddr: "127.0.0.1:0", DatabaseURL: b.DSN(t), Kafka: f.kafka, DemoData: true},
 		append([]Option{WithClock(f.clock.now)}, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -33,7 +33,8 @@ const DefaultAddr = ":8082"
 // [WithHoldTTL] says otherwise.
 const DefaultHoldTTL = 15 * time.Minute
 
-// Rooms seeded by the migrations, all priced in JPY.
+// The demo rooms, inserted when [Config.DemoData] is set, all priced in
+// JPY.
 const (
 	// DoubleRoomID is room 0412, a double for 2 guests at 18000.00 a night.
 	DoubleRoomID = "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"
@@ -63,6 +64,16 @@ type Config struct {
 	// Kafka is how to reach the brokers (and the schema registry, if
 	// any) the reservation events come from. Required.
 	Kafka app.KafkaConfig
+	// DemoData inserts the demo rooms (the constants above) that are
+	// not in the database yet: for the demo, tests and local development
+	// only. Default false: the migrations create no rooms.
+	DemoData bool
+	// ProviderStates serves the Pact state change endpoint at POST
+	// /_pact/provider-states (app.ProviderStatesPath) on the API's
+	// address, so that the official Pact verifier can set up the states
+	// of the committed pacts against the running service. It changes data
+	// on request: for contract tests only. Default false.
+	ProviderStates bool
 }
 
 // Option configures [New].
@@ -155,7 +166,8 @@ type Service struct {
 	closeErr  error
 }
 
-// New opens and migrates the database of cfg (seeding the rooms),
+// New opens and migrates the database of cfg (with the demo rooms when
+// cfg.DemoData is set),
 // assembles the HTTP API (validation against contracts/room/v1,
 // Idempotency-Key on POST, problem+json errors, health endpoints) and the
 // consumer of the reservation events. It does not listen or consume yet:
@@ -183,6 +195,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("room: %w", err)
 	}
+	if cfg.DemoData {
+		if err := insertDemoData(ctx, db); err != nil {
+			return nil, errors.Join(fmt.Errorf("room: %w", err), db.Close())
+		}
+	}
 	s := &Service{db: db}
 	st := &store{db: db, now: o.now}
 	if err := s.assemble(ctx, cfg, tel, st, o.holdTTL); err != nil {
@@ -203,9 +220,11 @@ func (s *Service) assemble(ctx context.Context, cfg Config, tel app.Telemetry, s
 	handler := roomv1.HandlerWithOptions(strict, roomv1.StdHTTPServerOptions{
 		ErrorHandlerFunc: httpserver.ParamErrorHandler,
 	})
-	s.server, err = app.NewHTTPServer(ctx, app.HTTPConfig{
-		Name: Name, Addr: cfg.ListenAddr, Listener: cfg.Listener, Spec: spec, API: handler, DB: s.db, Idempotent: true,
-	}, tel)
+	hc := app.HTTPConfig{Name: Name, Addr: cfg.ListenAddr, Listener: cfg.Listener, Spec: spec, API: handler, DB: s.db, Idempotent: true}
+	if cfg.ProviderStates {
+		hc.ProviderStates = s.providerStates()
+	}
+	s.server, err = app.NewHTTPServer(ctx, hc, tel)
 	if err != nil {
 		return err
 	}

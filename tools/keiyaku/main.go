@@ -8,13 +8,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"syscall"
 
 	"github.com/keiyaku/keiyaku/tools/internal/command"
 	"github.com/keiyaku/keiyaku/tools/internal/exitcode"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := command.New("keiyaku").ExecuteContext(ctx)
 	stop()
 	if err != nil {

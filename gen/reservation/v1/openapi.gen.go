@@ -55,16 +55,19 @@ type CancelReservationRequest struct {
 
 // CreateReservationRequest Request to book a room for a member.
 //
-// Example: {"checkIn":"2025-07-01","checkOut":"2025-07-04","guests":2,"memberId":"3f1c2a9e-8b7d-4e6f-9a01-2b3c4d5e6f70","roomId":"7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"}
+// Example: {"checkIn":"2030-07-01","checkOut":"2030-07-04","guests":2,"memberId":"3f1c2a9e-8b7d-4e6f-9a01-2b3c4d5e6f70","roomId":"7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"}
 type CreateReservationRequest struct {
-	// CheckIn First night of the stay.
+	// CheckIn First night of the stay; must not be in the past: a date that
+	// has ended in every time zone (UTC-12 included) is refused with
+	// `400`.
 	//
-	// Example: 2025-07-01
+	//
+	// Example: 2030-07-01
 	CheckIn openapi_types.Date `json:"checkIn"`
 
 	// CheckOut Departure date; must be after `checkIn`.
 	//
-	// Example: 2025-07-04
+	// Example: 2030-07-04
 	CheckOut openapi_types.Date `json:"checkOut"`
 
 	// Guests Number of guests; must not exceed the room capacity.
@@ -133,26 +136,26 @@ type Problem struct {
 
 // Reservation A room booked by a member for a date range.
 //
-// Example: {"checkIn":"2025-07-01","checkOut":"2025-07-04","createdAt":"2025-06-20T10:00:00Z","guests":2,"id":"9c8b7a6d-5e4f-4321-8fed-cba987654321","memberId":"3f1c2a9e-8b7d-4e6f-9a01-2b3c4d5e6f70","roomId":"7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d","status":"confirmed"}
+// Example: {"checkIn":"2030-07-01","checkOut":"2030-07-04","createdAt":"2030-06-20T10:00:00Z","guests":2,"id":"9c8b7a6d-5e4f-4321-8fed-cba987654321","memberId":"3f1c2a9e-8b7d-4e6f-9a01-2b3c4d5e6f70","roomId":"7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d","status":"confirmed"}
 type Reservation struct {
 	// CancelledAt Instant the reservation was cancelled; present only when status is `cancelled`.
 	//
-	// Example: 2025-06-22T08:30:00Z
+	// Example: 2030-06-22T08:30:00Z
 	CancelledAt *time.Time `json:"cancelledAt,omitempty"`
 
 	// CheckIn First night of the stay.
 	//
-	// Example: 2025-07-01
+	// Example: 2030-07-01
 	CheckIn openapi_types.Date `json:"checkIn"`
 
 	// CheckOut Departure date.
 	//
-	// Example: 2025-07-04
+	// Example: 2030-07-04
 	CheckOut openapi_types.Date `json:"checkOut"`
 
 	// CreatedAt Instant the reservation was created.
 	//
-	// Example: 2025-06-20T10:00:00Z
+	// Example: 2030-06-20T10:00:00Z
 	CreatedAt time.Time `json:"createdAt"`
 
 	// Guests Number of guests.
@@ -1908,57 +1911,58 @@ func (sh *strictHandler) CancelReservation(w http.ResponseWriter, r *http.Reques
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"zFpfc9u4Ef8qGPQenB4p07JsS8pTkrtc3V6TTBLPzVyUVhC5FHEmARYAbasef/fOAvwrUracxLnO+MEi",
-	"Aez/3d9ieUtDmeVSgDCazm9pzhTLwICyv84jyHJpQISbf8AGn0SgQ8Vzw6Wgc/oq5SCMvwYBihmIyCVs",
-	"iEmYIRm7BE1MAkTBfwrQhmgWAzGSKDBqMyIfEyAa1BWohdBGqnq1zqXQQGRsf8dcaVOfkbEIyDU3CWFk",
-	"za9AIMH5QizEX+1qzTKwPNg19ZNq+0pGG6IgT9nGUbOEo5roQhByYHdow0yhSSgjIExEducze6osDMlB",
-	"xVJlXKztKTJH6bkUhK0ZF8+HuWEk4nEMCoTpMsQ1UfAHhKg/XIlcLCfjMbkQuZIhaM1WKZCfheFmsxyh",
-	"tBcaCCOxAp1YAgexVARuWJan+OLi4vynZ8Q+uwK1Ialc85Cl6YYIuK6IjxaCepSjGRNgESjqUcEyoPO2",
-	"2X20u0dxD1cQ0blRBXhUhwlkDB2ipErn9DQax5PwCPzZasr8SXwGPjuOxv5RGKxmbBqfwWlEPZqxm19B",
-	"rE1C50fjqUczLqrfU4/mzBhQyNS/Pr3wf2f+fwN/9u/R3P/84w/Uo2aTIyltFBdrenfn0feAXmTVfx71",
-	"PfQ8AmF4zEFVHqWaDaNKATkzSSO+6hy5n/CzcLo6Y6eRfwKT2J8cj4/8aQyRH67YbHp2eoJPqEfRbZih",
-	"c1oUPBqQ5w6pOWe0AfiSRe+dufBXKIUBYf9leZ7y0PJ4mCu5SiH78Q+NIre4QmUYxlMrk/O4K5byyDlr",
-	"zHgKyAQoJTHeP93SmEMa0TkNEwgv3xbGSs/suTQr0GOBsNiAInbFuaB3n1GH2jARoiSHLeVp6lEXSHQ+",
-	"CQKPGm6ssl6yiFRi1TpgK1mY+Spl4pLetZX8g4KYzulfDptMdeje6sN3TnSnua7lP7ZyD9ckYykqH6I5",
-	"YaTOckQqF4RWcLuOa83F2iMJszliIa6VxEDf5ICrnQU9/JdrgtlAxmQlCxFpjKg7j54L9GCW/oxq/Uqz",
-	"MUEKATe5yw7WUESGYaGUtVyl3ZO2div65INNr8Tx8WR6fnEPi0QKlwktJyOk90aa16itr1RMBtkKFDmO",
-	"j8Ixm4E/XZ1F/gROY3/GgiN/vDoOJ9EJnMZnAblmmghpSGzpdt3VnaMP9zmo486TRuFvpCGvy7Of3pld",
-	"vZKFCsF6Iat/Eo6VJQaliZEeiSQ4ueGGazOy2bIkhZy8QhWkrfTZSjRd4m/tPywlTvuaWOkII6E9Iq1z",
-	"actQddZ4lTCxduVcsStISZ4yoVEpucLCabjLdNWGbeKvFYBv4AZFwxVl3V9trGM583Vo76LYqTwuYHrF",
-	"pHwiV1iOkcdXCpiBfZRUvkCEs5LyEs0iZWaLMBti85ZWGXROx8H4xA/O/ABLRJ16W88n1KNrPF7T+dgr",
-	"nR/LHd3Tb5EXu/6MTVezMIj8IxjH/oQdr/xpOMGydRpX7/rGqVntWcfCM8HXianqqzZs0zVIR7y6AkbM",
-	"QL8CtuXfJvYT5EyZQgHBvc9JtyAtSyaXO4hP9iFeKXmb9JvCphsZE7eiJO6iKwSIHLRAi4csZyE3XR2M",
-	"W7S5MMdj5448KzILezIu3P9HNVNcGFiDQq4ae2/z9U+XBjN2WYHRVv1tNLRkoeFXsKWaPX3nAczSOFcv",
-	"JFAdZTx0Ke/lhQ+jpTY0+9RoqebIqx3XayOa0sifB+L9NcKAunBvpUEBJUywHY6DTy1AhSJ2w6ZEUz1n",
-	"wr5AKvL3D2/fEISeVejIOAYRoSUdHakapNJVYEuavjl2ZNLfEpczr1hagC2KVdvRPXsY5z2kfSdrTX1I",
-	"uVV963FWvqjrCybNv338+I68eHeuycH716/IbHJy9mxEfrb9zOTmxnZlJzc3rd6tyj8bbQDDUClum0qu",
-	"HcSzXVgGEWcWzC3EchfoWLreqGvMCnpsM/+CJEXGhK+ARbZRgxssOA5j6xxCHvMQw8ByUiIjEcKW0r8C",
-	"z/Q8oAL0/WwNaeSngEWx1QiUavdIjslDGERtW31CoUDbbslAph/CMa0gamoqU4pt8HeDvvqavHh/7hAM",
-	"KsiFGa8auNKUtUZ3afKxkK5JMor7NfEhtVbg73YAnFl3bd8aNHciJVSRiq+5qKFwi2ULJneXh5PZrF0g",
-	"WsilVSJKLNpXqU6kMt62j+oiy5jaVImndH4bF11tDmDbRiHuAdKMWZGaLdzrPdq8W4yQ3xIQrZTFNcZs",
-	"Q2Hp2ZdWdGzGSvQhIqYiZ5ASMuaJYhpcUDeidXnd1w220p59W6m/dpGh7NcCkUN2stgBK6XzmAozlgAS",
-	"8QpRiGu/DkSGFs9GL5oXp/44+HgUzAP8+72LM3m0/83GU2PSJvywbYw5tvIDQNV1JE7C3l2QzTxmGybZ",
-	"fFpvfN7KgumGXKMLlnHNNVnW6wZh5qk/Hn8MpvPjSpkdwOkbnu2GvP9n8PprUHTLyx5lA7dth2K7Xrqf",
-	"YveF898Qq/MvuYT81veIe7QM14l01+n3svPULcJLl/Dw9VN0CO2afR9iaeXmD27Ddp63pz+2w6jJt0Pi",
-	"gdrwYQfIcM/Rf1jPXAK98VMrL3pNIkR6rb6htWTg7pmLWA5dbTRxiv/xsB7PJNJA6rcDuanvDoiPyLmx",
-	"dU0vBCrNofsSo80JN67D0K3rnGZ6U/4uiXokkWmkF6LuteuF9lfFG7YGCkKpIt3zbvKq0gAuW4haT+1V",
-	"mjAFJC9WKdcJrtQErtBhPBIrJJvwMHGXw0JiYIdd5aAaVdYWyU5tfmIG3NEhSwFhis20+jlhNq1bSJtX",
-	"UMhmfe0I1ncbC3HARZgWml/BM2wqlpXXLckB3FRvLDmLwB09BblUxklSdVM11irh/0Ic7G6InjnwVN14",
-	"tj3iQyn0i3fn1KNXoLTzmqNRMArQuWUOguUcs8koGB1TO+RJrIt3pwXzW5rLobs1zBJ68EbNjhFLL7F9",
-	"q73rdCO75trDc7ay25tVzp0IMyQFpg1ZuqhdljWhOoRdMZ5a0BxLtRBuouZKctc2XXOMyFtBdBGGoHte",
-	"uBC8rnbOh0uEsazjc2nJc6PJxftf3YjQFEpARLhw0ix/lc5SS+Lmd9boW1MPXk3ysOIqWaxduCy3JnzV",
-	"EfOFsONZLtZbI9RL2NSD0M4I1bU1LK0b8ed4RqHxCDY8/bRnbLBJ1HbQWbbb9RjVgsLezav1m2Y4/Wk4",
-	"ozdLDreG13efvWoK9lJGm3vmD9XcYb9b+51XxHfdGmJUAdvjvXFw9M34aKtq5wRhJ+By9rdMVX7Vj0N0",
-	"xTLxV967VYqGRqOdID98NMB5oB1DSSdBsEs7tboPW6NUu2XytRNVzCb7wJR75087x6Xff75UplGpmora",
-	"GyGh4mbfTXHcEW9lYEy4Tb+DGbfTmeyl2VmjWQQDKQ+fegqNAvdlqRRdj/UsGHBKHo+/43y0Ys0WS3JQ",
-	"1iJd6BxEBNGzPRU7HjeKHfp05bt4bylLU/lLLfcrHkYlSxWwaLMQha4q8a7PdMrh/sk+qab7BYDddfwt",
-	"gqbGl5oUovak/cxzEhw35qkw20XnlKe3Tt09qD5q7wr13H0nRlJm2g2BxSI9W5azbXenWWOHbqOE8rE1",
-	"Agfa0dBn3NotUbedD4DuUPQ1DI58EZLp/l1Gxa0bVfPII9cJM4gcLaJzJhn1IM8vYLp4ZwsrBH8SVijz",
-	"/pfW2Pu31N+DfGFwdQz/C5h9rf5YNNn9zuzu80Nec+g6y+1vKh9PyNvRFLnvN7AtqpuGtuTzlquRFYQy",
-	"g871pbcQy9Zt6RLjT4NrnerYtA2SbT6wRYKIaGlf2kpVnrpogtZ9/zgijrXUtQDtyHBX/nXebW5dFyK2",
-	"kz8bOstJMCNVaR5uDra/XaFPhO13fSNz1/9U7zvH5+DFxXeL1G+AAltusU9PMOg295S+vRqNKkj/XHjY",
-	"0sSQkKNvkhqdK+9dE3GvnVS6nNXlGjvElERwBanMM3QAjxYKrZoYk88PD1NckEht5tNgGtgkVhIa/Eak",
-	"c/VmL6VXm+qKcDT4Xa7GDPy/AAAA//8=",
+	"xFrdc9u2sv9XMLh9cG5JmZblDylPidv0+p6eJJPY05lGOUcQuRRRkwAPANpWPf7fzyzAT5Gy5SZ2Z/xg",
+	"kSD2e/e3WNzRUGa5FCCMprM7mjPFMjCg7K/zCLJcGhDh+h+wxicR6FDx3HAp6IyepRyE8VcgQDEDEbmC",
+	"NTEJMyRjV6CJSYAo+E8B2hDNYiBGEgVGrUfkIgGiQV2DmgttpKpX61wKDUTG9nfMlTb1HhmLgNxwkxBG",
+	"VvwaBBKczcVc/K9drVkGlge7pn5Sfb6U0ZooyFO2dtQs4agmOheE7NkvtGGm0CSUERAmIvvlK7urLAzJ",
+	"QcVSZVys7C4yR+m5FIStGBevh7lhJOJxDAqE6TLENVHwB4SoP1yJXCwm4zG5FLmSIWjNlimQn4XhZr0Y",
+	"obSXGggjsQKdWAJ7sVQEblmWp/ji8vL8p1fEPrsGtSapXPGQpemaCLipiI/mgnqUoxkTYBEo6lHBMqCz",
+	"ttl9tLtH8RuuIKIzowrwqA4TyBg6REmVzuhxNI4n4QH40+Up8yfxCfjsMBr7B2GwnLLT+ASOI+rRjN3+",
+	"CmJlEjo7GJ96NOOi+n3q0ZwZAwqZ+teXN/7vzP8z8Kf/Hs38rz/+QD1q1jmS0kZxsaL39x79BOhFVv3n",
+	"Ud9DzyMQhsccVOVRqvlgVCkgZyZpxFedLXcTfhqeLk/YceQfwST2J4fjA/80hsgPl2x6enJ8hE+oR9Ft",
+	"mKEzWhQ8GpDnHqk5Z7QB+JZFn5y58FcohQFh/2V5nvLQ8rifK7lMIfvxD40it7hCZRjGUyuT87hrlvLI",
+	"OWvMeArIBCglMd6/3NGYQxrRGQ0TCK8+FMZKz+y+NCvQY4Gw2IAidsW5oPdfUYfaMBGiJPst5WnqURdI",
+	"dDYJAo8abqyy3rKIVGLVOmBLWZjZMmXiit63lfyDgpjO6P/sN5lq373V+x+d6E5zXctftHIP1yRjKSof",
+	"ohlhpM5yRCoXhFZwu45rzcXKIwmzOWIubpTEQF/ngKudBT38l2uC2UDGZCkLEWmMqHuPngv0YJb+jGr9",
+	"RrMxQQoBt7nLDtZQRIZhoZS1XKXdo7Z2K/rks02vxPHxbHp+8wCLRAqXCS0nI6T3Xpp3qK1vVEwG2RIU",
+	"OYwPwjGbgn+6PIn8CRzH/pQFB/54eRhOoiM4jk8CcsM0EdKQ2NLtuqvbR+/vslHHnSeNwt9LQ96Vez+/",
+	"M7t6JQsVgvVCVv8kHCtLDEoTIz0SSXBywy3XZmSzZUkKOTlDFaSt9NlKNF3iH+w/LCVO+5pY6Qgjod0i",
+	"rXNpy1B11jhLmFi5cq7YNaQkT5nQqJRcYeE03GW66oNN4u8UgG/gFkXDFWXdX66tYznzdWhvo9ipPC5g",
+	"esWkfCKXWI6RxzMFzMAuSipfIMJZSnmFZpEys0WYDbF5R6sMOqPj4DDwgxM/wBJRp97W8wn16Aq313Q2",
+	"9krnx3JHd/Rb5MWuP2Gny2kYRP4BjGN/wg6X/mk4wbJ1HFfv+sapWe1Zx8IzwVeJqeqrNmz9mthigc63",
+	"BMJdEsiZNph8I2bAgsS5wBwLIoII1zisYngG5E8pgOxdXpz5B2PCRZgWEUSvHFKKC10DpcUkCBYOyDT2",
+	"72izLrhItV9w2+relO0nyJkyhQLLcSlSXf8WpU4Wo2Hik12IVzbdJP2+sNlNxsStaOkTbkOAyCEZdLCQ",
+	"5SzkZt1hY9yizYU5HDvv51mRWZSVceH+P6iZ4sLAChRy1bjXJl//dFk3Y1cV9m2V+0ZDCxYafg0bqtnR",
+	"VR+BSI0v9yIQ1VGGX5fyTk7/ODhrI8EvjZZqjrw6Trw2gCqN/HUgvbxD1FHjhI2sK6BEJbahcmithd9Q",
+	"xG6UluCt50zYhkhF/v/zh/cEkW4VqTKOQURoSUdHqgYYdRXYkqZvji2J+7fEpehrlhZga3DV5XT3HoaV",
+	"j2nfyVpTH1JuVU57nJUv6nKGOfr/Li4+kjcfzzXZ+/TujEwnRyevRuRnm5Imt7e2CTy6vW21ilW6W2sD",
+	"GIZKcdvDcu0QpW36Mog4s9hxLhbbME6ZwbrGrJDOJvNvSFJkTPgKWGT7QrjF+uYgvc4h5DEPMQwsJyUQ",
+	"EyFsKP0b4FPPA6r+oV8cII38FLAGt/qOUu0eyTF5CIMgcaMtKRRo25wZyPRjsKkVRE0JZ0qxNf5uwF5f",
+	"k5efzh1gQgW5MONVv1iastboNk0+FUE2SUZxvyY+pNYKa94NYEHrru1DiuYIpkRGUvEVFzXybrFssev2",
+	"8nA0nbYLRAsotUpECX37KtWJVMbb9FFdZBlT6yrxlM5v46KrzQEo3SjEPUCaMStSswGzvSebd4MR8lsC",
+	"opWyuMaYbSgsPPvSio5QpAQ7ImIqcgYpEWqeKKZhE5Z0ed3VDTbSnn1bqb92kaHs18KsQ3ay2AErpfOY",
+	"CqKWeNVCNIUw+tswa2jhc/SmeXHsj4OLg2AW4N/vXVjLo90PUp4bAjfhh11qzFUGQ7jYNUBOwt7Rk808",
+	"ZhMm2Xxaf/i6lQXTNblBFyzjmmuyqNcNwsxjfzy+CE5nh5UyO4DTRyi9FfI+Ac2PXgBefwuKbnnZk2zg",
+	"Ptui2K6X7qbYXeH8d8Tq/K+ceX7vY8sdWoabRLrT+wfZee4W4a1LePj6OTqEds1+CLG0cvNn98Fmnre7",
+	"P7XDqMm3Q+KR2vB5C8hwz9F/WM9cAr3xSysvek0iRHqtvqG1ZOCom4tYDp2kNHGK//GwngYl0kDqtwO5",
+	"qe8OiI/IubF1Tc8FKs2h+xKjzQg3rsPQrdOjZlhU/i6JeiSRaaTnou6164X2V8UbtgYKQqki3fNuclZp",
+	"AJfNRa2n9ipNmAKSF8uU6wRXagLX6DAeiRWSTXiYuLNoITGww65yUI0qa4tkh0Q/MQNu65ClgDDFZlr9",
+	"mjCb1i2kzSsoZLO+dgTrs4252LOnL5pfwytsKhaV1y3IHtxWbyw5i8AdPQW5VMZJUnVTNdYq4f9c7G1v",
+	"iF458FQdsLY94nMp9JuP59Sj16C085qDUTAK0LllDoLlHLPJKBgdUjtTSqyLd4cTszuay6GjPMwSevAA",
+	"z04tSy+xfas9WnUTwubYw3O2sp83q5w7EWZICkwbsnBRuyhrQrUJu2Y8taA5lmou3KGYK8ld23TNMSIf",
+	"BNFFGILueeFc8LraOR8uEcaijs+FJc+NJpeffnXnbKZQwh3MWWkWv0pnqQVx40Jr9I0hC68Gh1hxlSxW",
+	"LlwWGwPFaovZXNhpMBerjYntFazruWtnYuvaGpbWjfhr3KPQuAUbHrbaPdbYJGo7Vy3b7Xpqa0Fh76DX",
+	"+k0zC/8ynNGbJfsbs/L7r141dHsro/UD445qzLHbkGDrifR9t4YYVcDmNHEcHHw3Ptqq2jqw2Aq4nP0t",
+	"U5Vf9eMQXbFM/JX3bpSioUlsJ8j3nwxwHmnHUNJJEGzTTq3u/dbk1n4y+dYBLmaTXWDKg+OurdPZlx9n",
+	"lWlUqqai9iZWqLjpiymOO+KtDIwJt+l3MON2OpOdNDttNItgIOXhcw+9UeC+LJWi6ymiBQNOyePxC45j",
+	"K9ZssSR7ZS3Shc7tKOjVjoodjxvFDt2UeRHvLWVpKn+p5X7Fw6hkqQIWreeiHmFtvRVU3iU42iXVdC8c",
+	"2K8Ov0fQ1PhSk0LUnrSbeY6Cw8Y8FWa77Ozy/NapuwfVR+1doV67a2kkZabdEFgs0rNlOUp3Z5o1dug2",
+	"SigfWyFwoB0NfcVPuyXqrnPf6B5FX8HghBkhme6fZVTcusk4jzxykzCDyNEiOmeSUQ/y/AKmi3c2sELw",
+	"N2GFMu//1Rr78Cf19ZO/GFwdw/8CZlerPxVNdq+13X99zGv2XWe5eYXz6YS8LU2Ruy6CbVHdNLQln7Vc",
+	"jSwhlBl0ji+9uVi0TksXGH8aXOtUx6ZtkGzzgS0SRERL+9JWqnLXeRO07rrliDjWUtcCtCPDHfnXebc5",
+	"dZ2L2E7+bOgsJsGUVKV5uDnYvCpDnwnbb7uSc9+/GfjC8Tl4cPFikfodUGDLLXbpCQbd5oHSt1OjUQXp",
+	"3wsPW5oYEnL0XVKjc+WdayJ+ayeVLmd1ucYOMSURXEMq8wwdwKOFQqsmxuSz/f0UFyRSm9lpcBrYJFYS",
+	"Grwj0jl6s4fSy3V1RDgavAasMQP/NwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -560,6 +560,21 @@ func TestConfluentOptions(t *testing.T) {
 	}
 }
 
+// TestConfluentDataSchemaWithoutLogin pins that a login given in the
+// registry client's URL is not copied into ce_dataschema.
+func TestConfluentDataSchemaWithoutLogin(t *testing.T) {
+	t.Parallel()
+	reg := newRegistry(t)
+	c := newConfluent(t, strings.Replace(reg.URL(), "http://", "http://svc:s3cret@", 1))
+	ds, err := c.DataSchema(t.Context(), mustSchema(t, createdV1))
+	if err != nil {
+		t.Fatalf("DataSchema: %v", err)
+	}
+	if strings.Contains(ds, "s3cret") || !strings.HasPrefix(ds, reg.URL()+"/schemas/ids/") {
+		t.Errorf("DataSchema = %q, want %s/schemas/ids/<id> without the login", ds, reg.URL())
+	}
+}
+
 // TestNewCodecValidation pins that constructors reject bad arguments with
 // errors instead of panicking or ignoring them.
 func TestNewCodecValidation(t *testing.T) {
@@ -582,6 +597,10 @@ func TestNewCodecValidation(t *testing.T) {
 		{"single-object zero Option", func() error { _, err := codec.NewSingleObject(store, codec.Option{}); return err }},
 		{"confluent nil client", func() error { _, err := codec.NewConfluent(nil); return err }},
 		{"confluent nil strategy", func() error { _, err := codec.NewConfluent(cl, codec.WithSubjectNameStrategy(nil)); return err }},
+		{"confluent data-schema URL with a login", func() error {
+			_, err := codec.NewConfluent(cl, codec.WithDataSchemaURL("https://u:p@registry.example.com"))
+			return err
+		}},
 		{"confluent relative data-schema URL", func() error {
 			_, err := codec.NewConfluent(cl, codec.WithDataSchemaURL("/schemas"))
 			return err

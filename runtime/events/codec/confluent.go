@@ -44,13 +44,17 @@ func WithAutoRegister(register bool) Option {
 
 // WithDataSchemaURL sets the registry base URL that [Confluent.DataSchema]
 // puts in front of "/schemas/ids/<id>", overriding the default: the first
-// URL the sr.Client was given. Use it when clients reach the registry at an
+// URL the sr.Client was given, without its user information. A URL with
+// user information is refused. Use it when clients reach the registry at an
 // address other than the public one. Confluent only.
 func WithDataSchemaURL(base string) Option {
 	return Option{name: "WithDataSchemaURL", confluent: true, apply: func(c *config) error {
 		u, err := url.Parse(base)
 		if err != nil || u.Scheme == "" || u.Host == "" {
-			return fmt.Errorf("%q is not an absolute URL", base)
+			return errors.New("the data schema URL is not an absolute URL")
+		}
+		if u.User != nil {
+			return errors.New("the data schema URL carries user information: it would be copied into every ce_dataschema header; give the registry login to the sr.Client instead (sr.BasicAuth)")
 		}
 		c.baseURL = base
 		return nil
@@ -88,7 +92,7 @@ func NewConfluent(client *sr.Client, opts ...Option) (*Confluent, error) {
 	}
 	if cfg.baseURL == "" {
 		if urls, _ := client.OptValue(sr.URLs).([]string); len(urls) > 0 {
-			cfg.baseURL = urls[0]
+			cfg.baseURL = withoutUserInfo(urls[0])
 		}
 	}
 	return &Confluent{
@@ -202,6 +206,17 @@ func (c *Confluent) writer(ctx context.Context, id int) (*Schema, error) {
 		c.writers.put(uint64(id), s)
 		return s, nil
 	})
+}
+
+// withoutUserInfo returns raw without user:password@, so that a login
+// given in the registry client's URL never reaches a ce_dataschema header.
+func withoutUserInfo(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	u.User = nil
+	return u.String()
 }
 
 // DataSchema returns the registry URL of s, "<base>/schemas/ids/<id>",

@@ -380,11 +380,11 @@ func (s *Stack) builder(p *proc) func(ctx context.Context) (app.Runner, error) {
 	switch p.name {
 	case Member:
 		return func(ctx context.Context) (app.Runner, error) {
-			return member.New(ctx, member.Config{Listener: p.port.Listener(), DatabaseURL: p.dsn, Kafka: s.kafka}, member.WithTelemetry(p.tel))
+			return member.New(ctx, member.Config{Listener: p.port.Listener(), DatabaseURL: p.dsn, Kafka: s.kafka, DemoData: true}, member.WithTelemetry(p.tel))
 		}
 	case Room:
 		return func(ctx context.Context) (app.Runner, error) {
-			return room.New(ctx, room.Config{Listener: p.port.Listener(), DatabaseURL: p.dsn, Kafka: s.kafka}, room.WithTelemetry(p.tel))
+			return room.New(ctx, room.Config{Listener: p.port.Listener(), DatabaseURL: p.dsn, Kafka: s.kafka, DemoData: true}, room.WithTelemetry(p.tel))
 		}
 	case Notification:
 		return func(ctx context.Context) (app.Runner, error) {

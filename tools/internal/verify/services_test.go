@@ -78,9 +78,9 @@ func startServices(t testing.TB) []service {
 	}
 	db := func(name string) string { return filepath.Join(dir, name+".db") }
 
-	m, err := member.New(ctx, member.Config{ListenAddr: "127.0.0.1:0", DatabaseURL: db("member"), Kafka: kafka})
+	m, err := member.New(ctx, member.Config{ListenAddr: "127.0.0.1:0", DatabaseURL: db("member"), Kafka: kafka, DemoData: true})
 	memberURL := serve(t, keep("member", m, err))
-	r, err := room.New(ctx, room.Config{ListenAddr: "127.0.0.1:0", DatabaseURL: db("room"), Kafka: kafka})
+	r, err := room.New(ctx, room.Config{ListenAddr: "127.0.0.1:0", DatabaseURL: db("room"), Kafka: kafka, DemoData: true})
 	roomURL := serve(t, keep("room", r, err))
 	n, err := notification.New(ctx, notification.Config{ListenAddr: "127.0.0.1:0", DatabaseURL: db("notification"), Kafka: kafka})
 	notificationURL := serve(t, keep("notification", n, err))

@@ -3,7 +3,10 @@
 // It is configured by the environment (see runtime/app.LoadEnv):
 // LISTEN_ADDR (default :8081), DATABASE_URL (default data/member.db, a
 // SQLite file), KAFKA_BROKERS, SCHEMA_REGISTRY_URL and the OTEL_*
-// variables. SIGINT or SIGTERM stop it gracefully.
+// variables, DEMO_DATA (true: insert the demo members, for the demo and
+// local development) and PACT_PROVIDER_STATES (true: serve the Pact state
+// change endpoint, for contract tests). SIGINT or SIGTERM stop it
+// gracefully.
 package main
 
 import (
@@ -22,10 +25,23 @@ func main() {
 		Name:        member.Name,
 		DefaultAddr: member.DefaultAddr,
 		Start: func(ctx context.Context, env app.Env, tel app.Telemetry) (app.Runner, error) {
+			demo, err := app.EnvBool(env.Getenv, "DEMO_DATA")
+			if err != nil {
+				return nil, err
+			}
+			states, err := app.EnvBool(env.Getenv, "PACT_PROVIDER_STATES")
+			if err != nil {
+				return nil, err
+			}
+			if states {
+				tel.Resolved().Logger.Warn("PACT_PROVIDER_STATES is on: POST /_pact/provider-states changes data on request; for contract tests only")
+			}
 			return member.New(ctx, member.Config{
-				ListenAddr:  env.ListenAddr,
-				DatabaseURL: env.DatabaseURL,
-				Kafka:       env.Kafka,
+				ListenAddr:     env.ListenAddr,
+				DatabaseURL:    env.DatabaseURL,
+				Kafka:          env.Kafka,
+				DemoData:       demo,
+				ProviderStates: states,
 			}, member.WithTelemetry(tel))
 		},
 	})
