@@ -32,6 +32,12 @@ const (
 	EnvKafkaSASLPassword = "KAFKA_SASL_PASSWORD"
 	EnvSchemaRegistryURL = "SCHEMA_REGISTRY_URL"
 	EnvLogLevel          = "LOG_LEVEL"
+	// Consumer group membership, client id and processed-event retention.
+	EnvKafkaClientID          = "KAFKA_CLIENT_ID"
+	EnvKafkaSessionTimeout    = "KAFKA_SESSION_TIMEOUT"
+	EnvKafkaHeartbeatInterval = "KAFKA_HEARTBEAT_INTERVAL"
+	EnvKafkaGroupInstanceID   = "KAFKA_GROUP_INSTANCE_ID"
+	EnvProcessedRetention     = "PROCESSED_EVENTS_RETENTION"
 )
 
 // Defaults of [LoadEnv].
@@ -58,6 +64,11 @@ const shutdownTimeout = 10 * time.Second
 //	| KAFKA_SASL_MECHANISM      | (none)                  | PLAIN, SCRAM-SHA-256, SCRAM-SHA-512   |
 //	| KAFKA_SASL_USERNAME/_PASSWORD | (none)              | the SASL login                        |
 //	| SCHEMA_REGISTRY_URL       | (none: schema topic)    | Kafka.SchemaRegistryURL               |
+//	| KAFKA_CLIENT_ID           | the service name        | Kafka.ClientID                        |
+//	| KAFKA_SESSION_TIMEOUT     | 6s                      | Kafka.Group.SessionTimeout            |
+//	| KAFKA_HEARTBEAT_INTERVAL  | 1.5s                    | Kafka.Group.HeartbeatInterval         |
+//	| KAFKA_GROUP_INSTANCE_ID   | (none: dynamic member)  | Kafka.Group.InstanceID                |
+//	| PROCESSED_EVENTS_RETENTION| 168h                    | Kafka.ProcessedRetention              |
 //	| LOG_LEVEL                 | info                    | debug, info, warn or error            |
 //	| OTEL_*                    | see runtime/telemetry   | Telemetry; OTEL_SERVICE_NAME defaults |
 //	|                           |                         | to the service name                   |
@@ -138,6 +149,22 @@ func LoadEnv(getenv func(string) string, name, defaultAddr string) (Env, error) 
 		errs = append(errs, fmt.Errorf("KAFKA_*: %w", err))
 	}
 	env.Kafka.SchemaRegistryURL = get(EnvSchemaRegistryURL, "")
+	env.Kafka.ClientID = get(EnvKafkaClientID, name)
+	env.Kafka.Group.InstanceID = get(EnvKafkaGroupInstanceID, "")
+	for _, d := range []struct {
+		key string
+		dst *time.Duration
+	}{
+		{EnvKafkaSessionTimeout, &env.Kafka.Group.SessionTimeout},
+		{EnvKafkaHeartbeatInterval, &env.Kafka.Group.HeartbeatInterval},
+		{EnvProcessedRetention, &env.Kafka.ProcessedRetention},
+	} {
+		if v := get(d.key, ""); v != "" {
+			if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst <= 0 {
+				errs = append(errs, fmt.Errorf("%s: %q is not a positive duration (e.g. 6s, 168h)", d.key, v))
+			}
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Env{}, fmt.Errorf("configuration of %s: %w", name, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keiyaku/keiyaku/tools/internal/command/breaking"
+	"github.com/keiyaku/keiyaku/tools/internal/command/broker"
 	"github.com/keiyaku/keiyaku/tools/internal/command/deps"
 	"github.com/keiyaku/keiyaku/tools/internal/command/docs"
 	"github.com/keiyaku/keiyaku/tools/internal/command/export"
@@ -36,6 +37,7 @@ Exit codes: 0 ok, 1 usage or load error, 100 findings (lint, breaking, generate 
 	root.PersistentFlags().StringVar(&configFile, configFlagName, config.FileName, "path of the configuration file; its folder is the workspace root")
 	root.AddCommand(
 		breaking.NewCommand("breaking", &configFile),
+		broker.NewCommand("broker", &configFile),
 		docs.NewCommand("docs", &configFile),
 		deps.NewCommand("deps", &configFile),
 		export.NewCommand("export", &configFile),

@@ -1,0 +1,183 @@
+// Package broker is the "keiyaku broker" command: the dev broker.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"os/signal"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keiyaku/keiyaku/runtime/events"
+	"github.com/keiyaku/keiyaku/runtime/events/embedded"
+	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
+	"github.com/keiyaku/keiyaku/tools/internal/config"
+	"github.com/keiyaku/keiyaku/tools/internal/generator"
+)
+
+const (
+	addrFlagName    = "addr"
+	dataDirFlagName = "data-dir"
+	noSyncFlagName  = "no-sync"
+	memoryFlagName  = "memory"
+)
+
+// DefaultAddr is where the broker listens unless --addr says otherwise:
+// Kafka's usual port on the loopback interface.
+const DefaultAddr = "127.0.0.1:9092"
+
+// DefaultDataDir is the folder, relative to the workspace root, the broker
+// keeps its data in unless --data-dir says otherwise.
+const DefaultDataDir = ".keiyaku/broker"
+
+type flags struct {
+	Addr    string
+	DataDir string
+	NoSync  bool
+	Memory  bool
+}
+
+func (f *flags) Bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.Addr, addrFlagName, DefaultAddr, "host:port to listen on and advertise to clients; port 0 picks a free one")
+	cmd.Flags().StringVar(&f.DataDir, dataDirFlagName, "", "folder to keep topics, records and group offsets in (default "+DefaultDataDir+" under the workspace root)")
+	cmd.Flags().BoolVar(&f.NoSync, noSyncFlagName, false, "do not fsync each produced batch before acknowledging it (faster; a killed broker still loses nothing, a crashed machine may)")
+	cmd.Flags().BoolVar(&f.Memory, memoryFlagName, false, "keep everything in memory; nothing survives the process")
+}
+
+// NewCommand returns the broker command. configFile points at the
+// --config value of the root command.
+func NewCommand(name string, configFile *string) *cobra.Command {
+	f := &flags{}
+	cmd := &cobra.Command{
+		Use:   name,
+		Short: "Run a Kafka-protocol dev broker with every topic the contracts declare",
+		Long: `Run a single-node Kafka-protocol broker (franz-go's kfake) for development:
+services, kcat and any Kafka client connect to it as to Kafka.
+
+At start it creates every channel of the workspace's AsyncAPI documents as a
+topic (partitions from the channel's Kafka binding, at least 1), the
+dead-letter topic "<topic>.<group>.dlq" of every consumer group that receives
+from it (the groupId of a receive operation's Kafka binding), and the
+compacted schema topic; other topics are created on first use. It prints
+the KAFKA_BROKERS line to use, then runs until SIGINT or SIGTERM.
+
+Data is kept in --data-dir: topics when created, each produced batch before
+it is acknowledged (fsynced unless --no-sync), offset commits when made. A
+broker killed with SIGKILL and started again on the same folder has its
+topics, acknowledged records and committed offsets.
+
+It is not a production Kafka: one node, no replication.
+
+Exit codes: 0 stopped by a signal, 1 usage, load or listen error.`,
+		Example: `  keiyaku broker
+  keiyaku broker --addr 127.0.0.1:19092 --data-dir /tmp/kafka
+  eval "$(keiyaku broker --addr 127.0.0.1:0 | head -1)"   # KAFKA_BROKERS=…`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return run(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), *configFile, f)
+		},
+	}
+	f.Bind(cmd)
+	return cmd
+}
+
+func run(ctx context.Context, stdout, stderr io.Writer, configFile string, f *flags) error {
+	cfg, err := config.Load(configFile)
+	if err != nil {
+		return err
+	}
+	topics, err := ContractTopics(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opts := []embedded.Option{embedded.WithAddr(f.Addr), embedded.WithTopics(topics...), embedded.WithLogger(log)}
+	dir := ""
+	if !f.Memory {
+		dir = f.DataDir
+		if dir == "" {
+			dir = filepath.Join(cfg.Root, filepath.FromSlash(DefaultDataDir))
+		}
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("broker: data folder: %w", err)
+		}
+		opts = append(opts, embedded.WithDataDir(dir))
+		if !f.NoSync {
+			opts = append(opts, embedded.WithSyncWrites())
+		}
+	}
+	b, err := embedded.Start(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	fmt.Fprintf(stdout, "KAFKA_BROKERS=%s\n", strings.Join(b.Addrs(), ","))
+	for _, t := range topics {
+		fmt.Fprintf(stdout, "topic %s (%d partitions)\n", t.Name, t.Partitions)
+	}
+	if dir != "" {
+		fmt.Fprintf(stdout, "data in %s\n", dir)
+	} else {
+		fmt.Fprintln(stdout, "data in memory only")
+	}
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "stopping")
+	return nil
+}
+
+// ContractTopics returns the topics the AsyncAPI documents of cfg's
+// modules declare — each channel, with the partitions of its Kafka binding
+// (at least 1) — and the dead-letter topic of each consumer group that
+// receives from one, sorted by name. A document that does not load is an
+// error naming it.
+func ContractTopics(ctx context.Context, cfg *config.Config) ([]embedded.Topic, error) {
+	parts := map[string]int32{}
+	var errs []error
+	for _, m := range cfg.Modules {
+		src := path.Join(m.Path, generator.AsyncAPIFile)
+		if _, err := os.Stat(filepath.Join(cfg.Root, filepath.FromSlash(src))); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		doc, err := asyncapi.Load(ctx, cfg.Root, src)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, ch := range doc.Channels {
+			n := int32(1)
+			if ch.Kafka != nil && ch.Kafka.Partitions > 1 {
+				n = int32(ch.Kafka.Partitions)
+			}
+			parts[ch.Address] = max(parts[ch.Address], n)
+		}
+		for _, op := range doc.Operations {
+			if op.Action != asyncapi.Receive || op.Channel == nil {
+				continue
+			}
+			if g := op.Kafka.Group(); g != "" {
+				dlq := events.DeadLetterTopic(op.Channel.Address, g)
+				parts[dlq] = max(parts[dlq], 1)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	topics := make([]embedded.Topic, 0, len(parts))
+	for _, name := range slices.Sorted(maps.Keys(parts)) {
+		topics = append(topics, embedded.Topic{Name: name, Partitions: parts[name]})
+	}
+	return topics, nil
+}
