@@ -7,6 +7,7 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/command/breaking"
 	"github.com/keiyaku/keiyaku/tools/internal/command/broker"
 	"github.com/keiyaku/keiyaku/tools/internal/command/deps"
+	"github.com/keiyaku/keiyaku/tools/internal/command/dlq"
 	"github.com/keiyaku/keiyaku/tools/internal/command/docs"
 	"github.com/keiyaku/keiyaku/tools/internal/command/export"
 	"github.com/keiyaku/keiyaku/tools/internal/command/generate"
@@ -40,6 +41,7 @@ Exit codes: 0 ok, 1 usage or load error, 100 findings (lint, breaking, generate 
 		broker.NewCommand("broker", &configFile),
 		docs.NewCommand("docs", &configFile),
 		deps.NewCommand("deps", &configFile),
+		dlq.NewCommand("dlq"),
 		export.NewCommand("export", &configFile),
 		generate.NewCommand("generate", &configFile),
 		lint.NewCommand("lint", &configFile),
