@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -928,6 +929,11 @@ func (c *Consumer) deadLetter(ctx context.Context, span trace.Span, rec *kgo.Rec
 				slog.String("dead_letter_topic", topic), slog.Int64("offset", rec.Offset), slog.Any("error", err))
 		}
 		c.dlqFailed.Add(ctx, 1, c.metricAttrs(rec.Topic, "", ""))
+		if errors.Is(err, kerr.UnknownTopicID) || errors.Is(err, kerr.UnknownTopicOrPartition) {
+			// The topic was deleted, maybe recreated with a new id: forget
+			// what the client knows of it so the next write looks it up.
+			c.client.PurgeTopicsFromProducing(topic)
+		}
 		return err
 	}
 	if old := c.dlqDown.Swap(nil); old != nil {
@@ -937,7 +943,7 @@ func (c *Consumer) deadLetter(ctx context.Context, span trace.Span, rec *kgo.Rec
 	c.deadLettered.Add(ctx, 1, c.metricAttrs(rec.Topic, typ, ""))
 	c.log.LogAttrs(ctx, slog.LevelWarn, "events: record sent to dead-letter topic",
 		slog.String("topic", rec.Topic), slog.Int("partition", int(rec.Partition)), slog.Int64("offset", rec.Offset),
-		slog.String("dead_letter_topic", topic), slog.String("type", typ), slog.Int("attempts", st.attempts),
+		slog.String("dead_letter_topic", topic), slog.String("type", typ), slog.Int("attempts", max(st.attempts, 1)),
 		slog.Any("error", cause))
 	return nil
 }

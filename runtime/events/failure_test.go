@@ -18,8 +18,9 @@ import (
 )
 
 // TestDeadLetterTopicGone pins issue 14 finding 1: a poison record whose
-// dead-letter topic does not exist (deleted, on a cluster that does not
-// create topics on first use) neither stops the consumer nor is skipped.
+// dead-letter topic was deleted (on a cluster that does not create topics
+// on first use) and later recreated with a new topic id neither stops the
+// consumer nor is skipped.
 // The consumer stays up and reports unready, the record and the one after
 // it stay uncommitted; once the topic is back the record is dead-lettered,
 // the next one handled, everything committed, and the consumer is ready.
@@ -40,10 +41,10 @@ func TestDeadLetterTopicGone(t *testing.T) {
 	ctx := t.Context()
 	typ := orderType(orderTopic)
 
+	// The consumer first writes to the dead-letter topic (and learns its
+	// topic id), then the topic is deleted under it.
+	must(t, pcl.ProduceSync(ctx, &kgo.Record{Topic: orderTopic, Value: []byte("first garbage")}).FirstErr())
 	must(t, events.Publish(ctx, p, typ, &OrderPlaced{OrderID: "before"}))
-	must(t, cluster.DeleteTopic(dlqTopic))
-	must(t, pcl.ProduceSync(ctx, &kgo.Record{Topic: orderTopic, Value: []byte("garbage from kcat")}).FirstErr())
-	must(t, events.Publish(ctx, p, typ, &OrderPlaced{OrderID: "after"}))
 
 	ccl, err := kgo.NewClient(append(events.ConsumerClientOptions(group, orderTopic), seeds)...)
 	must(t, err)
@@ -62,11 +63,18 @@ func TestDeadLetterTopicGone(t *testing.T) {
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- cons.Run(runCtx) }()
+	waitUntil(t, "the first garbage dead-lettered", func() bool {
+		return committedOn(t, cluster, group, orderTopic) == 2
+	})
+
+	must(t, cluster.DeleteTopic(dlqTopic))
+	must(t, pcl.ProduceSync(ctx, &kgo.Record{Topic: orderTopic, Value: []byte("garbage from kcat")}).FirstErr())
+	must(t, events.Publish(ctx, p, typ, &OrderPlaced{OrderID: "after"}))
 
 	waitUntil(t, "the consumer to report the dead-letter topic unwritable", func() bool { return cons.Ready(ctx) != nil })
-	waitUntil(t, "the record before the poison to be committed", func() bool {
-		return committedOn(t, cluster, group, orderTopic) == 1
-	})
+	if got := committedOn(t, cluster, group, orderTopic); got != 2 {
+		t.Errorf("committed %d while the dead-letter topic was gone, want 2 (before the poison)", got)
+	}
 	select {
 	case err := <-errc:
 		t.Fatalf("Run returned %v while the dead-letter topic was missing; want it to keep running", err)
@@ -78,9 +86,10 @@ func TestDeadLetterTopicGone(t *testing.T) {
 	}
 	mu.Unlock()
 
+	// Recreated: a new topic id, which the client must look up again.
 	must(t, cluster.CreateTopic(dlqTopic, 1, nil))
 	waitUntil(t, "everything committed after the topic came back", func() bool {
-		return committedOn(t, cluster, group, orderTopic) == 3
+		return committedOn(t, cluster, group, orderTopic) == 4
 	})
 	if err := cons.Ready(ctx); err != nil {
 		t.Errorf("Ready after the topic came back = %v, want nil", err)
