@@ -684,16 +684,26 @@ func (rs *runState) resumeDue() time.Time {
 	return next
 }
 
-// retryState returns the failures so far of rec, a fresh state when rec
-// is not the record that failed last on its partition.
-func (rs *runState) retryState(rec *kgo.Record) *retryState {
+// retryState returns the failures so far of rec, nil when rec is not the
+// record that failed last on its partition; with create, a fresh state
+// then.
+func (rs *runState) retryState(rec *kgo.Record, create bool) *retryState {
 	k := topicPartition{rec.Topic, rec.Partition}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	st := rs.retries[k]
-	if st == nil || st.offset != rec.Offset {
-		st = &retryState{offset: rec.Offset}
+	if (st == nil || st.offset != rec.Offset) && create {
+		st = &retryState{offset: rec.Offset, bo: &backoff.ExponentialBackOff{
+			InitialInterval:     rs.c.cfg.retryInitial,
+			RandomizationFactor: 0.5,
+			Multiplier:          2,
+			MaxInterval:         rs.c.cfg.retryMax,
+		}}
+		st.bo.Reset()
 		rs.retries[k] = st
+	}
+	if st != nil && st.offset != rec.Offset {
+		return nil
 	}
 	return st
 }
@@ -703,6 +713,9 @@ func (rs *runState) forget(rec *kgo.Record) {
 	k := topicPartition{rec.Topic, rec.Partition}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	if len(rs.retries) == 0 {
+		return
+	}
 	if st := rs.retries[k]; st != nil && st.offset <= rec.Offset {
 		delete(rs.retries, k)
 	}
@@ -763,21 +776,14 @@ func (c *Consumer) processRecord(rs *runState, spanName string, strs interner, r
 			attribute.String("cloudevents.event_type", env.Type),
 		)
 	}
-	st := rs.retryState(rec)
-	if st.bo == nil {
-		st.bo = &backoff.ExponentialBackOff{
-			InitialInterval:     c.cfg.retryInitial,
-			RandomizationFactor: 0.5,
-			Multiplier:          2,
-			MaxInterval:         c.cfg.retryMax,
-		}
-		st.bo.Reset()
-	}
+	// st is nil for a record that never failed: the common case costs no
+	// allocation.
+	st := rs.retryState(rec, err != nil)
 	if err != nil && st.cause == nil {
 		st.cause, st.first = err, time.Now()
 	}
 	var h handler
-	if st.cause == nil {
+	if st == nil || st.cause == nil {
 		var ok bool
 		if h, ok = rs.handlers[env.Type]; !ok {
 			// The type is not in the metric: it comes from the record,
@@ -792,12 +798,16 @@ func (c *Consumer) processRecord(rs *runState, spanName string, strs interner, r
 	}
 
 	var evt any
-	for st.cause == nil {
+	attempts := 0
+	if st != nil {
+		attempts = st.attempts
+	}
+	for st == nil || st.cause == nil {
 		if rs.ctx.Err() != nil {
 			return stopped, time.Time{} // shutting down: left for redelivery
 		}
-		st.attempts++
-		env.Attempt = st.attempts
+		attempts++
+		env.Attempt = attempts
 		dup, err := c.attempt(sctx, h, rec.Value, env, &evt)
 		if err == nil {
 			if dup {
@@ -809,21 +819,23 @@ func (c *Consumer) processRecord(rs *runState, spanName string, strs interner, r
 			}
 			return finished, time.Time{}
 		}
-		if st.first.IsZero() {
+		if st == nil {
+			st = rs.retryState(rec, true)
 			st.first = time.Now()
 		}
+		st.attempts = attempts
 		if isPoison(err) ||
-			(errors.Is(err, codec.ErrUnknownSchema) && st.attempts >= unknownSchemaAttempts) ||
-			(c.cfg.maxAttempts > 0 && st.attempts >= c.cfg.maxAttempts) {
+			(errors.Is(err, codec.ErrUnknownSchema) && attempts >= unknownSchemaAttempts) ||
+			(c.cfg.maxAttempts > 0 && attempts >= c.cfg.maxAttempts) {
 			st.cause = err
 			break
 		}
 		wait := st.bo.NextBackOff()
 		c.retried.Add(sctx, 1, c.metricAttrs(rec.Topic, env.Type, ""))
 		span.AddEvent("retry", trace.WithAttributes(
-			attribute.Int("attempt", st.attempts), attribute.String("error", err.Error())))
+			attribute.Int("attempt", attempts), attribute.String("error", err.Error())))
 		c.log.LogAttrs(sctx, slog.LevelWarn, "events: handler failed; will retry",
-			slog.String("type", env.Type), slog.String("id", env.ID), slog.Int("attempt", st.attempts),
+			slog.String("type", env.Type), slog.String("id", env.ID), slog.Int("attempt", attempts),
 			slog.String("topic", rec.Topic), slog.Int("partition", int(rec.Partition)), slog.Int64("offset", rec.Offset),
 			slog.Duration("backoff", wait), slog.Any("error", err))
 		if out, due := rs.wait(wait); out != finished {
