@@ -107,6 +107,13 @@ func (in interner) str(b []byte) string {
 
 // parseEnvelope reads the CloudEvents attributes of rec. Attempt is left 0.
 // in may be nil.
+// ParseEnvelope reads the CloudEvents attributes of rec as a [Consumer]
+// does; an error wraps [ErrNotEvent]. Tools use it to check records (the
+// dev broker's contract enforcement).
+func ParseEnvelope(rec *kgo.Record) (Envelope, error) {
+	return parseEnvelope(rec, interner{})
+}
+
 func parseEnvelope(rec *kgo.Record, in interner) (Envelope, error) {
 	env := Envelope{
 		Topic:     rec.Topic,

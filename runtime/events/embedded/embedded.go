@@ -72,6 +72,7 @@ type config struct {
 	autoParts int
 	dataDir   string
 	sync      bool
+	check     ProduceCheck
 	log       *slog.Logger
 	errs      []error
 }
@@ -141,6 +142,7 @@ type Broker struct {
 	closeOnce sync.Once
 	autoParts int32
 	created   sync.Map // topic name → struct{}: exists or is being created
+	log       *slog.Logger
 }
 
 // Start starts a broker, creates its topics and returns once clients can
@@ -195,9 +197,12 @@ func Start(ctx context.Context, opts ...Option) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker: listen on %s: %w", cfg.addr, err)
 	}
-	b := &Broker{cluster: cluster, addrs: cluster.ListenAddrs(), autoParts: int32(cfg.autoParts)}
+	b := &Broker{cluster: cluster, addrs: cluster.ListenAddrs(), autoParts: int32(cfg.autoParts), log: cfg.log}
 	cluster.ControlKey(kmsg.Metadata.Int16(), b.autoCreate)
 	cluster.ControlKey(kmsg.DeleteTopics.Int16(), b.forgetDeleted)
+	if cfg.check != nil {
+		cluster.ControlKey(kmsg.Produce.Int16(), b.checkProduce(cfg.check))
+	}
 	compact := map[string]string{"cleanup.policy": "compact"}
 	if err := b.createTopic(SchemaTopic, 1, compact); err != nil {
 		b.Close()

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"math/big"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -13,7 +15,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	reservationv1 "github.com/keiyaku/keiyaku/gen/reservation/v1"
 	"github.com/keiyaku/keiyaku/runtime/events"
+	"github.com/keiyaku/keiyaku/runtime/events/codec"
+	"github.com/keiyaku/keiyaku/tools/internal/command"
 )
 
 // workspace is the repository's own keiyaku.yaml: the broker creates the
@@ -173,4 +178,75 @@ func readAll(t *testing.T, seeds, topic string, n int) []*kgo.Record {
 		out = append(out, fs.Records()...)
 	}
 	return out
+}
+
+// TestEnforce pins --enforce: on a contract topic the broker refuses a
+// record that is not an event of the contract (no CloudEvents headers, or
+// a value whose schema is not the topic's) and accepts one built from the
+// generated types; other topics are not checked.
+func TestEnforce(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	cmd := command.New("keiyaku")
+	cmd.SetOut(pw)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs([]string{"--config", workspace, "broker", "--memory", "--enforce", "--addr", "127.0.0.1:0"})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx); pw.Close() }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("broker: %v", err)
+		}
+	})
+	sc := bufio.NewScanner(pr)
+	var seeds string
+	for seeds == "" && sc.Scan() {
+		seeds, _ = strings.CutPrefix(sc.Text(), "KAFKA_BROKERS=")
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if seeds == "" {
+		t.Fatal("no KAFKA_BROKERS line")
+	}
+	cl := client(t, seeds, kgo.RecordRetries(1))
+
+	c, err := codec.NewSingleObject(codec.NewMemoryStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := events.NewProducer(cl, c, "/services/test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := events.NewRecord(t.Context(), p, reservationv1.ReservationCreatedEvent, &reservationv1.ReservationCreated{
+		ReservationID: "3f1c2a9e-8b7d-4e6f-9a01-2b3c4d5e6f70", MemberID: "3f1c2a9e-8b7d-4e6f-9a01-2b3c4d5e6f71",
+		RoomID: "3f1c2a9e-8b7d-4e6f-9a01-2b3c4d5e6f72", Guests: 1, CreatedAt: time.Now(),
+		TotalPrice: reservationv1.Money{Amount: big.NewRat(36000, 1), Currency: "JPY"},
+		CheckIn:    time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), CheckOut: time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSchema := *good
+	otherSchema.Value = append([]byte{0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8}, good.Value[10:]...)
+	tests := []struct {
+		name    string
+		rec     *kgo.Record
+		wantErr string
+	}{
+		{"event of the contract", good, ""},
+		{"garbage", &kgo.Record{Topic: contractTopic, Value: []byte("garbage from kcat")}, "not a keiyaku event"},
+		{"unknown schema", &otherSchema, "none of the topic's message schemas"},
+		{"other topic", &kgo.Record{Topic: autoTopic, Value: []byte("anything")}, ""},
+	}
+	for _, tt := range tests {
+		err := cl.ProduceSync(t.Context(), tt.rec).FirstErr()
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%s: refused: %v", tt.name, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), "INVALID_RECORD")):
+			t.Errorf("%s: %v, want INVALID_RECORD", tt.name, err)
+		}
+	}
 }
