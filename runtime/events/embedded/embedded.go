@@ -25,6 +25,10 @@
 // that to a crash of the machine; without it the OS page cache holds the
 // last writes.
 //
+// [WithProduceCheck] lets the caller refuse records before they are
+// written: "keiyaku broker --enforce" refuses records that break the
+// contracts of their topic.
+//
 // [kfake]: https://pkg.go.dev/github.com/twmb/franz-go/pkg/kfake
 package embedded
 
