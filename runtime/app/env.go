@@ -151,6 +151,7 @@ func LoadEnv(getenv func(string) string, name, defaultAddr string) (Env, error) 
 	env.Kafka.SchemaRegistryURL = get(EnvSchemaRegistryURL, "")
 	env.Kafka.ClientID = get(EnvKafkaClientID, name)
 	env.Kafka.Group.InstanceID = get(EnvKafkaGroupInstanceID, "")
+	env.Kafka.Group.SessionTimeout, env.Kafka.Group.HeartbeatInterval = DefaultSessionTimeout, DefaultHeartbeatInterval
 	for _, d := range []struct {
 		key string
 		dst *time.Duration

@@ -81,6 +81,9 @@ func TestLoadEnv(t *testing.T) {
 			if e.Kafka.ClientID != "member" {
 				t.Errorf("client id %q, want the service name", e.Kafka.ClientID)
 			}
+			if g := e.Kafka.Group; g.SessionTimeout != app.DefaultSessionTimeout || g.HeartbeatInterval != app.DefaultHeartbeatInterval {
+				t.Errorf("group %+v, want the services' 6s session and 1.5s heartbeat", g)
+			}
 		}},
 		{name: "bad session timeout", env: map[string]string{"KAFKA_SESSION_TIMEOUT": "6"}, wantErr: "KAFKA_SESSION_TIMEOUT"},
 		{name: "bad retention", env: map[string]string{"PROCESSED_EVENTS_RETENTION": "-1h"}, wantErr: "PROCESSED_EVENTS_RETENTION"},

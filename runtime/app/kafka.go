@@ -39,10 +39,11 @@ type KafkaConfig struct {
 	// consumer and the last element of the source for a producer;
 	// [LoadEnv] sets the service name.
 	ClientID string
-	// Group is how consumers take part in their groups. Zero fields mean
-	// [DefaultSessionTimeout] and [DefaultHeartbeatInterval] — a member
-	// killed without leaving loses its partitions within about 6 s — and
-	// a dynamic member (no instance id).
+	// Group is how consumers take part in their groups. Zero fields keep
+	// franz-go's defaults (events.DefaultSessionTimeout, 45 s); [LoadEnv]
+	// sets [DefaultSessionTimeout] and [DefaultHeartbeatInterval] for the
+	// service binaries, so a member killed without leaving loses its
+	// partitions within about 6 s.
 	Group events.GroupConfig
 	// ProcessedRetention is how long a consumer remembers the ids of the
 	// events it processed, to drop redeliveries. Keep it at least the
@@ -54,11 +55,13 @@ type KafkaConfig struct {
 
 // Defaults of [KafkaConfig].
 const (
-	// DefaultSessionTimeout is Kafka's smallest allowed session timeout
-	// (group.min.session.timeout.ms): a consumer killed with SIGKILL
+	// DefaultSessionTimeout is the session timeout [LoadEnv] sets
+	// (KAFKA_SESSION_TIMEOUT): Kafka's smallest allowed one
+	// (group.min.session.timeout.ms); a consumer killed with SIGKILL
 	// loses its partitions after it.
 	DefaultSessionTimeout = 6 * time.Second
-	// DefaultHeartbeatInterval is a quarter of the session timeout.
+	// DefaultHeartbeatInterval is the heartbeat interval [LoadEnv] sets
+	// (KAFKA_HEARTBEAT_INTERVAL), a quarter of the session timeout.
 	DefaultHeartbeatInterval = 1500 * time.Millisecond
 	// DefaultProcessedRetention is Kafka's default topic retention
 	// (log.retention.hours=168).
@@ -229,12 +232,6 @@ func NewConsumer(ctx context.Context, cfg KafkaConfig, db *sqldb.DB, group strin
 		return nil, fmt.Errorf("new consumer: processed events: %w", err)
 	}
 	gcfg := cfg.Group
-	if gcfg.SessionTimeout == 0 {
-		gcfg.SessionTimeout = DefaultSessionTimeout
-	}
-	if gcfg.HeartbeatInterval == 0 {
-		gcfg.HeartbeatInterval = min(DefaultHeartbeatInterval, gcfg.SessionTimeout/3)
-	}
 	if gcfg.ClientID = cfg.ClientID; gcfg.ClientID == "" {
 		gcfg.ClientID = group
 	}

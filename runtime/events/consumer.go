@@ -43,6 +43,11 @@ const deadLetterTimeout = 10 * time.Second
 // treated as poison.
 const unknownSchemaAttempts = 5
 
+// inPlaceRetries is how many retries of a record wait in place (the
+// backoff's first waits, 100 to 400 ms by default) before a commit window
+// parks the record instead.
+const inPlaceRetries = 3
+
 // Consumer reads events of a consumer group and hands each to the handler
 // registered for its type with [Handle]. See the package documentation for
 // the delivery guarantees. A Consumer runs once: register handlers, then
@@ -721,15 +726,20 @@ func (rs *runState) forget(rec *kgo.Record) {
 	}
 }
 
-// wait sleeps d before the next try of a record. It gives up its
+// wait sleeps d before try number n+1 of a record. It gives up its
 // concurrency slot meanwhile, and returns parked (with the time the record
-// is due) when a commit window begins, stopped when Run is shutting down,
-// finished when d has passed.
-func (rs *runState) wait(d time.Duration) (outcome, time.Time) {
+// is due) when a commit window begins — except for the first
+// [inPlaceRetries] tries, whose short waits a commit window waits out, as
+// a blip (a busy database) is cheaper to retry in place than to rewind —,
+// stopped when Run is shutting down, finished when d has passed.
+func (rs *runState) wait(d time.Duration, n int) (outcome, time.Time) {
 	due := time.Now().Add(d)
-	rs.mu.Lock()
-	quiet := rs.quiet
-	rs.mu.Unlock()
+	var quiet chan struct{} // nil: never parks
+	if n > inPlaceRetries {
+		rs.mu.Lock()
+		quiet = rs.quiet
+		rs.mu.Unlock()
+	}
 	<-rs.sem
 	defer func() { rs.sem <- struct{}{} }()
 	t := time.NewTimer(d)
@@ -838,19 +848,19 @@ func (c *Consumer) processRecord(rs *runState, spanName string, strs interner, r
 			slog.String("type", env.Type), slog.String("id", env.ID), slog.Int("attempt", attempts),
 			slog.String("topic", rec.Topic), slog.Int("partition", int(rec.Partition)), slog.Int64("offset", rec.Offset),
 			slog.Duration("backoff", wait), slog.Any("error", err))
-		if out, due := rs.wait(wait); out != finished {
+		if out, due := rs.wait(wait, attempts); out != finished {
 			return out, due
 		}
 	}
 	// Poison: copy it to the dead-letter topic, retrying the copy until
 	// it succeeds; the partition waits meanwhile.
-	for {
+	for n := 1; ; n++ {
 		err := c.deadLetter(sctx, span, rec, env.Type, st)
 		if err == nil {
 			return finished, time.Time{}
 		}
 		wait := st.bo.NextBackOff()
-		if out, due := rs.wait(wait); out != finished {
+		if out, due := rs.wait(wait, n); out != finished {
 			return out, due
 		}
 	}
