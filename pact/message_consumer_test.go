@@ -197,7 +197,7 @@ func TestConsumerReservationEvents(t *testing.T) {
 				}
 			}
 			apptest.WaitCaughtUp(t, kafka, mc.group, mc.topic, waitEventTimeout)
-			assertNoDeadLetters(t, kafka, mc.topic+events.DeadLetterSuffix)
+			assertNoDeadLetters(t, kafka, events.DeadLetterTopic(mc.topic, mc.group))
 		})
 	}
 }

@@ -39,6 +39,12 @@ const (
 	EnvSchemaRegistryCAFile   = "SCHEMA_REGISTRY_TLS_CA_FILE"
 	EnvLogLevel               = "LOG_LEVEL"
 	EnvMetricsAddr            = "METRICS_ADDR"
+	// Consumer group membership, client id and processed-event retention.
+	EnvKafkaClientID          = "KAFKA_CLIENT_ID"
+	EnvKafkaSessionTimeout    = "KAFKA_SESSION_TIMEOUT"
+	EnvKafkaHeartbeatInterval = "KAFKA_HEARTBEAT_INTERVAL"
+	EnvKafkaGroupInstanceID   = "KAFKA_GROUP_INSTANCE_ID"
+	EnvProcessedRetention     = "PROCESSED_EVENTS_RETENTION"
 )
 
 // Defaults of [LoadEnv].
@@ -68,6 +74,11 @@ const shutdownTimeout = 10 * time.Second
 //	|                           |                         | it: user info moves to the login)     |
 //	| SCHEMA_REGISTRY_USERNAME/_PASSWORD | (none)         | the registry's basic-auth login       |
 //	| SCHEMA_REGISTRY_TLS_CA_FILE | (system roots)        | Kafka.SchemaRegistryTLS roots (PEM)   |
+//	| KAFKA_CLIENT_ID           | the service name        | Kafka.ClientID                        |
+//	| KAFKA_SESSION_TIMEOUT     | 6s                      | Kafka.Group.SessionTimeout            |
+//	| KAFKA_HEARTBEAT_INTERVAL  | 1.5s                    | Kafka.Group.HeartbeatInterval         |
+//	| KAFKA_GROUP_INSTANCE_ID   | (none: dynamic member)  | Kafka.Group.InstanceID                |
+//	| PROCESSED_EVENTS_RETENTION| 168h                    | Kafka.ProcessedRetention              |
 //	| LOG_LEVEL                 | info                    | debug, info, warn or error            |
 //	| METRICS_ADDR              | (none: /metrics is on   | MetricsAddr: serve /metrics on this   |
 //	|                           | LISTEN_ADDR)            | address only, not on the API's        |
@@ -170,6 +181,23 @@ func LoadEnv(getenv func(string) string, name, defaultAddr string) (Env, error) 
 				errs = append(errs, fmt.Errorf("%s: %w", EnvSchemaRegistryCAFile, err))
 			}
 			env.Kafka.SchemaRegistryTLS = cfg
+		}
+	}
+	env.Kafka.ClientID = get(EnvKafkaClientID, name)
+	env.Kafka.Group.InstanceID = get(EnvKafkaGroupInstanceID, "")
+	env.Kafka.Group.SessionTimeout, env.Kafka.Group.HeartbeatInterval = DefaultSessionTimeout, DefaultHeartbeatInterval
+	for _, d := range []struct {
+		key string
+		dst *time.Duration
+	}{
+		{EnvKafkaSessionTimeout, &env.Kafka.Group.SessionTimeout},
+		{EnvKafkaHeartbeatInterval, &env.Kafka.Group.HeartbeatInterval},
+		{EnvProcessedRetention, &env.Kafka.ProcessedRetention},
+	} {
+		if v := get(d.key, ""); v != "" {
+			if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst <= 0 {
+				errs = append(errs, fmt.Errorf("%s: %q is not a positive duration (e.g. 6s, 168h)", d.key, v))
+			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keiyaku/keiyaku/runtime/app"
 )
@@ -85,6 +86,26 @@ func TestLoadEnv(t *testing.T) {
 		{name: "registry login given twice", env: map[string]string{"SCHEMA_REGISTRY_URL": "https://svc:s3cret@registry", "SCHEMA_REGISTRY_PASSWORD": "other"}, wantErr: "given twice"},
 		{name: "registry url not absolute", env: map[string]string{"SCHEMA_REGISTRY_URL": "registry:8081"}, wantErr: "SCHEMA_REGISTRY_URL"},
 		{name: "registry ca missing", env: map[string]string{"SCHEMA_REGISTRY_URL": "https://r", "SCHEMA_REGISTRY_TLS_CA_FILE": "/nonexistent/ca.pem"}, wantErr: "SCHEMA_REGISTRY_TLS_CA_FILE"},
+		{name: "consumer group", env: map[string]string{
+			"KAFKA_CLIENT_ID": "member-eu-1", "KAFKA_SESSION_TIMEOUT": "9s", "KAFKA_HEARTBEAT_INTERVAL": "2s",
+			"KAFKA_GROUP_INSTANCE_ID": "member-0", "PROCESSED_EVENTS_RETENTION": "336h",
+		}, check: func(t *testing.T, e app.Env) {
+			g := e.Kafka.Group
+			if e.Kafka.ClientID != "member-eu-1" || g.SessionTimeout != 9*time.Second || g.HeartbeatInterval != 2*time.Second ||
+				g.InstanceID != "member-0" || e.Kafka.ProcessedRetention != 336*time.Hour {
+				t.Errorf("kafka %+v", e.Kafka)
+			}
+		}},
+		{name: "client id defaults to the service", env: nil, check: func(t *testing.T, e app.Env) {
+			if e.Kafka.ClientID != "member" {
+				t.Errorf("client id %q, want the service name", e.Kafka.ClientID)
+			}
+			if g := e.Kafka.Group; g.SessionTimeout != app.DefaultSessionTimeout || g.HeartbeatInterval != app.DefaultHeartbeatInterval {
+				t.Errorf("group %+v, want the services' 6s session and 1.5s heartbeat", g)
+			}
+		}},
+		{name: "bad session timeout", env: map[string]string{"KAFKA_SESSION_TIMEOUT": "6"}, wantErr: "KAFKA_SESSION_TIMEOUT"},
+		{name: "bad retention", env: map[string]string{"PROCESSED_EVENTS_RETENTION": "-1h"}, wantErr: "PROCESSED_EVENTS_RETENTION"},
 		{name: "bad log level", env: map[string]string{"LOG_LEVEL": "loud"}, wantErr: "LOG_LEVEL"},
 		{name: "bad broker", env: map[string]string{"KAFKA_BROKERS": "kafka"}, wantErr: "KAFKA_"},
 		{name: "no broker", env: map[string]string{"KAFKA_BROKERS": " , "}, wantErr: "KAFKA_BROKERS"},

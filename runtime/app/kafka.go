@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"sync"
 	"time"
@@ -45,6 +47,23 @@ type KafkaConfig struct {
 	// registry (e.g. a private CA, a client certificate). Default: the
 	// system roots.
 	SchemaRegistryTLS *tls.Config
+	// ClientID names the service's Kafka clients to the brokers (their
+	// logs, quotas, metrics). Empty means the consumer group for a
+	// consumer and the last element of the source for a producer;
+	// [LoadEnv] sets the service name.
+	ClientID string
+	// Group is how consumers take part in their groups. Zero fields keep
+	// franz-go's defaults (events.DefaultSessionTimeout, 45 s); [LoadEnv]
+	// sets [DefaultSessionTimeout] and [DefaultHeartbeatInterval] for the
+	// service binaries, so a member killed without leaving loses its
+	// partitions within about 6 s.
+	Group events.GroupConfig
+	// ProcessedRetention is how long a consumer remembers the ids of the
+	// events it processed, to drop redeliveries. Keep it at least the
+	// retention of the topics it reads (Kafka's default is 7 days): an
+	// event redelivered after its id was pruned is processed again. Zero
+	// means [DefaultProcessedRetention].
+	ProcessedRetention time.Duration
 }
 
 // RedactURL returns raw without its user information (user:password@),
@@ -80,6 +99,23 @@ func registryEndpoint(cfg KafkaConfig) (base, user, pass string, err error) {
 	return u.String(), user, pass, nil
 }
 
+// Defaults of [KafkaConfig].
+const (
+	// DefaultSessionTimeout is the session timeout [LoadEnv] sets
+	// (KAFKA_SESSION_TIMEOUT): Kafka's smallest allowed one
+	// (group.min.session.timeout.ms); a consumer killed with SIGKILL
+	// loses its partitions after it.
+	DefaultSessionTimeout = 6 * time.Second
+	// DefaultHeartbeatInterval is the heartbeat interval [LoadEnv] sets
+	// (KAFKA_HEARTBEAT_INTERVAL), a quarter of the session timeout.
+	DefaultHeartbeatInterval = 1500 * time.Millisecond
+	// DefaultProcessedRetention is Kafka's default topic retention
+	// (log.retention.hours=168).
+	DefaultProcessedRetention = 7 * 24 * time.Hour
+	// pruneInterval is how often a consumer prunes its processed ids.
+	pruneInterval = time.Hour
+)
+
 // Producer is a service's producing Kafka client and the events.Producer
 // on it, for a transactional outbox: records are built (the generated
 // Publisher's ...Record methods, or events.NewRecord) on [Producer.Events]
@@ -113,7 +149,11 @@ func NewProducer(cfg KafkaConfig, source string, t Telemetry) (*Producer, error)
 	if err != nil {
 		return nil, fmt.Errorf("new producer: %w", err)
 	}
-	client, err := kgo.NewClient(slices.Concat(events.ProducerClientOptions(), copts)...)
+	clientID := cfg.ClientID
+	if clientID == "" {
+		clientID = path.Base(source)
+	}
+	client, err := kgo.NewClient(slices.Concat(events.ProducerClientOptions(), copts, []kgo.Opt{kgo.ClientID(clientID)})...)
 	if err != nil {
 		return nil, fmt.Errorf("new producer: kafka client: %w", err)
 	}
@@ -168,10 +208,50 @@ func (p *Producer) Close() { p.client.Close() }
 // Consumer is a service's consuming Kafka client and the events.Consumer on
 // it. Register the handlers (the generated RegisterEventHandler) on the
 // embedded events.Consumer, then call Run once; Close it after Run
-// returns.
+// returns. Add its Ready to the service's readiness checks.
 type Consumer struct {
 	*events.Consumer
-	client *kgo.Client
+	client    *kgo.Client
+	processed *sqldb.Processed
+	retention time.Duration
+	log       *slog.Logger
+}
+
+// Run consumes until ctx is done (see events.Consumer.Run) and, meanwhile,
+// forgets processed event ids older than the retention
+// ([KafkaConfig.ProcessedRetention]) at start and every hour. A failed
+// prune is logged and tried again at the next hour; it never stops the
+// consumer.
+func (c *Consumer) Run(ctx context.Context) error {
+	pctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(pruneInterval)
+		defer t.Stop()
+		for {
+			c.prune(pctx)
+			select {
+			case <-pctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+	err := c.Consumer.Run(ctx)
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// prune forgets the processed ids older than the retention.
+func (c *Consumer) prune(ctx context.Context) {
+	n, err := c.processed.Prune(ctx, time.Now().Add(-c.retention))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		c.log.LogAttrs(ctx, slog.LevelWarn, "processed events: prune failed; will retry", slog.Any("error", err))
+	case n > 0:
+		c.log.LogAttrs(ctx, slog.LevelInfo, "processed events: pruned", slog.Int64("ids", n), slog.Duration("retention", c.retention))
+	}
 }
 
 // NewConsumer returns a Consumer of topics in group whose handlers run
@@ -179,7 +259,8 @@ type Consumer struct {
 // transaction as the handler's writes (the handler finds it with
 // sqldb.TxFrom on its context), so a redelivered event is acknowledged
 // without running the handler again. Offsets are committed after the
-// handler succeeded; a handler that keeps failing sends the record to the
+// handler succeeded; a handler failing with a retryable error is retried,
+// its partition waiting, until it succeeds; poison goes to the group's
 // dead-letter topic (see runtime/events). opts follow the telemetry and
 // idempotency options and may override them. NewConsumer creates the
 // processed-events table; it does not contact the brokers.
@@ -196,7 +277,22 @@ func NewConsumer(ctx context.Context, cfg KafkaConfig, db *sqldb.DB, group strin
 	if err != nil {
 		return nil, fmt.Errorf("new consumer: processed events: %w", err)
 	}
-	client, err := kgo.NewClient(slices.Concat(events.ConsumerClientOptions(group, topics...), copts)...)
+	gcfg := cfg.Group
+	if gcfg.ClientID = cfg.ClientID; gcfg.ClientID == "" {
+		gcfg.ClientID = group
+	}
+	gopts, err := gcfg.Options()
+	if err != nil {
+		return nil, fmt.Errorf("new consumer: %w", err)
+	}
+	retention := cfg.ProcessedRetention
+	if retention == 0 {
+		retention = DefaultProcessedRetention
+	}
+	if retention < 0 {
+		return nil, fmt.Errorf("new consumer: processed retention %v: must be positive", retention)
+	}
+	client, err := kgo.NewClient(slices.Concat(events.ConsumerClientOptions(group, topics...), copts, gopts)...)
 	if err != nil {
 		return nil, fmt.Errorf("new consumer: kafka client: %w", err)
 	}
@@ -223,7 +319,7 @@ func NewConsumer(ctx context.Context, cfg KafkaConfig, db *sqldb.DB, group strin
 		client.Close()
 		return nil, fmt.Errorf("new consumer: %w", err)
 	}
-	return &Consumer{Consumer: cons, client: client}, nil
+	return &Consumer{Consumer: cons, client: client, processed: processed, retention: retention, log: t.Logger}, nil
 }
 
 // Close closes the Kafka client. Call it after Run returned.

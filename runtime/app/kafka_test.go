@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/keiyaku/keiyaku/runtime/app/apptest"
 	"github.com/keiyaku/keiyaku/runtime/events"
 	"github.com/keiyaku/keiyaku/runtime/events/codec"
+	"github.com/keiyaku/keiyaku/runtime/sqldb"
 )
 
 type pinged struct {
@@ -226,5 +228,46 @@ func TestRegistryCredentialsStayOutOfRecords(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), pass) || strings.Contains(err.Error(), user) {
 		t.Errorf("the error shows the login: %v", err)
+	}
+}
+
+// TestConsumerPrunesProcessed pins issue 14 finding 5: a running consumer
+// forgets the processed event ids older than its retention on its own (at
+// start, then hourly), and keeps the newer ones.
+func TestConsumerPrunesProcessed(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	kafka := apptest.Broker(t, map[string]int32{"pings": 1})
+	db, err := sqldb.Open(ctx, filepath.Join(t.TempDir(), "prune.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	processed, err := sqldb.NewProcessed(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noop := func(context.Context) error { return nil }
+	if _, err := processed.Process(ctx, "old-event", noop); err != nil {
+		t.Fatal(err)
+	}
+	kafka.ProcessedRetention = time.Nanosecond // everything recorded so far is "old"
+	cons, err := app.NewConsumer(ctx, kafka, db, "pruner", []string{"pings"}, app.Telemetry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cons.Close)
+	events.Handle(cons.Consumer, pingedType, func(context.Context, events.Envelope, *pinged) error { return nil })
+	runCtx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- cons.Run(runCtx) }()
+	apptest.Wait(t, 30*time.Second, "the old id to be pruned", func() (bool, error) {
+		// A pruned id is processed again: Process reports done=false.
+		done, err := processed.Process(ctx, "old-event", noop)
+		return !done, err
+	})
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -33,6 +34,20 @@ const maxDLQError = 1024
 // and no records, so a lasting fetch error does not spin the loop.
 const fetchErrorPause = 250 * time.Millisecond
 
+// deadLetterTimeout bounds one write to a dead-letter topic; a failed
+// write is retried with the record's backoff.
+const deadLetterTimeout = 10 * time.Second
+
+// unknownSchemaAttempts is how many times a record whose writer schema is
+// unknown is tried (each try asks the schema store again) before it is
+// treated as poison.
+const unknownSchemaAttempts = 5
+
+// inPlaceRetries is how many retries of a record wait in place (the
+// backoff's first waits, 100 to 400 ms by default) before a commit window
+// parks the record instead.
+const inPlaceRetries = 3
+
 // Consumer reads events of a consumer group and hands each to the handler
 // registered for its type with [Handle]. See the package documentation for
 // the delivery guarantees. A Consumer runs once: register handlers, then
@@ -49,8 +64,10 @@ type Consumer struct {
 	prop   propagation.TextMapPropagator
 	log    *slog.Logger
 
-	consumed, retried, deadLettered, skipped metric.Int64Counter
-	attrs                                    sync.Map // metricKey → metric.MeasurementOption
+	consumed, retried, deadLettered, skipped, dlqFailed metric.Int64Counter
+	attrs                                               sync.Map // metricKey → metric.MeasurementOption
+	lag                                                 *lagTracker
+	dlqDown                                             atomic.Pointer[dlqFailure]
 
 	mu       sync.Mutex
 	handlers map[string]handler
@@ -92,10 +109,11 @@ type metricKey struct{ topic, typ, reason string }
 // Consumer (so a partition is never handled by two members at once, and
 // everything finished is committed before a partition is given away),
 // read-committed isolation, reading a topic from its start when the group
-// has no committed offset, auto creation of topics (the dead-letter
-// topics, where the cluster allows it), and for the dead-letter produces
-// acks=all, no linger and a two-minute delivery timeout. Append
-// SeedBrokers and the options of [ClientConfig.Options].
+// has no committed offset, a one-second fetch wait (a paused partition
+// resumes within it), auto creation of topics (the dead-letter topics,
+// where the cluster allows it), and for the dead-letter produces acks=all,
+// no linger and a two-minute delivery timeout. Append SeedBrokers and the
+// options of [ClientConfig.Options] and [GroupConfig.Options].
 func ConsumerClientOptions(group string, topics ...string) []kgo.Opt {
 	return []kgo.Opt{
 		kgo.ConsumerGroup(group),
@@ -104,6 +122,7 @@ func ConsumerClientOptions(group string, topics ...string) []kgo.Opt {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(time.Second),
 		kgo.AllowAutoTopicCreation(),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(0),
@@ -146,7 +165,7 @@ func NewConsumer(client *kgo.Client, c codec.Codec, opts ...ConsumerOption) (*Co
 		maxPoll:         DefaultMaxPollRecords,
 		drainTimeout:    DefaultDrainTimeout,
 		commitInterval:  DefaultCommitInterval,
-		deadLetter:      func(topic string) string { return topic + DeadLetterSuffix },
+		deadLetter:      func(topic string) string { return DeadLetterTopic(topic, group) },
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -174,6 +193,7 @@ func NewConsumer(client *kgo.Client, c codec.Codec, opts ...ConsumerOption) (*Co
 		prop:     cfg.propagator,
 		log:      cfg.log.With(slog.String("group", group)),
 		handlers: make(map[string]handler),
+		lag:      &lagTracker{parts: make(map[topicPartition]*lagPos)},
 	}
 	meter := cfg.meter.Meter(instrumentation)
 	counters := []struct {
@@ -184,6 +204,7 @@ func NewConsumer(client *kgo.Client, c codec.Codec, opts ...ConsumerOption) (*Co
 		{&cons.retried, "keiyaku.events.retried", "Handler attempts that failed and were retried."},
 		{&cons.deadLettered, "keiyaku.events.dead_lettered", "Records copied to a dead-letter topic."},
 		{&cons.skipped, "keiyaku.events.skipped", "Records committed without a handler call: unknown type or duplicate."},
+		{&cons.dlqFailed, "keiyaku.events.dead_letter_failures", "Writes to a dead-letter topic that failed (retried; the partition waits)."},
 	}
 	for _, ctr := range counters {
 		var err error
@@ -192,7 +213,24 @@ func NewConsumer(client *kgo.Client, c codec.Codec, opts ...ConsumerOption) (*Co
 			return nil, fmt.Errorf("new consumer: counter %s: %w", ctr.name, err)
 		}
 	}
+	if _, err := meter.Int64ObservableGauge("keiyaku.events.consumer_lag",
+		metric.WithDescription("Records of a partition at or after the consumer's position and before the high watermark of its last fetch."),
+		metric.WithUnit("{record}"),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			cons.lag.observe(group, o)
+			return nil
+		})); err != nil {
+		return nil, fmt.Errorf("new consumer: gauge keiyaku.events.consumer_lag: %w", err)
+	}
 	return cons, nil
+}
+
+// DeadLetterTopic is the default dead-letter topic of topic for the
+// consumer group group: "<topic>.<group>.dlq". Each group has its own, so
+// a record poison to one group is copied once, by that group, and a
+// replay names the group it was for.
+func DeadLetterTopic(topic, group string) string {
+	return topic + "." + group + DeadLetterSuffix
 }
 
 // Handle registers h for events of type typ (by ce_type). Register every
@@ -204,10 +242,12 @@ func NewConsumer(client *kgo.Client, c codec.Codec, opts ...ConsumerOption) (*Co
 // and from several goroutines for different partitions. Its context carries
 // the consumer span (a child of the producer's trace) and, with
 // [WithIdempotency], whatever the [Processed] puts there (a database
-// transaction). Returning an error retries the call with backoff; after the
-// last attempt the record goes to the dead-letter topic. A retry gets the
-// same *T; h must not keep evt or env.Headers after it returns. A panic in
-// h is recovered and counts as a failed attempt.
+// transaction). Returning an error retries the call with backoff (see
+// [WithMaxAttempts]: by default until it succeeds, the partition waiting);
+// returning an error wrapped with [Permanent] sends the record to the
+// dead-letter topic at once. A retry gets the same *T; h must not keep evt
+// or env.Headers after it returns. A panic in h is recovered and counts as
+// a failed attempt.
 func Handle[T any](c *Consumer, typ Type[T], h func(ctx context.Context, env Envelope, evt *T) error) {
 	name, err := typ.name()
 	if err == nil && h == nil {
@@ -245,15 +285,19 @@ func (c *Consumer) register(name string, h handler, err error) {
 // partition (one record at a time per partition, [WithConcurrency]
 // partitions at once) and commits, at least every [WithCommitInterval]
 // and whenever it has caught up, the offset after the last finished record
-// of each partition. Before each commit every queued record is finished;
-// only then may the group rebalance.
+// of each partition. Before each commit every queued record is finished or
+// parked; only then may the group rebalance.
+//
+// A record whose handler failed with a retryable error, or that could not
+// be copied to its dead-letter topic, is parked: its partition is paused
+// and rewound to it, nothing after it is committed, and it is tried again
+// after the backoff — for as long as it takes, by default. The other
+// partitions go on meanwhile. Run never stops because of a record.
 //
 // Run returns nil after a shutdown caused by ctx. It returns an error
 // without consuming when no handler is registered or a registration was
-// invalid, and it stops with an error when the client was closed or a
-// record could be neither handled nor dead-lettered; in that last case the
-// record and the rest of its partition stay uncommitted, so they are
-// delivered again after a restart. Run may be called once.
+// invalid, and it stops with an error when the client was closed. Run may
+// be called once.
 func (c *Consumer) Run(ctx context.Context) error {
 	c.mu.Lock()
 	if c.started {
@@ -287,17 +331,26 @@ func (c *Consumer) Run(ctx context.Context) error {
 		handlers: handlers,
 		sem:      make(chan struct{}, c.cfg.concurrency),
 		workers:  make(map[topicPartition]*worker),
+		retries:  make(map[topicPartition]*retryState),
+		paused:   make(map[topicPartition]time.Time),
+		quiet:    make(chan struct{}),
 	}
 	rs.cond = sync.NewCond(&rs.mu)
 	lastCommit := time.Now()
 	closed := false
 	var runErr error
 	for ctx.Err() == nil {
-		pctx, cancelPoll := ctx, context.CancelFunc(func() {})
+		deadline := rs.resumeDue()
 		if rs.uncommitted() {
 			// Rebalances are held back until the next commit: do not
 			// sit in a poll past the commit deadline.
-			pctx, cancelPoll = context.WithDeadline(ctx, lastCommit.Add(c.cfg.commitInterval))
+			if d := lastCommit.Add(c.cfg.commitInterval); deadline.IsZero() || d.Before(deadline) {
+				deadline = d
+			}
+		}
+		pctx, cancelPoll := ctx, context.CancelFunc(func() {})
+		if !deadline.IsZero() {
+			pctx, cancelPoll = context.WithDeadline(ctx, deadline)
 		}
 		fetches := c.client.PollRecords(pctx, c.cfg.maxPoll)
 		cancelPoll()
@@ -318,24 +371,28 @@ func (c *Consumer) Run(ctx context.Context) error {
 			c.log.LogAttrs(ctx, slog.LevelWarn, "events: fetch error",
 				slog.String("topic", topic), slog.Int("partition", int(p)), slog.Any("error", err))
 		})
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if p.Err == nil {
+				c.lag.sawHighWatermark(topicPartition{p.Topic, p.Partition}, p.HighWatermark, p.Records)
+			}
+		})
 		recs := fetches.Records()
 		rs.dispatch(recs)
 		// Bound the records queued: enough for every worker to have a
 		// poll's worth, since one poll often holds one partition only.
-		if err := rs.waitInflight(c.cfg.maxPoll * c.cfg.concurrency); err != nil {
-			runErr = err
-			break
-		}
+		rs.waitInflight(c.cfg.maxPoll * c.cfg.concurrency)
 		// A commit window: when caught up (a short poll) or when the
-		// interval has passed, let every queued record finish, commit,
-		// and let a waiting rebalance through.
+		// interval has passed, let every queued record finish or park,
+		// rewind the parked partitions, commit, and let a waiting
+		// rebalance through.
 		if len(recs) < c.cfg.maxPoll || time.Since(lastCommit) >= c.cfg.commitInterval {
-			if err := rs.waitInflight(0); err != nil {
-				runErr = err
-				break
-			}
-			err := c.commit(base, rs.takeFinished())
+			rs.beginQuiet()
+			rs.waitInflight(0)
+			finished, parked := rs.takeFinished()
+			rs.rewind(parked)
+			err := c.commit(base, finished)
 			lastCommit = time.Now()
+			rs.endQuiet()
 			if errors.Is(err, kgo.ErrClientClosed) {
 				closed = true
 				runErr = fmt.Errorf("run: commit: %w", err)
@@ -352,11 +409,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 			t.Stop()
 		}
 	}
-	// Shutdown: workers stop before their next record (ctx is done) or
-	// after a fatal error; wait for the records in flight, then commit.
-	rs.drain()
+	// Shutdown: workers stop before their next record or retry (ctx is
+	// done); wait for the records in flight, then commit.
+	rs.waitInflight(0)
 	if !closed {
-		if err := c.commit(base, rs.takeFinished()); errors.Is(err, kgo.ErrClientClosed) {
+		finished, _ := rs.takeFinished()
+		if err := c.commit(base, finished); errors.Is(err, kgo.ErrClientClosed) {
 			closed = true
 		}
 	}
@@ -384,13 +442,20 @@ type runState struct {
 	ctx, base context.Context
 	handlers  map[string]handler
 	sem       chan struct{}
-	stop      atomic.Bool // set with fatal: workers stop taking records
 
 	mu       sync.Mutex
-	cond     *sync.Cond // broadcast when inflight drops or fatal is set
-	inflight int        // records dispatched and not yet finished or dropped
-	fatal    error
+	cond     *sync.Cond // broadcast when inflight drops
+	inflight int        // records dispatched and not yet finished, parked or dropped
 	workers  map[topicPartition]*worker
+	// retries holds the failures so far of the first unfinished record
+	// of a partition, kept while the partition is rewound and paused.
+	retries map[topicPartition]*retryState
+	// quiet is closed while a commit window waits: a worker about to
+	// wait for a retry parks its record instead.
+	quiet chan struct{}
+	// paused are the partitions paused by a parked record and when to
+	// resume them; used by the poll loop only.
+	paused map[topicPartition]time.Time
 }
 
 // worker is the state of one partition; guarded by runState.mu.
@@ -402,7 +467,32 @@ type worker struct {
 	running  bool
 	stopped  bool        // a record was left unfinished: take no more
 	finished *kgo.Record // the last finished record not yet committed
+	park     *parking    // the record left to retry later, if any
 }
+
+// parking is a record to fetch again at resume.
+type parking struct {
+	offset int64
+	resume time.Time
+}
+
+// retryState is what the consumer remembers of a record that failed.
+type retryState struct {
+	offset   int64
+	attempts int       // handler calls made
+	first    time.Time // when the first attempt failed
+	cause    error     // set when the record is to be dead-lettered
+	bo       *backoff.ExponentialBackOff
+}
+
+// outcome is how processing a record ended.
+type outcome int
+
+const (
+	finished outcome = iota // handled, skipped or dead-lettered: commit it
+	parked                  // retry later: rewind the partition to it
+	stopped                 // shutting down: leave it for redelivery
+)
 
 // dispatch queues records, in poll order, on their partitions' workers and
 // starts the idle ones.
@@ -420,7 +510,7 @@ func (rs *runState) dispatch(recs []*kgo.Record) {
 			rs.workers[k] = w
 		}
 		if w.stopped {
-			continue // left for redelivery
+			continue // parked or shutting down: fetched again later
 		}
 		w.queue = append(w.queue, r)
 		rs.inflight++
@@ -439,44 +529,46 @@ func (rs *runState) work(w *worker) {
 		rs.mu.Lock()
 		batch := w.queue
 		w.queue = nil
-		if len(batch) == 0 {
+		if len(batch) == 0 || w.stopped {
+			rs.inflight -= len(batch)
 			w.running = false
+			rs.cond.Broadcast()
 			rs.mu.Unlock()
 			return
 		}
 		rs.mu.Unlock()
 
-		rs.sem <- struct{}{}
 		var last *kgo.Record
-		n := 0
-		var err error
+		out := finished
+		var park parking
 		for _, rec := range batch {
-			if rs.ctx.Err() != nil || rs.stop.Load() {
+			if rs.ctx.Err() != nil {
+				out = stopped
 				break
 			}
-			var finished bool
-			finished, err = rs.c.processRecord(rs.ctx, rs.base, rs.handlers, w.spanName, w.strs, rec)
-			if !finished {
+			rs.sem <- struct{}{}
+			out, park.resume = rs.process(w, rec)
+			<-rs.sem
+			if out != finished {
+				park.offset = rec.Offset
 				break
 			}
 			last = rec
-			n++
 		}
-		<-rs.sem
 
 		rs.mu.Lock()
 		if last != nil {
 			w.finished = last
 		}
 		rs.inflight -= len(batch)
-		if n < len(batch) {
-			// Shutdown or failure: drop the rest, queued ones too.
+		if out != finished {
+			// Parked or shutting down: drop the rest, queued ones too;
+			// they are fetched again after the rewind.
 			w.stopped = true
 			rs.inflight -= len(w.queue)
 			w.queue = nil
-			if err != nil && rs.fatal == nil {
-				rs.fatal = err
-				rs.stop.Store(true)
+			if out == parked {
+				w.park = &park
 			}
 		}
 		rs.cond.Broadcast()
@@ -484,24 +576,27 @@ func (rs *runState) work(w *worker) {
 	}
 }
 
-// waitInflight waits until at most n records are in flight, or returns the
-// fatal error of a worker.
-func (rs *runState) waitInflight(n int) error {
+// waitInflight waits until at most n records are in flight.
+func (rs *runState) waitInflight(n int) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	for rs.inflight > n && rs.fatal == nil {
+	for rs.inflight > n {
 		rs.cond.Wait()
 	}
-	return rs.fatal
 }
 
-// drain waits until no record is in flight.
-func (rs *runState) drain() {
+// beginQuiet makes workers park rather than wait for a retry, until
+// endQuiet.
+func (rs *runState) beginQuiet() {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	for rs.inflight > 0 {
-		rs.cond.Wait()
-	}
+	close(rs.quiet)
+}
+
+func (rs *runState) endQuiet() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.quiet = make(chan struct{})
 }
 
 // uncommitted reports records dispatched or finished since the last
@@ -513,37 +608,168 @@ func (rs *runState) uncommitted() bool {
 		return true
 	}
 	for _, w := range rs.workers {
-		if w.finished != nil {
+		if w.finished != nil || w.park != nil {
 			return true
 		}
 	}
 	return false
 }
 
-// takeFinished returns the last finished record of each partition and
-// forgets the idle workers, whose partitions a rebalance may take away.
-// Call it with nothing in flight.
-func (rs *runState) takeFinished() []*kgo.Record {
+// takeFinished returns the last finished record of each partition and the
+// parked partitions, and forgets the idle workers, whose partitions a
+// rebalance may take away. Call it with nothing in flight.
+func (rs *runState) takeFinished() ([]*kgo.Record, map[topicPartition]parking) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	var recs []*kgo.Record
+	var parks map[topicPartition]parking
 	for k, w := range rs.workers {
 		if w.finished != nil {
 			recs = append(recs, w.finished)
 			w.finished = nil
 		}
-		if !w.running && !w.stopped {
+		if w.park != nil {
+			if parks == nil {
+				parks = make(map[topicPartition]parking)
+			}
+			parks[k] = *w.park
+			w.park = nil
+			w.stopped = false
+		}
+		if !w.running {
 			delete(rs.workers, k)
 		}
 	}
-	return recs
+	return recs, parks
+}
+
+// rewind pauses the parked partitions and sets their fetch position back
+// to the parked record. It runs on the polling goroutine before the
+// rebalance is allowed, as kgo requires for SetOffsets.
+func (rs *runState) rewind(parks map[topicPartition]parking) {
+	if len(parks) == 0 {
+		return
+	}
+	pause := make(map[string][]int32)
+	offsets := make(map[string]map[int32]kgo.EpochOffset)
+	for tp, p := range parks {
+		pause[tp.topic] = append(pause[tp.topic], tp.partition)
+		if offsets[tp.topic] == nil {
+			offsets[tp.topic] = make(map[int32]kgo.EpochOffset)
+		}
+		offsets[tp.topic][tp.partition] = kgo.EpochOffset{Epoch: -1, Offset: p.offset}
+		rs.paused[tp] = p.resume
+	}
+	rs.c.client.PauseFetchPartitions(pause)
+	rs.c.client.SetOffsets(offsets)
+}
+
+// resumeDue resumes the paused partitions whose time has come and returns
+// the earliest resume time of the others, zero if none.
+func (rs *runState) resumeDue() time.Time {
+	now := time.Now()
+	var next time.Time
+	var resume map[string][]int32
+	for tp, at := range rs.paused {
+		if !at.After(now) {
+			if resume == nil {
+				resume = make(map[string][]int32)
+			}
+			resume[tp.topic] = append(resume[tp.topic], tp.partition)
+			delete(rs.paused, tp)
+			continue
+		}
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	if resume != nil {
+		rs.c.client.ResumeFetchPartitions(resume)
+	}
+	return next
+}
+
+// retryState returns the failures so far of rec, nil when rec is not the
+// record that failed last on its partition; with create, a fresh state
+// then.
+func (rs *runState) retryState(rec *kgo.Record, create bool) *retryState {
+	k := topicPartition{rec.Topic, rec.Partition}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	st := rs.retries[k]
+	if (st == nil || st.offset != rec.Offset) && create {
+		st = &retryState{offset: rec.Offset, bo: &backoff.ExponentialBackOff{
+			InitialInterval:     rs.c.cfg.retryInitial,
+			RandomizationFactor: 0.5,
+			Multiplier:          2,
+			MaxInterval:         rs.c.cfg.retryMax,
+		}}
+		st.bo.Reset()
+		rs.retries[k] = st
+	}
+	if st != nil && st.offset != rec.Offset {
+		return nil
+	}
+	return st
+}
+
+// forget drops the failures of a finished record.
+func (rs *runState) forget(rec *kgo.Record) {
+	k := topicPartition{rec.Topic, rec.Partition}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if len(rs.retries) == 0 {
+		return
+	}
+	if st := rs.retries[k]; st != nil && st.offset <= rec.Offset {
+		delete(rs.retries, k)
+	}
+}
+
+// wait sleeps d before try number n+1 of a record. It gives up its
+// concurrency slot meanwhile, and returns parked (with the time the record
+// is due) when a commit window begins — except for the first
+// [inPlaceRetries] tries, whose short waits a commit window waits out, as
+// a blip (a busy database) is cheaper to retry in place than to rewind —,
+// stopped when Run is shutting down, finished when d has passed.
+func (rs *runState) wait(d time.Duration, n int) (outcome, time.Time) {
+	due := time.Now().Add(d)
+	var quiet chan struct{} // nil: never parks
+	if n > inPlaceRetries {
+		rs.mu.Lock()
+		quiet = rs.quiet
+		rs.mu.Unlock()
+	}
+	<-rs.sem
+	defer func() { rs.sem <- struct{}{} }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-rs.ctx.Done():
+		return stopped, due
+	case <-quiet:
+		return parked, due
+	case <-t.C:
+		return finished, due
+	}
+}
+
+// process runs one record through decode, handler, retries and the
+// dead-letter topic.
+func (rs *runState) process(w *worker, rec *kgo.Record) (outcome, time.Time) {
+	c := rs.c
+	out, due := c.processRecord(rs, w.spanName, w.strs, rec)
+	if out == finished {
+		rs.forget(rec)
+		c.lag.processed(w.tp, rec.Offset)
+	}
+	return out, due
 }
 
 // processRecord runs one record through decode, handler, retries and the
-// dead-letter topic. finished reports that the record's offset may be
-// committed; err is set when it could not be dead-lettered.
-func (c *Consumer) processRecord(ctx, base context.Context, handlers map[string]handler, spanName string, strs interner, rec *kgo.Record) (finished bool, err error) {
-	pctx := c.prop.Extract(base, headerCarrier{rec})
+// dead-letter topic.
+func (c *Consumer) processRecord(rs *runState, spanName string, strs interner, rec *kgo.Record) (outcome, time.Time) {
+	pctx := c.prop.Extract(rs.base, headerCarrier{rec})
 	sctx, span := c.tracer.Start(pctx, spanName, consumerSpan)
 	defer span.End()
 
@@ -560,26 +786,39 @@ func (c *Consumer) processRecord(ctx, base context.Context, handlers map[string]
 			attribute.String("cloudevents.event_type", env.Type),
 		)
 	}
-	if err != nil {
-		return c.deadLetter(sctx, span, rec, "", err, 1)
+	// st is nil for a record that never failed: the common case costs no
+	// allocation.
+	st := rs.retryState(rec, err != nil)
+	if err != nil && st.cause == nil {
+		st.cause, st.first = err, time.Now()
 	}
-	h, ok := handlers[env.Type]
-	if !ok {
-		// The type is not in the metric: it comes from the record, and
-		// a hostile producer must not blow up the metric's cardinality.
-		c.skipped.Add(sctx, 1, c.metricAttrs(rec.Topic, "", "unknown_type"))
-		c.log.LogAttrs(sctx, slog.LevelDebug, "events: no handler for type; skipped",
-			slog.String("type", env.Type), slog.String("id", env.ID),
-			slog.String("topic", rec.Topic), slog.Int("partition", int(rec.Partition)), slog.Int64("offset", rec.Offset))
-		return true, nil
+	var h handler
+	if st == nil || st.cause == nil {
+		var ok bool
+		if h, ok = rs.handlers[env.Type]; !ok {
+			// The type is not in the metric: it comes from the record,
+			// and a hostile producer must not blow up the metric's
+			// cardinality.
+			c.skipped.Add(sctx, 1, c.metricAttrs(rec.Topic, "", "unknown_type"))
+			c.log.LogAttrs(sctx, slog.LevelDebug, "events: no handler for type; skipped",
+				slog.String("type", env.Type), slog.String("id", env.ID),
+				slog.String("topic", rec.Topic), slog.Int("partition", int(rec.Partition)), slog.Int64("offset", rec.Offset))
+			return finished, time.Time{}
+		}
 	}
 
 	var evt any
-	var bo *backoff.ExponentialBackOff
-	for attempt := 1; ; attempt++ {
-		var dup bool
-		env.Attempt = attempt
-		dup, err = c.attempt(sctx, h, rec.Value, env, &evt)
+	attempts := 0
+	if st != nil {
+		attempts = st.attempts
+	}
+	for st == nil || st.cause == nil {
+		if rs.ctx.Err() != nil {
+			return stopped, time.Time{} // shutting down: left for redelivery
+		}
+		attempts++
+		env.Attempt = attempts
+		dup, err := c.attempt(sctx, h, rec.Value, env, &evt)
 		if err == nil {
 			if dup {
 				c.skipped.Add(sctx, 1, c.metricAttrs(rec.Topic, env.Type, "duplicate"))
@@ -588,36 +827,41 @@ func (c *Consumer) processRecord(ctx, base context.Context, handlers map[string]
 			} else {
 				c.consumed.Add(sctx, 1, c.metricAttrs(rec.Topic, env.Type, ""))
 			}
-			return true, nil
+			return finished, time.Time{}
 		}
-		if isPoison(err) || attempt >= c.cfg.maxAttempts {
-			return c.deadLetter(sctx, span, rec, env.Type, err, attempt)
+		if st == nil {
+			st = rs.retryState(rec, true)
+			st.first = time.Now()
 		}
-		if ctx.Err() != nil {
-			return false, nil // shutting down: no retry, left for redelivery
+		st.attempts = attempts
+		if isPoison(err) ||
+			(errors.Is(err, codec.ErrUnknownSchema) && attempts >= unknownSchemaAttempts) ||
+			(c.cfg.maxAttempts > 0 && attempts >= c.cfg.maxAttempts) {
+			st.cause = err
+			break
 		}
-		if bo == nil {
-			bo = &backoff.ExponentialBackOff{
-				InitialInterval:     c.cfg.retryInitial,
-				RandomizationFactor: 0.5,
-				Multiplier:          2,
-				MaxInterval:         c.cfg.retryMax,
-			}
-			bo.Reset()
-		}
-		wait := bo.NextBackOff()
+		wait := st.bo.NextBackOff()
 		c.retried.Add(sctx, 1, c.metricAttrs(rec.Topic, env.Type, ""))
 		span.AddEvent("retry", trace.WithAttributes(
-			attribute.Int("attempt", attempt), attribute.String("error", err.Error())))
+			attribute.Int("attempt", attempts), attribute.String("error", err.Error())))
 		c.log.LogAttrs(sctx, slog.LevelWarn, "events: handler failed; will retry",
-			slog.String("type", env.Type), slog.String("id", env.ID), slog.Int("attempt", attempt),
+			slog.String("type", env.Type), slog.String("id", env.ID), slog.Int("attempt", attempts),
+			slog.String("topic", rec.Topic), slog.Int("partition", int(rec.Partition)), slog.Int64("offset", rec.Offset),
 			slog.Duration("backoff", wait), slog.Any("error", err))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false, nil
-		case <-t.C:
+		if out, due := rs.wait(wait, attempts); out != finished {
+			return out, due
+		}
+	}
+	// Poison: copy it to the dead-letter topic, retrying the copy until
+	// it succeeds; the partition waits meanwhile.
+	for n := 1; ; n++ {
+		err := c.deadLetter(sctx, span, rec, env.Type, st)
+		if err == nil {
+			return finished, time.Time{}
+		}
+		wait := st.bo.NextBackOff()
+		if out, due := rs.wait(wait, n); out != finished {
+			return out, due
 		}
 	}
 }
@@ -656,16 +900,20 @@ func (c *Consumer) call(ctx context.Context, h handler, env Envelope, evt any) (
 }
 
 // isPoison reports errors that no retry can cure: the record is not an
-// event or its value cannot be read with the reader schema.
+// event, its value cannot be read with the reader schema, or the handler
+// said so with [Permanent].
 func isPoison(err error) bool {
 	return errors.Is(err, ErrNotEvent) || errors.Is(err, codec.ErrBadHeader) ||
-		errors.Is(err, codec.ErrMalformed) || errors.Is(err, codec.ErrIncompatible)
+		errors.Is(err, codec.ErrMalformed) || errors.Is(err, codec.ErrIncompatible) ||
+		IsPermanent(err)
 }
 
 // deadLetter copies rec to its dead-letter topic with the error headers and
-// waits for the broker. It reports the record finished, or the error that
-// must stop the consumer when the copy failed.
-func (c *Consumer) deadLetter(ctx context.Context, span trace.Span, rec *kgo.Record, typ string, cause error, attempts int) (bool, error) {
+// waits for the broker, at most [deadLetterTimeout]. On failure it marks
+// the consumer unready ([Consumer.Ready]) and returns the error; the
+// caller retries.
+func (c *Consumer) deadLetter(ctx context.Context, span trace.Span, rec *kgo.Record, typ string, st *retryState) error {
+	cause := st.cause
 	span.RecordError(cause)
 	span.SetStatus(codes.Error, cause.Error())
 	topic := c.cfg.deadLetter(rec.Topic)
@@ -673,7 +921,7 @@ func (c *Consumer) deadLetter(ctx context.Context, span trace.Span, rec *kgo.Rec
 		Topic:   topic,
 		Key:     rec.Key,
 		Value:   rec.Value,
-		Headers: make([]kgo.RecordHeader, 0, len(rec.Headers)+5),
+		Headers: make([]kgo.RecordHeader, 0, len(rec.Headers)+7),
 	}
 	for _, h := range rec.Headers {
 		if !strings.HasPrefix(h.Key, "keiyaku_dlq_") {
@@ -685,17 +933,61 @@ func (c *Consumer) deadLetter(ctx context.Context, span trace.Span, rec *kgo.Rec
 		kgo.RecordHeader{Key: HeaderDLQTopic, Value: []byte(rec.Topic)},
 		kgo.RecordHeader{Key: HeaderDLQPartition, Value: strconv.AppendInt(nil, int64(rec.Partition), 10)},
 		kgo.RecordHeader{Key: HeaderDLQOffset, Value: strconv.AppendInt(nil, rec.Offset, 10)},
-		kgo.RecordHeader{Key: HeaderDLQAttempts, Value: strconv.AppendInt(nil, int64(attempts), 10)},
+		kgo.RecordHeader{Key: HeaderDLQAttempts, Value: strconv.AppendInt(nil, int64(max(st.attempts, 1)), 10)},
+		kgo.RecordHeader{Key: HeaderDLQGroup, Value: []byte(c.group)},
+		kgo.RecordHeader{Key: HeaderDLQFirstError, Value: []byte(st.first.UTC().Format(timeLayout))},
 	)
-	if err := c.client.ProduceSync(ctx, dlq).FirstErr(); err != nil {
-		return false, fmt.Errorf("dead-letter %s/%d@%d to %s: %w (cause: %v)", rec.Topic, rec.Partition, rec.Offset, topic, err, cause)
+	pctx, cancel := context.WithTimeout(ctx, deadLetterTimeout)
+	err := c.client.ProduceSync(pctx, dlq).FirstErr()
+	cancel()
+	if err != nil {
+		err = fmt.Errorf("dead-letter %s/%d@%d to %s: %w (cause: %v)", rec.Topic, rec.Partition, rec.Offset, topic, err, cause)
+		if c.dlqDown.CompareAndSwap(nil, &dlqFailure{topic: topic, since: time.Now(), err: err}) {
+			c.log.LogAttrs(ctx, slog.LevelError, "events: dead-letter topic unavailable; partition paused, record not committed, consumer unready until it is back",
+				slog.String("dead_letter_topic", topic), slog.String("topic", rec.Topic), slog.Int("partition", int(rec.Partition)),
+				slog.Int64("offset", rec.Offset), slog.Any("error", err))
+		} else {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "events: dead-letter write failed; will retry",
+				slog.String("dead_letter_topic", topic), slog.Int64("offset", rec.Offset), slog.Any("error", err))
+		}
+		c.dlqFailed.Add(ctx, 1, c.metricAttrs(rec.Topic, "", ""))
+		if errors.Is(err, kerr.UnknownTopicID) || errors.Is(err, kerr.UnknownTopicOrPartition) {
+			// The topic was deleted, maybe recreated with a new id: forget
+			// what the client knows of it so the next write looks it up.
+			c.client.PurgeTopicsFromProducing(topic)
+		}
+		return err
+	}
+	if old := c.dlqDown.Swap(nil); old != nil {
+		c.log.LogAttrs(ctx, slog.LevelInfo, "events: dead-letter topic writable again",
+			slog.String("dead_letter_topic", topic), slog.Duration("unavailable_for", time.Since(old.since)))
 	}
 	c.deadLettered.Add(ctx, 1, c.metricAttrs(rec.Topic, typ, ""))
 	c.log.LogAttrs(ctx, slog.LevelWarn, "events: record sent to dead-letter topic",
 		slog.String("topic", rec.Topic), slog.Int("partition", int(rec.Partition)), slog.Int64("offset", rec.Offset),
-		slog.String("dead_letter_topic", topic), slog.String("type", typ), slog.Int("attempts", attempts),
+		slog.String("dead_letter_topic", topic), slog.String("type", typ), slog.Int("attempts", max(st.attempts, 1)),
 		slog.Any("error", cause))
-	return true, nil
+	return nil
+}
+
+// dlqFailure is a dead-letter write that failed and has not succeeded
+// since.
+type dlqFailure struct {
+	topic string
+	since time.Time
+	err   error
+}
+
+// Ready reports whether the consumer can do its job: it returns an error
+// while a record waits because its dead-letter topic cannot be written
+// (missing, deleted or recreated topic, broker down), nil otherwise. A
+// service adds it to its readiness check (/readyz). It is safe for
+// concurrent use.
+func (c *Consumer) Ready(context.Context) error {
+	if f := c.dlqDown.Load(); f != nil {
+		return fmt.Errorf("dead-letter topic %s unwritable since %s: %w", f.topic, f.since.UTC().Format(time.RFC3339), f.err)
+	}
+	return nil
 }
 
 // commit commits the offsets after the given records, the last finished
@@ -732,4 +1024,76 @@ func (c *Consumer) metricAttrs(topic, typ, reason string) metric.MeasurementOpti
 	}
 	v, _ := c.attrs.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(kvs...)))
 	return v.(metric.MeasurementOption)
+}
+
+// Permanent marks err as an error no retry can cure (the event breaks a
+// rule of the handler's domain, say): a handler that returns it sends the
+// record to the dead-letter topic without further attempts. Permanent(nil)
+// is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err: err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, was made by
+// [Permanent].
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return "permanent: " + e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// lagTracker holds, per partition, the high watermark of the last fetch
+// and the position after the last processed record.
+type lagTracker struct {
+	mu    sync.Mutex
+	parts map[topicPartition]*lagPos
+}
+
+type lagPos struct {
+	hwm, next int64
+	attrs     metric.ObserveOption
+}
+
+func (l *lagTracker) sawHighWatermark(tp topicPartition, hwm int64, recs []*kgo.Record) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.parts[tp]
+	if p == nil {
+		if len(recs) == 0 {
+			return // position unknown until a record is seen
+		}
+		p = &lagPos{next: recs[0].Offset}
+		l.parts[tp] = p
+	}
+	p.hwm = hwm
+}
+
+func (l *lagTracker) processed(tp topicPartition, offset int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p := l.parts[tp]; p != nil {
+		p.next = offset + 1
+	}
+}
+
+func (l *lagTracker) observe(group string, o metric.Int64Observer) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for tp, p := range l.parts {
+		if p.attrs == nil {
+			p.attrs = metric.WithAttributeSet(attribute.NewSet(
+				attribute.String("messaging.consumer.group.name", group),
+				attribute.String("messaging.destination.name", tp.topic),
+				attribute.String("messaging.destination.partition.id", strconv.Itoa(int(tp.partition))),
+			))
+		}
+		o.Observe(max(p.hwm-p.next, 0), p.attrs)
+	}
 }

@@ -37,7 +37,7 @@ func TestNewConsumerRejectsBadInput(t *testing.T) {
 		{"rebalance not blocked", client(kgo.ConsumerGroup("g"), kgo.ConsumeTopics("t"), kgo.DisableAutoCommit()), c, nil, "BlockRebalanceOnPoll"},
 		{"no topics", client(kgo.ConsumerGroup("g"), kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll()), c, nil, "no topics"},
 		{"nil option", good, c, []events.ConsumerOption{nil}, "nil option"},
-		{"zero attempts", good, c, []events.ConsumerOption{events.WithMaxAttempts(0)}, "max attempts 0"},
+		{"negative attempts", good, c, []events.ConsumerOption{events.WithMaxAttempts(-1)}, "max attempts -1"},
 		{"bad backoff", good, c, []events.ConsumerOption{events.WithRetryBackoff(time.Second, time.Millisecond)}, "retry backoff"},
 		{"zero backoff", good, c, []events.ConsumerOption{events.WithRetryBackoff(0, time.Second)}, "retry backoff"},
 		{"zero concurrency", good, c, []events.ConsumerOption{events.WithConcurrency(0)}, "concurrency 0"},

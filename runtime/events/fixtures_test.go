@@ -196,7 +196,13 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 // committed returns the group's committed offset per partition of topic.
 func committed(t testing.TB, b *embedded.Broker, group, topic string) map[int32]int64 {
 	t.Helper()
-	adm := kadm.NewClient(newClient(t, b))
+	return committedWith(t, newClient(t, b), group, topic)
+}
+
+// committedWith is committed through the client cl.
+func committedWith(t testing.TB, cl *kgo.Client, group, topic string) map[int32]int64 {
+	t.Helper()
+	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	resp, err := adm.FetchOffsets(ctx, group)
@@ -233,7 +239,12 @@ func endOffsets(t testing.TB, b *embedded.Broker, topic string) map[int32]int64 
 // readAll reads n records of topic from the start, without a group.
 func readAll(t testing.TB, b *embedded.Broker, topic string, n int) []*kgo.Record {
 	t.Helper()
-	cl := newClient(t, b, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	return readWith(t, newClient(t, b, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())), topic, n)
+}
+
+// readWith reads n records with cl, a client consuming topic.
+func readWith(t testing.TB, cl *kgo.Client, topic string, n int) []*kgo.Record {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	var out []*kgo.Record

@@ -38,9 +38,14 @@ const (
 	HeaderDLQTopic     = "keiyaku_dlq_topic"
 	HeaderDLQPartition = "keiyaku_dlq_partition"
 	HeaderDLQOffset    = "keiyaku_dlq_offset"
-	// HeaderDLQAttempts is how many times the handler ran (decimal); 0 for
+	// HeaderDLQAttempts is how many times the handler ran (decimal); 1 for
 	// a record that could not be read.
 	HeaderDLQAttempts = "keiyaku_dlq_attempts"
+	// HeaderDLQGroup is the consumer group that gave up on the record.
+	HeaderDLQGroup = "keiyaku_dlq_group"
+	// HeaderDLQFirstError is when the first attempt failed (RFC 3339,
+	// UTC, milliseconds).
+	HeaderDLQFirstError = "keiyaku_dlq_first_error_time"
 )
 
 // timeLayout is RFC 3339 in UTC with milliseconds, the ce_time format.
@@ -102,6 +107,13 @@ func (in interner) str(b []byte) string {
 
 // parseEnvelope reads the CloudEvents attributes of rec. Attempt is left 0.
 // in may be nil.
+// ParseEnvelope reads the CloudEvents attributes of rec as a [Consumer]
+// does; an error wraps [ErrNotEvent]. Tools use it to check records (the
+// dev broker's contract enforcement).
+func ParseEnvelope(rec *kgo.Record) (Envelope, error) {
+	return parseEnvelope(rec, interner{})
+}
+
 func parseEnvelope(rec *kgo.Record, in interner) (Envelope, error) {
 	env := Envelope{
 		Topic:     rec.Topic,

@@ -47,7 +47,7 @@ func TestPanicAndMetrics(t *testing.T) {
 		return nil
 	})
 	stop := runConsumer(t, cons)
-	dlq := readAll(t, b, orderTopic+".dlq", 1)
+	dlq := readAll(t, b, events.DeadLetterTopic(orderTopic, "metrics"), 1)
 	waitUntil(t, "all committed", func() bool { return committed(t, b, "metrics", orderTopic)[0] == 5 })
 	must(t, stop())
 

@@ -14,9 +14,13 @@ import (
 
 // Defaults of the consumer options.
 const (
-	// DefaultMaxAttempts is how many times a handler is called for one
-	// record before the record goes to the dead-letter topic.
-	DefaultMaxAttempts = 5
+	// DefaultMaxAttempts is how many times a handler that fails with a
+	// retryable error is called for one record before the record goes to
+	// the dead-letter topic: 0, no limit — the record waits, its
+	// partition paused, until the handler's dependency is back. Poison
+	// (an unreadable record, an error wrapped with [Permanent]) goes to
+	// the dead-letter topic at once whatever the limit.
+	DefaultMaxAttempts = 0
 	// DefaultRetryInitial and DefaultRetryMax bound the exponential backoff
 	// (factor 2, ±50% jitter) between two attempts.
 	DefaultRetryInitial = 100 * time.Millisecond
@@ -31,8 +35,9 @@ const (
 	// DefaultDrainTimeout is how long shutdown waits for in-flight
 	// handlers, the dead-letter produces and the final commit.
 	DefaultDrainTimeout = 30 * time.Second
-	// DeadLetterSuffix is appended to a topic's name to name its
-	// dead-letter topic unless [WithDeadLetterTopic] says otherwise.
+	// DeadLetterSuffix ends the name of every default dead-letter topic,
+	// "<topic>.<group>.dlq" ([DeadLetterTopic]), unless
+	// [WithDeadLetterTopic] says otherwise.
 	DeadLetterSuffix = ".dlq"
 )
 
@@ -149,8 +154,10 @@ func WithPropagator(p propagation.TextMapPropagator) Option {
 // WithMeterProvider sets where counters go, overriding the default of
 // otel.GetMeterProvider() at construction time. The producer counts
 // keiyaku.events.published; the consumer counts keiyaku.events.consumed,
-// keiyaku.events.retried, keiyaku.events.dead_lettered and
-// keiyaku.events.skipped, each with the topic and event type as attributes.
+// keiyaku.events.retried, keiyaku.events.dead_lettered,
+// keiyaku.events.dead_letter_failures and keiyaku.events.skipped, each with
+// the topic and event type as attributes, and observes the gauge
+// keiyaku.events.consumer_lag per group, topic and partition.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return sharedOpt(func(c *telemetryConfig) {
 		if mp == nil {
@@ -161,13 +168,16 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	})
 }
 
-// WithMaxAttempts sets how many times a handler is called for one record
-// before the record goes to the dead-letter topic, overriding the default
-// [DefaultMaxAttempts]. n must be at least 1 (no retry).
+// WithMaxAttempts sets how many times a handler failing with a retryable
+// error is called for one record before the record goes to the
+// dead-letter topic, overriding the default [DefaultMaxAttempts] (no
+// limit). n is 0 for no limit or at least 1 (no retry). A bounded n turns a
+// long outage of a dependency into dead-lettered valid events: keep the
+// default unless the dead-letter topic is re-driven ("keiyaku dlq replay").
 func WithMaxAttempts(n int) ConsumerOption {
 	return consumerOpt(func(c *consumerConfig) {
-		if n < 1 {
-			c.errs = append(c.errs, fmt.Errorf("max attempts %d: must be at least 1", n))
+		if n < 0 {
+			c.errs = append(c.errs, fmt.Errorf("max attempts %d: must be 0 (no limit) or more", n))
 			return
 		}
 		c.maxAttempts = n
@@ -249,7 +259,7 @@ func WithCommitInterval(d time.Duration) ConsumerOption {
 }
 
 // WithDeadLetterTopic sets how the dead-letter topic of a topic is named,
-// overriding the default of appending [DeadLetterSuffix]. name must return
+// overriding the default [DeadLetterTopic] of the consumer's group. name must return
 // a non-empty topic name different from its argument.
 func WithDeadLetterTopic(name func(topic string) string) ConsumerOption {
 	return consumerOpt(func(c *consumerConfig) {

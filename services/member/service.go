@@ -191,7 +191,9 @@ func (s *Service) assemble(ctx context.Context, cfg Config, tel app.Telemetry) e
 	if cfg.ProviderStates {
 		hc.ProviderStates = s.providerStates()
 	}
-	s.server, err = app.NewHTTPServer(ctx, hc, tel)
+	s.server, err = app.NewHTTPServer(ctx, hc, tel,
+		// Unready while a record waits for an unwritable dead-letter topic.
+		httpserver.WithReadinessCheck("consumer", func(ctx context.Context) error { return s.consumer.Ready(ctx) }))
 	if err != nil {
 		return err
 	}

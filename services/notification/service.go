@@ -175,7 +175,9 @@ func (s *Service) assemble(ctx context.Context, cfg Config, tel app.Telemetry, n
 	})
 	s.server, err = app.NewHTTPServer(ctx, app.HTTPConfig{
 		Name: Name, Addr: cfg.ListenAddr, Listener: cfg.Listener, Spec: spec, API: handler, DB: s.db,
-	}, tel)
+	}, tel,
+		// Unready while a record waits for an unwritable dead-letter topic.
+		httpserver.WithReadinessCheck("consumer", func(ctx context.Context) error { return s.consumer.Ready(ctx) }))
 	if err != nil {
 		return err
 	}

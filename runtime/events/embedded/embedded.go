@@ -11,8 +11,23 @@
 // [Start] creates the topics the caller names (generated code passes the
 // channels of its AsyncAPI documents), the compacted schema topic
 // [SchemaTopic], and lets clients that ask for it create any other topic on
-// first use — the dead-letter topics of consumers, "<topic>.dlq", are made
-// this way.
+// first use — the dead-letter topics of consumers, "<topic>.<group>.dlq",
+// are made this way unless named up front.
+//
+// # Durability with WithDataDir
+//
+// Every topic, including one created on first use, is written to the data
+// folder when it is created, every produced batch before it is
+// acknowledged, and every offset commit when it is made; so a broker
+// process killed with SIGKILL and started again on the same folder has its
+// topics, acknowledged records and committed offsets. With [WithSyncWrites]
+// each batch is also fsynced before the acknowledgement, which extends
+// that to a crash of the machine; without it the OS page cache holds the
+// last writes.
+//
+// [WithProduceCheck] lets the caller refuse records before they are
+// written: "keiyaku broker --enforce" refuses records that break the
+// contracts of their topic.
 //
 // [kfake]: https://pkg.go.dev/github.com/twmb/franz-go/pkg/kfake
 package embedded
@@ -30,6 +45,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // SchemaTopic is the compacted topic that holds the writer schemas of
@@ -62,6 +78,8 @@ type config struct {
 	topics    []Topic
 	autoParts int
 	dataDir   string
+	sync      bool
+	check     ProduceCheck
 	log       *slog.Logger
 	errs      []error
 }
@@ -131,11 +149,20 @@ func WithAutoTopicPartitions(n int) Option {
 	}
 }
 
-// WithDataDir keeps the broker's log and group offsets in dir, so a broker
-// started again with the same dir finds its topics, records and committed
-// offsets, overriding the default of keeping everything in memory.
+// WithDataDir keeps the broker's topics, log and group offsets in dir, so a
+// broker started again with the same dir — after a clean stop or a
+// SIGKILL — finds its topics, acknowledged records and committed offsets,
+// overriding the default of keeping everything in memory.
 func WithDataDir(dir string) Option {
 	return func(c *config) { c.dataDir = dir }
+}
+
+// WithSyncWrites fsyncs every produced batch before it is acknowledged,
+// overriding the default of leaving writes to the OS page cache (which a
+// killed process does not lose, but a crashed machine may). Only with
+// [WithDataDir].
+func WithSyncWrites() Option {
+	return func(c *config) { c.sync = true }
 }
 
 // WithLogger sets the logger for the broker's own messages (warnings and
@@ -156,6 +183,9 @@ type Broker struct {
 	cluster   *kfake.Cluster
 	addrs     []string
 	closeOnce sync.Once
+	autoParts int32
+	created   sync.Map // topic name → struct{}: exists or is being created
+	log       *slog.Logger
 }
 
 // Start starts a broker, creates its topics and returns once clients can
@@ -189,7 +219,9 @@ func Start(ctx context.Context, opts ...Option) (*Broker, error) {
 	kopts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.ClusterID("keiyaku-embedded"),
-		kfake.AllowAutoTopicCreation(),
+		// Not kfake.AllowAutoTopicCreation: kfake does not persist the
+		// topics it creates on first use; autoCreate creates them the
+		// persisted way.
 		kfake.DefaultNumPartitions(cfg.autoParts),
 		kfake.WithLogger(slogLogger{cfg.log}),
 		// kfake always asks for 127.0.0.1:<port>; listen where we were told.
@@ -203,12 +235,20 @@ func Start(ctx context.Context, opts ...Option) (*Broker, error) {
 	}
 	if cfg.dataDir != "" {
 		kopts = append(kopts, kfake.DataDir(cfg.dataDir))
+		if cfg.sync {
+			kopts = append(kopts, kfake.SyncWrites())
+		}
 	}
 	cluster, err := kfake.NewCluster(kopts...)
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker: listen on %s: %w", cfg.addr, err)
 	}
-	b := &Broker{cluster: cluster, addrs: cluster.ListenAddrs()}
+	b := &Broker{cluster: cluster, addrs: cluster.ListenAddrs(), autoParts: int32(cfg.autoParts), log: cfg.log}
+	cluster.ControlKey(kmsg.Metadata.Int16(), b.autoCreate)
+	cluster.ControlKey(kmsg.DeleteTopics.Int16(), b.forgetDeleted)
+	if cfg.check != nil {
+		cluster.ControlKey(kmsg.Produce.Int16(), b.checkProduce(cfg.check))
+	}
 	compact := map[string]string{"cleanup.policy": "compact"}
 	if err := b.createTopic(SchemaTopic, 1, compact); err != nil {
 		b.Close()
@@ -221,6 +261,49 @@ func Start(ctx context.Context, opts ...Option) (*Broker, error) {
 		}
 	}
 	return b, nil
+}
+
+// autoCreate observes metadata requests: a topic a client may create on
+// first use (AllowAutoTopicCreation) and not known yet is created in the
+// background through [kfake.Cluster.CreateTopic], which persists it. The
+// request itself is answered as usual (UNKNOWN_TOPIC_OR_PARTITION while
+// the topic is being made); clients ask again.
+func (b *Broker) autoCreate(req kmsg.Request) (kmsg.Response, error, bool) {
+	mr, ok := req.(*kmsg.MetadataRequest)
+	if !ok || !mr.AllowAutoTopicCreation {
+		return nil, nil, false
+	}
+	for _, t := range mr.Topics {
+		if t.Topic == nil || checkTopicName(*t.Topic) != nil {
+			continue
+		}
+		name := *t.Topic
+		if _, loaded := b.created.LoadOrStore(name, struct{}{}); loaded {
+			continue
+		}
+		go func() {
+			if err := b.createTopic(name, b.autoParts, nil); err != nil {
+				b.created.Delete(name) // try again at the next request
+			}
+		}()
+	}
+	return nil, nil, false
+}
+
+// forgetDeleted observes delete requests, so a deleted topic is created
+// again on first use, as Kafka does.
+func (b *Broker) forgetDeleted(req kmsg.Request) (kmsg.Response, error, bool) {
+	if dr, ok := req.(*kmsg.DeleteTopicsRequest); ok {
+		for _, t := range dr.TopicNames {
+			b.created.Delete(t)
+		}
+		for _, t := range dr.Topics {
+			if t.Topic != nil {
+				b.created.Delete(*t.Topic)
+			}
+		}
+	}
+	return nil, nil, false
 }
 
 // createTopic creates a topic; one kept from an earlier run ([WithDataDir])

@@ -398,7 +398,7 @@ func TestGeneratedConsumerReadsKcatRecords(t *testing.T) {
 	// The garbage and the plain record were dead-lettered before the second
 	// event was handled (one partition is handled in order): kcat reads
 	// them there, with where they came from and why.
-	dlq := kcatConsume(t, kcat, addr, eventsTopic+events.DeadLetterSuffix, 2)
+	dlq := kcatConsume(t, kcat, addr, events.DeadLetterTopic(eventsTopic, memberv1.ConsumerGroup), 2)
 	for i, want := range []struct {
 		id     string
 		value  []byte

@@ -32,6 +32,7 @@ package asyncapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -240,6 +241,20 @@ type Operation struct {
 type KafkaOperation struct {
 	GroupID, ClientID *Schema
 	BindingVersion    string
+}
+
+// Group returns the consumer group the binding names: the const of its
+// groupId schema, "" when k is nil or the groupId is not a string const.
+func (k *KafkaOperation) Group() string {
+	if k == nil || k.GroupID == nil {
+		return ""
+	}
+	var s map[string]any
+	if json.Unmarshal(k.GroupID.JSON, &s) != nil {
+		return ""
+	}
+	g, _ := s["const"].(string)
+	return g
 }
 
 // Message is one kind of Kafka record.

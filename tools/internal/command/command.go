@@ -5,7 +5,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keiyaku/keiyaku/tools/internal/command/breaking"
+	"github.com/keiyaku/keiyaku/tools/internal/command/broker"
 	"github.com/keiyaku/keiyaku/tools/internal/command/deps"
+	"github.com/keiyaku/keiyaku/tools/internal/command/dlq"
 	"github.com/keiyaku/keiyaku/tools/internal/command/docs"
 	"github.com/keiyaku/keiyaku/tools/internal/command/export"
 	"github.com/keiyaku/keiyaku/tools/internal/command/generate"
@@ -39,8 +41,10 @@ Exit codes: 0 ok, 1 usage or load error, 100 findings (lint, breaking, generate 
 	root.PersistentFlags().StringVar(&configFile, configFlagName, config.FileName, "path of the configuration file; its folder is the workspace root")
 	root.AddCommand(
 		breaking.NewCommand("breaking", &configFile),
+		broker.NewCommand("broker", &configFile),
 		docs.NewCommand("docs", &configFile),
 		deps.NewCommand("deps", &configFile),
+		dlq.NewCommand("dlq"),
 		export.NewCommand("export", &configFile),
 		generate.NewCommand("generate", &configFile),
 		initcmd.NewCommand("init"),

@@ -267,7 +267,7 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 	}
 
 	if len(receives) > 0 {
-		b.WriteString("// EventHandler handles the events this service receives. A method\n// returning an error is retried with backoff, then the record goes to the\n// dead-letter topic; handlers must be idempotent (an event may be delivered\n// again).\ntype EventHandler interface {\n")
+		b.WriteString("// EventHandler handles the events this service receives. A method\n// returning an error is retried with backoff until it succeeds, its\n// partition waiting; one returning events.Permanent(err) sends the record to\n// the consumer group's dead-letter topic. Handlers must be idempotent (an\n// event may be delivered again).\ntype EventHandler interface {\n")
 		for _, r := range receives {
 			summary := strings.TrimSpace(r.Op.Summary)
 			if summary == "" {
@@ -543,14 +543,7 @@ func ownerOf(cfg *config.Config, file string) (config.Module, bool) {
 func consumerGroup(receives []eventMessage) string {
 	group := ""
 	for _, r := range receives {
-		if r.Op.Kafka == nil || r.Op.Kafka.GroupID == nil {
-			continue
-		}
-		var s map[string]any
-		if json.Unmarshal(r.Op.Kafka.GroupID.JSON, &s) != nil {
-			continue
-		}
-		if g, _ := s["const"].(string); g != "" {
+		if g := r.Op.Kafka.Group(); g != "" {
 			if group != "" && group != g {
 				return ""
 			}
