@@ -336,7 +336,7 @@ func chooseMediaType(content openapi3.Content, accept string) (string, *openapi3
 // headerValue returns the value of a documented header.
 func headerValue(g *Generator, p *openapi3.Parameter, dynamic bool) (string, error) {
 	if !dynamic && p.Example != nil {
-		return scalarString(p.Example), nil
+		return ParamString(p.Example), nil
 	}
 	if p.Schema == nil || p.Schema.Value == nil {
 		return "", errNoSchema
@@ -345,21 +345,24 @@ func headerValue(g *Generator, p *openapi3.Parameter, dynamic bool) (string, err
 	if err != nil {
 		return "", err
 	}
-	return scalarString(v), nil
+	return ParamString(v), nil
 }
 
-// scalarString formats a parameter value: strings as they are, other
-// values as JSON (arrays joined by commas, the simple style).
-func scalarString(v any) string {
+// ParamString formats a parameter value as it goes in a path, query or
+// header: strings as they are, arrays joined by commas (the simple style),
+// nil as "", other values as JSON.
+func ParamString(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
 	case []any:
 		parts := make([]string, len(x))
 		for i, e := range x {
-			parts[i] = scalarString(e)
+			parts[i] = ParamString(e)
 		}
 		return strings.Join(parts, ",")
+	case nil:
+		return ""
 	}
 	b, _ := json.Marshal(v)
 	return string(b)

@@ -547,14 +547,14 @@ func mustJSON(v any) []byte {
 }
 
 func setParam(c *testCase, p *openapi3.Parameter, val any) {
-	s := paramString(val)
+	s := mock.ParamString(val)
 	switch p.In {
 	case openapi3.ParameterInPath:
 		c.path[p.Name] = s
 	case openapi3.ParameterInQuery:
 		if arr, ok := val.([]any); ok && (p.Explode == nil || *p.Explode) {
 			for _, e := range arr {
-				c.query.Add(p.Name, paramString(e))
+				c.query.Add(p.Name, mock.ParamString(e))
 			}
 			return
 		}
@@ -564,23 +564,6 @@ func setParam(c *testCase, p *openapi3.Parameter, val any) {
 	case openapi3.ParameterInCookie:
 		c.header.Add("Cookie", (&http.Cookie{Name: p.Name, Value: s}).String())
 	}
-}
-
-func paramString(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case []any:
-		parts := make([]string, len(x))
-		for i, e := range x {
-			parts[i] = paramString(e)
-		}
-		return strings.Join(parts, ",")
-	case nil:
-		return ""
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 // stateAnswer is what the provider-state hook may answer.
