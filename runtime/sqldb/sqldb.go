@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
 )
 
 // Dialect is the SQL dialect of a DB.
@@ -62,6 +62,7 @@ type config struct {
 	log         *slog.Logger
 	maxOpen     int
 	maxAttempts int
+	stmtCache   int
 	errs        []error
 }
 
@@ -92,6 +93,24 @@ func WithMaxOpenConns(n int) Option {
 	}
 }
 
+// WithStmtCacheSize sets how many prepared statements each SQLite
+// connection keeps, by query text, overriding [DefaultStmtCacheSize]; 0
+// turns the cache off, so that every statement is parsed again on every
+// call. n must not be negative. A statement is prepared on its first use
+// on a connection and reused until the cache evicts it (least recently
+// used first) or the connection closes; queries built with a varying
+// number of placeholders each take a slot. PostgreSQL ignores it: pgx
+// keeps its own per-connection statement cache.
+func WithStmtCacheSize(n int) Option {
+	return func(c *config) {
+		if n < 0 {
+			c.errs = append(c.errs, fmt.Errorf("statement cache size %d: must not be negative", n))
+			return
+		}
+		c.stmtCache = n
+	}
+}
+
 // WithMaxTxAttempts sets how many times [DB.InTx] runs a transaction that
 // fails with a retryable error, overriding [DefaultMaxTxAttempts]. n must
 // be at least 1 (1: never retry) and at most 20.
@@ -111,11 +130,20 @@ func WithMaxTxAttempts(n int) Option {
 // through github.com/jackc/pgx/v5/stdlib; its query may set any runtime
 // parameter, e.g. "?search_path=myschema". Anything else is a SQLite file
 // path or "file:" URI opened through modernc.org/sqlite, with these
-// settings unless the DSN sets them itself: journal_mode WAL, busy_timeout
-// [SQLiteBusyTimeout] ms, foreign_keys on, transactions that begin with
+// settings unless the DSN sets them itself: journal_mode WAL, synchronous
+// NORMAL (see below), busy_timeout [SQLiteBusyTimeout] ms, foreign_keys
+// on, a cache of prepared statements per connection
+// ([WithStmtCacheSize]), transactions that begin with
 // BEGIN IMMEDIATE (_txlock=immediate: a transaction takes the write lock
 // when it starts, so two writers never deadlock upgrading their locks) and
 // times written in SQLite's own format (_time_format=sqlite).
+//
+// synchronous NORMAL in WAL mode fsyncs the WAL at checkpoints, not at
+// every commit: a crash of the process loses nothing and the database is
+// never corrupted, but a power loss or an OS crash may roll back the last
+// transactions committed before it. For a commit that survives power loss
+// (an fsync per commit, several times slower), set
+// "_pragma=synchronous(FULL)" in the DSN.
 //
 // ctx bounds the opening only. Open returns an error, and leaves nothing
 // open, for an empty or malformed dsn, a bad option, or a database that
@@ -124,7 +152,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	if dsn == "" {
 		return nil, errors.New("sqldb: open: empty dsn")
 	}
-	cfg := config{log: slog.New(slog.DiscardHandler), maxAttempts: DefaultMaxTxAttempts}
+	cfg := config{log: slog.New(slog.DiscardHandler), maxAttempts: DefaultMaxTxAttempts, stmtCache: DefaultStmtCacheSize}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("sqldb: open: nil option")
@@ -156,10 +184,14 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 			return nil, fmt.Errorf("sqldb: open sqlite: %w", err)
 		}
 		dialect = SQLite
-		sdb, err = sql.Open("sqlite", sdsn)
+		conn, err := sqlite.NewConnector(sdsn)
 		if err != nil {
 			return nil, fmt.Errorf("sqldb: open sqlite: %w", err)
 		}
+		if cfg.stmtCache > 0 {
+			conn = stmtConnector{Connector: conn, size: cfg.stmtCache}
+		}
+		sdb = sql.OpenDB(conn)
 		if cfg.maxOpen == 0 {
 			cfg.maxOpen = DefaultSQLiteMaxOpenConns
 		}
@@ -190,6 +222,7 @@ func IsPostgresDSN(dsn string) bool {
 var sqliteDefaults = []struct{ key, pragma, value string }{
 	{"_pragma", "busy_timeout", fmt.Sprintf("busy_timeout(%d)", SQLiteBusyTimeout)},
 	{"_pragma", "journal_mode", "journal_mode(WAL)"},
+	{"_pragma", "synchronous", "synchronous(NORMAL)"},
 	{"_pragma", "foreign_keys", "foreign_keys(1)"},
 	{"_txlock", "", "immediate"},
 	{"_time_format", "", "sqlite"},
@@ -240,6 +273,7 @@ func hasPragma(q url.Values, pragma string) bool {
 		"busy_timeout": {"_busy_timeout", "_timeout"},
 		"journal_mode": {"_journal_mode", "_journal"},
 		"foreign_keys": {"_foreign_keys", "_fk"},
+		"synchronous":  {"_synchronous", "_sync"},
 	}
 	for _, k := range aliases[pragma] {
 		if q.Has(k) {
