@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keiyaku/keiyaku/runtime/events"
+	"github.com/keiyaku/keiyaku/runtime/sqldb"
 	"github.com/keiyaku/keiyaku/runtime/telemetry"
 )
 
@@ -32,6 +33,7 @@ const (
 	EnvKafkaSASLPassword = "KAFKA_SASL_PASSWORD"
 	EnvSchemaRegistryURL = "SCHEMA_REGISTRY_URL"
 	EnvLogLevel          = "LOG_LEVEL"
+	EnvSQLiteSync        = "SQLITE_SYNC"
 )
 
 // Defaults of [LoadEnv].
@@ -59,6 +61,8 @@ const shutdownTimeout = 10 * time.Second
 //	| KAFKA_SASL_USERNAME/_PASSWORD | (none)              | the SASL login                        |
 //	| SCHEMA_REGISTRY_URL       | (none: schema topic)    | Kafka.SchemaRegistryURL               |
 //	| LOG_LEVEL                 | info                    | debug, info, warn or error            |
+//	| SQLITE_SYNC               | NORMAL                  | DatabaseURL gets                      |
+//	|                           |                         | _pragma=synchronous(FULL|EXTRA)       |
 //	| OTEL_*                    | see runtime/telemetry   | Telemetry; OTEL_SERVICE_NAME defaults |
 //	|                           |                         | to the service name                   |
 type Env struct {
@@ -90,6 +94,7 @@ func LoadEnv(getenv func(string) string, name, defaultAddr string) (Env, error) 
 		}
 		return def
 	}
+	var errs []error
 	env := Env{
 		ListenAddr:  get(EnvListenAddr, defaultAddr),
 		DatabaseURL: get(EnvDatabaseURL, ""),
@@ -100,10 +105,24 @@ func LoadEnv(getenv func(string) string, name, defaultAddr string) (Env, error) 
 		env.DataDir = get(EnvDataDir, DefaultDataDir)
 		env.DatabaseURL = filepath.Join(env.DataDir, name+".db")
 	}
+	// SQLite's synchronous mode, when it is not runtime/sqldb's default
+	// (NORMAL: no fsync per commit in WAL mode), goes into the DSN.
+	switch sync := strings.ToUpper(get(EnvSQLiteSync, "NORMAL")); sync {
+	case "NORMAL":
+	case "FULL", "EXTRA":
+		if !sqldb.IsPostgresDSN(env.DatabaseURL) {
+			sep := "?"
+			if strings.Contains(env.DatabaseURL, "?") {
+				sep = "&"
+			}
+			env.DatabaseURL += sep + "_pragma=synchronous(" + sync + ")"
+		}
+	default:
+		errs = append(errs, fmt.Errorf("%s: %q: want NORMAL, FULL or EXTRA", EnvSQLiteSync, sync))
+	}
 	if env.Telemetry.ServiceName == "" {
 		env.Telemetry.ServiceName = name
 	}
-	var errs []error
 	if err := env.LogLevel.UnmarshalText([]byte(get(EnvLogLevel, "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", EnvLogLevel, err))
 	}

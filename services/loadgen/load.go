@@ -22,6 +22,7 @@ import (
 
 	"github.com/keiyaku/keiyaku/runtime/app"
 	"github.com/keiyaku/keiyaku/runtime/events"
+	"github.com/keiyaku/keiyaku/runtime/sqldb"
 	"github.com/keiyaku/keiyaku/services/demo/stack"
 	"github.com/keiyaku/keiyaku/services/member"
 	"github.com/keiyaku/keiyaku/services/room"
@@ -53,6 +54,7 @@ type config struct {
 	brokers     string
 	embedded    bool
 	sqliteSync  string
+	postgres    string
 	start       string
 	verbose     bool
 	cpuProfile  string
@@ -66,7 +68,8 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.target, "target", "", "base URL of a running reservation service, e.g. http://localhost:8080")
 	fs.StringVar(&c.brokers, "brokers", "", "with -target: Kafka brokers (host:port,...) to read the consumer lag from")
 	fs.BoolVar(&c.embedded, "embedded", false, "start the whole system in this process (embedded broker, SQLite) and load it")
-	fs.StringVar(&c.sqliteSync, "sqlite-sync", "FULL", "with -embedded: SQLite synchronous mode, FULL (every commit fsynced) or NORMAL")
+	fs.StringVar(&c.sqliteSync, "sqlite-sync", "NORMAL", "with -embedded: SQLite synchronous mode, NORMAL (the default of runtime/sqldb: the WAL is fsynced at checkpoints) or FULL (every commit fsynced)")
+	fs.StringVar(&c.postgres, "postgres", "", "with -embedded: put the four services' databases on this PostgreSQL (postgres://…), one schema each, dropped at the end")
 	fs.StringVar(&c.start, "start", "", "first night booked, YYYY-MM-DD (default 2031-01-01 with -embedded, else a day in 2200–2299 picked at random so that reruns do not collide)")
 	fs.BoolVar(&c.verbose, "v", false, "print the services' warnings (with -embedded) to stderr")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with -embedded: write a CPU profile of the run (services included) to this file")
@@ -95,6 +98,9 @@ func (c *config) check(nargs int) error {
 	}
 	if !c.embedded && c.cpuProfile != "" {
 		errs = append(errs, errors.New("-cpuprofile goes with -embedded (the services run in this process)"))
+	}
+	if c.postgres != "" && (!c.embedded || !sqldb.IsPostgresDSN(c.postgres)) {
+		errs = append(errs, errors.New("-postgres takes a postgres:// URL and goes with -embedded"))
 	}
 	if c.embedded && c.brokers != "" {
 		errs = append(errs, errors.New("-brokers goes with -target; -embedded knows its broker"))
@@ -187,14 +193,27 @@ func open(ctx context.Context, cfg config, stderr io.Writer) (*system, error) {
 		level = slog.LevelWarn
 	}
 	opts := []stack.Option{stack.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))}
-	if cfg.sqliteSync == "NORMAL" {
-		opts = append(opts, stack.WithSQLitePragmas("synchronous(NORMAL)"))
+	if cfg.sqliteSync != "NORMAL" {
+		opts = append(opts, stack.WithSQLitePragmas("synchronous("+cfg.sqliteSync+")"))
+	}
+	label := fmt.Sprintf("embedded stack (4 services, embedded broker, SQLite synchronous=%s)", cfg.sqliteSync)
+	dropSchemas := func() error { return nil }
+	if cfg.postgres != "" {
+		var dsns map[string]string
+		dsns, dropSchemas, err = postgresSchemas(ctx, cfg.postgres)
+		if err != nil {
+			return nil, errors.Join(err, os.RemoveAll(dir))
+		}
+		for svc, dsn := range dsns {
+			opts = append(opts, stack.WithDatabaseURL(svc, dsn))
+		}
+		label = "embedded stack (4 services, embedded broker, PostgreSQL)"
 	}
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	s, err := stack.Start(sctx, dir, opts...)
 	if err != nil {
-		return nil, errors.Join(err, os.RemoveAll(dir))
+		return nil, errors.Join(err, dropSchemas(), os.RemoveAll(dir))
 	}
 	return &system{
 		baseURL: s.URL(stack.Reservation),
@@ -203,10 +222,49 @@ func open(ctx context.Context, cfg config, stderr io.Writer) (*system, error) {
 		close: func() error {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
-			return errors.Join(s.Close(cctx), s.Err(), os.RemoveAll(dir))
+			return errors.Join(s.Close(cctx), s.Err(), dropSchemas(), os.RemoveAll(dir))
 		},
-		label: fmt.Sprintf("embedded stack (4 services, embedded broker, SQLite synchronous=%s)", cfg.sqliteSync),
+		label: label,
 	}, nil
+}
+
+// postgresSchemas creates one schema per service on the PostgreSQL at
+// dsn and returns each service's DSN (search_path set to its schema) and
+// the function that drops them.
+func postgresSchemas(ctx context.Context, dsn string) (map[string]string, func() error, error) {
+	db, err := sqldb.Open(ctx, dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-postgres: %w", err)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("-postgres: %w", err), db.Close())
+	}
+	prefix := "loadgen_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	dsns := map[string]string{}
+	var made []string
+	drop := func() error {
+		var errs []error
+		for _, schema := range made {
+			if _, err := db.ExecContext(context.WithoutCancel(ctx), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+				errs = append(errs, fmt.Errorf("drop schema %s: %w", schema, err))
+			}
+		}
+		return errors.Join(append(errs, db.Close())...)
+	}
+	for _, svc := range stack.Services {
+		schema := prefix + "_" + svc
+		if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+			return nil, nil, errors.Join(fmt.Errorf("-postgres: create schema %s: %w", schema, err), drop())
+		}
+		made = append(made, schema)
+		su := *u
+		q := su.Query()
+		q.Set("search_path", schema)
+		su.RawQuery = q.Encode()
+		dsns[svc] = su.String()
+	}
+	return dsns, drop, nil
 }
 
 func total(lags map[string]int64, err error) (int64, error) {

@@ -152,9 +152,9 @@ func WithDatabaseURL(service, dsn string) Option {
 }
 
 // WithSQLitePragmas adds _pragma parameters to the default SQLite
-// databases, e.g. "synchronous(NORMAL)" (see runtime/sqldb.Open). By
-// default the settings of runtime/sqldb are kept (synchronous FULL in WAL
-// mode: every commit is fsynced).
+// databases, e.g. "synchronous(FULL)" (see runtime/sqldb.Open). By
+// default the settings of runtime/sqldb are kept (synchronous NORMAL in
+// WAL mode: commits are not fsynced one by one).
 func WithSQLitePragmas(pragmas ...string) Option {
 	return func(c *config) {
 		for _, p := range pragmas {
