@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
@@ -107,11 +109,7 @@ func Ignored(ignores []config.Ignore, findings []report.Finding) []report.Findin
 // document with an "asyncapi" key is AsyncAPI, one with "openapi" is
 // OpenAPI. Each file may $ref files below its own folder.
 func Files(ctx context.Context, oldFile, newFile string) ([]report.Finding, error) {
-	of, err := formatOf(oldFile)
-	if err != nil {
-		return nil, err
-	}
-	nf, err := formatOf(newFile)
+	of, nf, err := both(oldFile, newFile, formatOf)
 	if err != nil {
 		return nil, err
 	}
@@ -122,39 +120,44 @@ func Files(ctx context.Context, oldFile, newFile string) ([]report.Finding, erro
 	case report.FormatAvro:
 		return avroFiles(oldFile, newFile)
 	case report.FormatAsyncAPI:
-		b, err := asyncapi.LoadFS(ctx, os.DirFS(filepath.Dir(oldFile)), filepath.Base(oldFile))
-		if err != nil {
-			return nil, err
-		}
-		c, err := asyncapi.LoadFS(ctx, os.DirFS(filepath.Dir(newFile)), filepath.Base(newFile))
+		b, c, err := both(oldFile, newFile, func(f string) (*asyncapi.Document, error) {
+			return asyncapi.LoadFS(ctx, os.DirFS(filepath.Dir(f)), filepath.Base(f))
+		})
 		if err != nil {
 			return nil, err
 		}
 		return compareDocs(b, c), nil
 	}
-	load := func(file string) (*openapi.Loader, string, error) {
-		l, err := openapi.NewLoader(filepath.Dir(file))
-		return l, filepath.Base(file), err
-	}
-	ol, oname, err := load(oldFile)
+	b, c, err := both(oldFile, newFile, func(f string) (*openapi3.T, error) {
+		l, err := openapi.NewLoader(filepath.Dir(f))
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		return l.Resolve(ctx, filepath.Base(f))
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer ol.Close()
-	nl, nname, err := load(newFile)
-	if err != nil {
-		return nil, err
+	return OpenAPI(filepath.Base(oldFile), b, filepath.Base(newFile), c)
+}
+
+// both runs load on the old and the new file at once — the two documents
+// are independent, and loading a large one is seconds of CPU — and
+// returns both results, or the old file's error before the new one's.
+func both[T any](oldFile, newFile string, load func(string) (T, error)) (T, T, error) {
+	var (
+		o    T
+		oErr error
+		wg   sync.WaitGroup
+	)
+	wg.Go(func() { o, oErr = load(oldFile) })
+	n, nErr := load(newFile)
+	wg.Wait()
+	if oErr != nil {
+		return o, n, oErr
 	}
-	defer nl.Close()
-	b, err := ol.Resolve(ctx, oname)
-	if err != nil {
-		return nil, err
-	}
-	c, err := nl.Resolve(ctx, nname)
-	if err != nil {
-		return nil, err
-	}
-	return OpenAPI(oname, b, nname, c)
+	return o, n, nErr
 }
 
 // formatOf tells the contract format of a file from its name and top
