@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -140,6 +141,12 @@ type report struct {
 	outboxLag   stack.Histogram
 	outboxLagOK bool
 
+	// events: with -embedded, the events each consumer handled during
+	// the run (keiyaku_events_consumed_total) and the redeliveries its
+	// idempotency skipped, from the consumers' /metrics.
+	consumed   map[string]float64
+	duplicates float64
+
 	lagSamples []int64 // total consumer lag, every lagEvery
 	lagErr     error
 	drained    time.Duration // from the end of the load to no lag; 0 when not watched
@@ -151,8 +158,11 @@ type system struct {
 	baseURL string
 	metrics func(context.Context) (stack.Metrics, error)
 	lag     func(context.Context) (int64, error) // nil: not watched
-	close   func() error
-	label   string
+	// consumers scrapes the consuming services' /metrics; nil: not
+	// reachable (-target).
+	consumers func(context.Context) (map[string]stack.Metrics, error)
+	close     func() error
+	label     string
 }
 
 // load sets up the system, runs the load and measures.
@@ -219,6 +229,17 @@ func open(ctx context.Context, cfg config, stderr io.Writer) (*system, error) {
 		baseURL: s.URL(stack.Reservation),
 		metrics: func(ctx context.Context) (stack.Metrics, error) { return s.Metrics(ctx, stack.Reservation) },
 		lag:     func(ctx context.Context) (int64, error) { return total(s.ConsumerLag(ctx)) },
+		consumers: func(ctx context.Context) (map[string]stack.Metrics, error) {
+			out := map[string]stack.Metrics{}
+			for svc := range stack.ConsumerGroups {
+				m, err := s.Metrics(ctx, svc)
+				if err != nil {
+					return nil, err
+				}
+				out[svc] = m
+			}
+			return out, nil
+		},
 		close: func() error {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
@@ -279,6 +300,10 @@ func total(lags map[string]int64, err error) (int64, error) {
 func measure(ctx context.Context, cfg config, sys *system) (*report, error) {
 	rep := &report{cfg: cfg, system: sys.label, status: map[int]int{}}
 	before, berr := sys.metrics(ctx)
+	var consBefore map[string]stack.Metrics
+	if sys.consumers != nil {
+		consBefore, _ = sys.consumers(ctx)
+	}
 
 	transport := &http.Transport{MaxIdleConns: cfg.concurrency, MaxIdleConnsPerHost: cfg.concurrency, IdleConnTimeout: time.Minute}
 	defer transport.CloseIdleConnections()
@@ -369,6 +394,19 @@ func measure(ctx context.Context, cfg config, sys *system) (*report, error) {
 			rep.lagErr = err
 		} else {
 			rep.drained = time.Since(drainStart)
+		}
+	}
+	if consBefore != nil && rep.lagErr == nil {
+		if consAfter, err := sys.consumers(ctx); err == nil {
+			rep.consumed = map[string]float64{}
+			for svc, m := range consAfter {
+				c1, _ := m.Value("keiyaku_events_consumed_total")
+				c0, _ := consBefore[svc].Value("keiyaku_events_consumed_total")
+				d1, _ := m.Value("keiyaku_events_skipped_total", "reason", "duplicate")
+				d0, _ := consBefore[svc].Value("keiyaku_events_skipped_total", "reason", "duplicate")
+				rep.consumed[svc] = c1 - c0
+				rep.duplicates += d1 - d0
+			}
 		}
 	}
 	if after, err := sys.metrics(ctx); err == nil && berr == nil {
@@ -478,6 +516,22 @@ func (r *report) write(w io.Writer) error {
 		p("consumer lag  not measured: %v", r.lagErr)
 	default:
 		p("consumer lag  not measured (give -brokers)")
+	}
+	if r.consumed != nil && r.outboxLagOK {
+		// Every event the outbox sent (one per reservation, including
+		// those whose request the end of the run cut off) must be
+		// handled by each consumer exactly once.
+		created := int(r.outboxLag.Count)
+		var parts []string
+		lost, twice := 0, 0
+		for _, svc := range slices.Sorted(maps.Keys(r.consumed)) {
+			n := int(r.consumed[svc])
+			parts = append(parts, fmt.Sprintf("%s %d", svc, n))
+			lost += max(created-n, 0)
+			twice += max(n-created, 0)
+		}
+		p("events        %d sent by the outbox; handled by %s; %d lost, %d handled twice (%.0f redeliveries skipped as duplicates)",
+			created, strings.Join(parts, ", "), lost, twice, r.duplicates)
 	}
 	if r.lagErr != nil && len(r.lagSamples) > 0 {
 		p("              (some samples failed: %v)", r.lagErr)

@@ -45,7 +45,7 @@ func testEmbeddedRun(t *testing.T, extra []string) {
 	if n, _ := strconv.Atoi(m[1]); n == 0 || m[1] != m[2] {
 		t.Errorf("requests %s, of which 201: %s; want all of at least one", m[1], m[2])
 	}
-	for _, want := range []string{"throughput ", "latency       p50 ", "outbox lag    p50 ≤ ", "consumer lag  p50 ", "drained "} {
+	for _, want := range []string{"throughput ", "latency       p50 ", "outbox lag    p50 ≤ ", "consumer lag  p50 ", "drained ", "; 0 lost, 0 handled twice"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("report lacks %q:\n%s", want, got)
 		}
