@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,7 @@ type config struct {
 	embedded    bool
 	sqliteSync  string
 	postgres    string
+	traceRatio  float64
 	start       string
 	verbose     bool
 	cpuProfile  string
@@ -71,6 +73,7 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&c.embedded, "embedded", false, "start the whole system in this process (embedded broker, SQLite) and load it")
 	fs.StringVar(&c.sqliteSync, "sqlite-sync", "NORMAL", "with -embedded: SQLite synchronous mode, NORMAL (the default of runtime/sqldb: the WAL is fsynced at checkpoints) or FULL (every commit fsynced)")
 	fs.StringVar(&c.postgres, "postgres", "", "with -embedded: put the four services' databases on this PostgreSQL (postgres://…), one schema each, dropped at the end")
+	fs.Float64Var(&c.traceRatio, "trace-ratio", 0.1, "with -embedded: the share of traces the services record (parentbased_traceidratio; 1 records every span)")
 	fs.StringVar(&c.start, "start", "", "first night booked, YYYY-MM-DD (default 2031-01-01 with -embedded, else a day in 2200–2299 picked at random so that reruns do not collide)")
 	fs.BoolVar(&c.verbose, "v", false, "print the services' warnings (with -embedded) to stderr")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with -embedded: write a CPU profile of the run (services included) to this file")
@@ -102,6 +105,9 @@ func (c *config) check(nargs int) error {
 	}
 	if c.postgres != "" && (!c.embedded || !sqldb.IsPostgresDSN(c.postgres)) {
 		errs = append(errs, errors.New("-postgres takes a postgres:// URL and goes with -embedded"))
+	}
+	if c.traceRatio < 0 || c.traceRatio > 1 {
+		errs = append(errs, fmt.Errorf("-trace-ratio %v: want 0 to 1", c.traceRatio))
 	}
 	if c.embedded && c.brokers != "" {
 		errs = append(errs, errors.New("-brokers goes with -target; -embedded knows its broker"))
@@ -202,11 +208,15 @@ func open(ctx context.Context, cfg config, stderr io.Writer) (*system, error) {
 	if cfg.verbose {
 		level = slog.LevelWarn
 	}
-	opts := []stack.Option{stack.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))}
+	opts := []stack.Option{
+		stack.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))),
+		stack.WithTraceSampler("parentbased_traceidratio", strconv.FormatFloat(cfg.traceRatio, 'g', -1, 64)),
+	}
 	if cfg.sqliteSync != "NORMAL" {
 		opts = append(opts, stack.WithSQLitePragmas("synchronous("+cfg.sqliteSync+")"))
 	}
-	label := fmt.Sprintf("embedded stack (4 services, embedded broker, SQLite synchronous=%s)", cfg.sqliteSync)
+	traces := fmt.Sprintf("%g%% of traces recorded", 100*cfg.traceRatio)
+	label := fmt.Sprintf("embedded stack (4 services, embedded broker, SQLite synchronous=%s, %s)", cfg.sqliteSync, traces)
 	dropSchemas := func() error { return nil }
 	if cfg.postgres != "" {
 		var dsns map[string]string
@@ -217,7 +227,7 @@ func open(ctx context.Context, cfg config, stderr io.Writer) (*system, error) {
 		for svc, dsn := range dsns {
 			opts = append(opts, stack.WithDatabaseURL(svc, dsn))
 		}
-		label = "embedded stack (4 services, embedded broker, PostgreSQL)"
+		label = fmt.Sprintf("embedded stack (4 services, embedded broker, PostgreSQL, %s)", traces)
 	}
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

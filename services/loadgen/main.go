@@ -22,7 +22,9 @@
 // is safe against corruption and process crashes but can lose the last
 // commits on power loss); -sqlite-sync FULL fsyncs every commit;
 // -postgres postgres://… puts the four databases on PostgreSQL instead,
-// one schema each. Without -embedded, -target names a running
+// one schema each; -trace-ratio sets the share of traces the services
+// record (0.1 by default, parent-based, as a production deployment would
+// sample; 1 records every span). Without -embedded, -target names a running
 // reservation service and -brokers, optionally, its Kafka for the consumer
 // lag.
 //

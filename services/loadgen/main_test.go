@@ -69,6 +69,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-embedded", "-start", "tomorrow"}, "-start"},
 		{[]string{"-embedded", "-brokers", "x:1"}, "-brokers"},
 		{[]string{"-embedded", "-postgres", "data.db"}, "-postgres"},
+		{[]string{"-embedded", "-trace-ratio", "2"}, "-trace-ratio"},
 		{[]string{"-target", "http://x:1", "-postgres", "postgres://x/y"}, "-postgres"},
 		{[]string{"-embedded", "extra"}, "unexpected arguments"},
 	}

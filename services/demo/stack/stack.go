@@ -105,6 +105,7 @@ type config struct {
 	brokerAddr  string
 	external    map[string]bool
 	reservation []reservation.Option
+	sampler     [2]string // OTEL_TRACES_SAMPLER and _ARG of every service
 	errs        []error
 }
 
@@ -133,6 +134,15 @@ func WithSpanProcessor(p sdktrace.SpanProcessor) Option {
 		}
 		c.spans = p
 	}
+}
+
+// WithTraceSampler sets the trace sampler of every service, as
+// OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG would (see
+// runtime/telemetry), e.g. ("parentbased_traceidratio", "0.1") to record
+// one trace in ten; overriding the default of recording every span
+// (parentbased_always_on). A bad name or argument fails [Start].
+func WithTraceSampler(name, arg string) Option {
+	return func(c *config) { c.sampler = [2]string{name, arg} }
 }
 
 // WithDatabaseURL sets the database of service (a postgres:// URL or a
@@ -352,7 +362,8 @@ func (s *Stack) start(ctx context.Context) error {
 			topts = append(topts, telemetry.WithSpanProcessor(s.cfg.spans))
 		}
 		logger := s.cfg.logger.With(slog.String("service", name))
-		tel, shutdown, err := app.SetupTelemetry(ctx, telemetry.Config{ServiceName: name}, logger, topts...)
+		tcfg := telemetry.Config{ServiceName: name, Sampler: s.cfg.sampler[0], SamplerArg: s.cfg.sampler[1]}
+		tel, shutdown, err := app.SetupTelemetry(ctx, tcfg, logger, topts...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
