@@ -162,7 +162,7 @@ func nullable(b []byte) any {
 // Pending returns the number of records not sent yet.
 func (s *Store) Pending(ctx context.Context) (int, error) {
 	var n int
-	if err := s.db.QueryRowContext(ctx, s.pending).Scan(&n); err != nil {
+	if err := s.db.Reader().QueryRowContext(ctx, s.pending).Scan(&n); err != nil {
 		return 0, fmt.Errorf("outbox: pending: %w", err)
 	}
 	return n, nil

@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,10 @@ const (
 	// SQLITE_BUSY between the goroutines of the process into an orderly
 	// wait for the pool.
 	DefaultSQLiteMaxOpenConns = 1
+	// DefaultSQLiteReadConns is the size of the read-only pool of a
+	// SQLite file ([DB.Reader]): WAL readers run beside the writer, one
+	// per core of the machine the reference stack is sized for (2).
+	DefaultSQLiteReadConns = 2
 	// DefaultPostgresMaxOpenConns is the size of a PostgreSQL pool.
 	DefaultPostgresMaxOpenConns = 10
 	// DefaultMaxTxAttempts is how many times InTx runs a transaction that
@@ -51,6 +56,7 @@ type DB struct {
 	*sql.DB
 	Dialect Dialect
 
+	read        *sql.DB // SQLite file: the read-only pool; else nil
 	log         *slog.Logger
 	maxAttempts int
 }
@@ -205,7 +211,66 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	if err := sdb.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("sqldb: open %s: %w", dialect, err), sdb.Close())
 	}
-	return &DB{DB: sdb, Dialect: dialect, log: cfg.log, maxAttempts: cfg.maxAttempts}, nil
+	db := &DB{DB: sdb, Dialect: dialect, log: cfg.log, maxAttempts: cfg.maxAttempts}
+	if dialect == SQLite && !isMemoryDSN(dsn) {
+		// After the writer opened the file (and set WAL mode), a
+		// read-only pool beside it.
+		rdsn, err := sqliteDSN(withQuery(dsn, "_pragma=query_only(1)"))
+		if err == nil {
+			var conn driver.Connector
+			if conn, err = sqlite.NewConnector(rdsn); err == nil {
+				if cfg.stmtCache > 0 {
+					conn = stmtConnector{Connector: conn, size: cfg.stmtCache}
+				}
+				db.read = sql.OpenDB(conn)
+				db.read.SetMaxOpenConns(DefaultSQLiteReadConns)
+				db.read.SetMaxIdleConns(DefaultSQLiteReadConns)
+				db.read.SetConnMaxLifetime(0)
+				db.read.SetConnMaxIdleTime(0)
+				err = db.read.PingContext(ctx)
+			}
+		}
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("sqldb: open sqlite read pool: %w", err), db.Close())
+		}
+	}
+	return db, nil
+}
+
+// Reader returns the pool for reads that need not see the caller's own
+// uncommitted writes — a query outside any transaction: for a SQLite
+// file, a pool of [DefaultSQLiteReadConns] read-only connections that WAL
+// lets run beside the one writer, so that a read never queues behind the
+// writes; otherwise (PostgreSQL, an in-memory SQLite database, a DB built
+// by hand) the DB's own pool. A read there sees every transaction
+// committed before it began. Writes through it fail.
+func (db *DB) Reader() *sql.DB {
+	if db.read != nil {
+		return db.read
+	}
+	return db.DB
+}
+
+// Close closes the pools.
+func (db *DB) Close() error {
+	if db.read == nil {
+		return db.DB.Close()
+	}
+	return errors.Join(db.DB.Close(), db.read.Close())
+}
+
+// isMemoryDSN reports an in-memory SQLite database, which a second pool
+// would not share.
+func isMemoryDSN(dsn string) bool {
+	return strings.Contains(dsn, ":memory:") || strings.Contains(dsn, "mode=memory")
+}
+
+// withQuery adds a query parameter to dsn.
+func withQuery(dsn, param string) string {
+	if strings.Contains(dsn, "?") {
+		return dsn + "&" + param
+	}
+	return dsn + "?" + param
 }
 
 // IsPostgresDSN reports whether [Open] opens dsn with PostgreSQL: whether

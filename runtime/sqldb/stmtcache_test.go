@@ -215,3 +215,45 @@ func BenchmarkStmtCache(b *testing.B) {
 		})
 	}
 }
+
+// TestReader pins the read pool of a SQLite file: it sees what the writer
+// committed, refuses writes, and reads while the writer holds an open
+// transaction (WAL) instead of queueing behind it; an in-memory database,
+// which a second pool would not share, reads through the DB's own pool.
+func TestReader(t *testing.T) {
+	t.Parallel()
+	db := openCached(t, sqldb.DefaultStmtCacheSize)
+	ctx := t.Context()
+	if db.Reader() == db.DB {
+		t.Fatal("a SQLite file has no separate read pool")
+	}
+	err := db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO t (id, name) VALUES (6, 'n6')`); err != nil {
+			return err
+		}
+		// The writer's one connection is taken: only the read pool can
+		// answer, and it sees the last commit, not this transaction.
+		var n int
+		if err := db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil {
+			return err
+		}
+		if n != 5 {
+			t.Errorf("read during a write transaction: %d rows, want the 5 committed", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil || n != 6 {
+		t.Errorf("read after the commit: %d rows, %v; want 6", n, err)
+	}
+	if _, err := db.Reader().ExecContext(ctx, `DELETE FROM t`); err == nil {
+		t.Error("a write through the read pool succeeded")
+	}
+	mem := sqldbtest.Open(t, "file:reader?mode=memory&cache=shared")
+	if mem.Reader() != mem.DB {
+		t.Error("an in-memory database got a read pool of its own")
+	}
+}
