@@ -2,6 +2,7 @@ package breaking
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -170,14 +171,27 @@ func formatOf(file string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", file, err)
 	}
-	var top map[string]any
-	if err := yaml.Unmarshal(data, &top); err != nil {
-		return "", &diag.Error{File: file, Msg: "neither an .avsc nor a YAML/JSON document: " + err.Error()}
+	// Which top-level keys have a value. A JSON document (large ones
+	// usually are) is read without building a tree of it.
+	top := map[string]bool{}
+	var js map[string]json.RawMessage
+	if json.Unmarshal(data, &js) == nil {
+		for k, v := range js {
+			top[k] = string(v) != "null"
+		}
+	} else {
+		var y map[string]any
+		if err := yaml.Unmarshal(data, &y); err != nil {
+			return "", &diag.Error{File: file, Msg: "neither an .avsc nor a YAML/JSON document: " + err.Error()}
+		}
+		for k, v := range y {
+			top[k] = v != nil
+		}
 	}
 	switch {
-	case top["asyncapi"] != nil:
+	case top["asyncapi"]:
 		return report.FormatAsyncAPI, nil
-	case top["openapi"] != nil:
+	case top["openapi"]:
 		return report.FormatOpenAPI, nil
 	}
 	return "", &diag.Error{File: file, Line: 1, Column: 1, Msg: "not a contract: no openapi or asyncapi key, and not an .avsc file"}
