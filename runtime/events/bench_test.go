@@ -103,7 +103,7 @@ func BenchmarkProduce(b *testing.B) {
 // with an SDK sampling 10% of traces (parent-based), pipeline-traced
 // records every span.
 func BenchmarkConsume(b *testing.B) {
-	const n = 20_000
+	const n = 50_000
 	br := newBroker(b, embedded.Topic{Name: orderTopic, Partitions: 4})
 	c := memoryCodec(b)
 	sdkTel := benchTelemetry(b)
