@@ -12,12 +12,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -140,6 +142,7 @@ type report struct {
 	system    string
 	elapsed   time.Duration
 	latencies []time.Duration // of the answered requests
+	cpu       time.Duration   // user+sys CPU of this process during the load; 0 without -embedded
 	status    map[int]int
 	errors    int
 	firstErr  error
@@ -350,6 +353,7 @@ func measure(ctx context.Context, cfg config, sys *system) (*report, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	cpu0 := cpuTime()
 	start := time.Now()
 	for range cfg.concurrency {
 		wg.Go(func() {
@@ -391,6 +395,9 @@ func measure(ctx context.Context, cfg config, sys *system) (*report, error) {
 	}
 	wg.Wait()
 	rep.elapsed = time.Since(start)
+	if cfg.embedded {
+		rep.cpu = cpuTime() - cpu0
+	}
 	if len(rep.latencies) == 0 {
 		return nil, fmt.Errorf("no request was answered: %v", rep.firstErr)
 	}
@@ -504,6 +511,11 @@ func (r *report) write(w io.Writer) error {
 	slices.Sort(r.latencies)
 	p("latency       p50 %s  p90 %s  p99 %s  max %s", msf(pct(r.latencies, 0.50)), msf(pct(r.latencies, 0.90)),
 		msf(pct(r.latencies, 0.99)), msf(r.latencies[n-1]))
+	if r.cpu > 0 {
+		per := r.cpu / time.Duration(n)
+		p("cpu           %s per request: %.2f s user+sys of this process (the whole stack and the load) over %.2f s; %d cores at that cost: ~%.0f req/s",
+			msf(per), r.cpu.Seconds(), r.elapsed.Seconds(), runtime.NumCPU(), float64(runtime.NumCPU())*float64(time.Second)/float64(per))
+	}
 	if r.outboxLagOK {
 		p50, _ := r.outboxLag.Quantile(0.50)
 		p99, _ := r.outboxLag.Quantile(0.99)
@@ -548,6 +560,15 @@ func (r *report) write(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// cpuTime returns the user and system CPU time this process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // pct returns the q quantile of sorted (nearest rank).

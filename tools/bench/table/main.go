@@ -328,6 +328,8 @@ func (b *bench) load() ([]row, error) {
 		{"p99 latency of POST /reservations, same runs", fmt.Sprintf("%.1f ms", p99), "—", "—", "≤ 50 ms", atMost(p99, 50)},
 		{"Outbox lag p99 (commit → broker ack), same runs", "≤ " + ms(lag), "—", "—", "≤ 100 ms", atMost(lag, 100)},
 		{"Events lost or handled twice, same runs", strconv.Itoa(bad), "—", "—", "0", atMost(float64(bad), 0)},
+		{"CPU per reservation, whole stack and load in one process, same runs", fmt.Sprintf("%.1f ms (the cores, if the run had them to itself: ~%s req/s)",
+			med(func(r loadRun) float64 { return r.cpuMS }), num(med(func(r loadRun) float64 { return r.capacity }))), "—", "—", "—", "—"},
 	}
 	if b.cfg.postgres != "" {
 		r, err := b.loadOnce(bin, "-postgres", b.cfg.postgres)
@@ -344,6 +346,7 @@ func (b *bench) load() ([]row, error) {
 
 type loadRun struct {
 	rps, p99, lagP99 float64
+	cpuMS, capacity  float64 // CPU per request; req/s the cores could do at that cost
 	lost, twice      int
 }
 
@@ -352,6 +355,7 @@ var (
 	reP99        = regexp.MustCompile(`latency .* p99 ([\d.]+) ms`)
 	reLag        = regexp.MustCompile(`outbox lag .* p99 ≤ ([\d.]+ ms|∞)`)
 	reEvents     = regexp.MustCompile(`; (\d+) lost, (\d+) handled twice`)
+	reCPU        = regexp.MustCompile(`cpu\s+([\d.]+) ms per request: .* ~(\d+) req/s`)
 )
 
 func (b *bench) loadOnce(bin string, extra ...string) (loadRun, error) {
@@ -371,6 +375,10 @@ func (b *bench) loadOnce(bin string, extra ...string) (loadRun, error) {
 	r.lagP99 = math.Inf(1)
 	if v, err := strconv.ParseFloat(strings.TrimSuffix(m3[1], " ms"), 64); err == nil {
 		r.lagP99 = v
+	}
+	if m := reCPU.FindStringSubmatch(out); m != nil {
+		r.cpuMS, _ = strconv.ParseFloat(m[1], 64)
+		r.capacity, _ = strconv.ParseFloat(m[2], 64)
 	}
 	r.lost, _ = strconv.Atoi(m4[1])
 	r.twice, _ = strconv.Atoi(m4[2])
