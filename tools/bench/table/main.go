@@ -353,11 +353,11 @@ type loadRun struct {
 }
 
 var (
-	reRequests   = regexp.MustCompile(`requests\s+(\d+) answered in ([\d.]+) s \(201: (\d+)`)
-	reP99        = regexp.MustCompile(`latency .* p99 ([\d.]+) ms`)
-	reLag        = regexp.MustCompile(`outbox lag .* p99 ≤ ([\d.]+ ms|∞)`)
-	reEvents     = regexp.MustCompile(`; (\d+) lost, (\d+) handled twice`)
-	reCPU        = regexp.MustCompile(`cpu\s+([\d.]+) ms per request: .* ~(\d+) req/s`)
+	reRequests = regexp.MustCompile(`requests\s+(\d+) answered in ([\d.]+) s \(201: (\d+)`)
+	reP99      = regexp.MustCompile(`latency .* p99 ([\d.]+) ms`)
+	reLag      = regexp.MustCompile(`outbox lag .* p99 ≤ ([\d.]+ ms|∞)`)
+	reEvents   = regexp.MustCompile(`; (\d+) lost, (\d+) handled twice`)
+	reCPU      = regexp.MustCompile(`cpu\s+([\d.]+) ms per request: .* ~(\d+) req/s`)
 )
 
 func (b *bench) loadOnce(bin string, extra ...string) (loadRun, error) {
