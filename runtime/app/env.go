@@ -16,6 +16,7 @@ import (
 
 	"github.com/keiyaku/keiyaku/runtime/events"
 	"github.com/keiyaku/keiyaku/runtime/httpserver"
+	"github.com/keiyaku/keiyaku/runtime/sqldb"
 	"github.com/keiyaku/keiyaku/runtime/telemetry"
 )
 
@@ -45,6 +46,7 @@ const (
 	EnvKafkaHeartbeatInterval = "KAFKA_HEARTBEAT_INTERVAL"
 	EnvKafkaGroupInstanceID   = "KAFKA_GROUP_INSTANCE_ID"
 	EnvProcessedRetention     = "PROCESSED_EVENTS_RETENTION"
+	EnvSQLiteSync             = "SQLITE_SYNC"
 )
 
 // Defaults of [LoadEnv].
@@ -82,6 +84,8 @@ const shutdownTimeout = 10 * time.Second
 //	| LOG_LEVEL                 | info                    | debug, info, warn or error            |
 //	| METRICS_ADDR              | (none: /metrics is on   | MetricsAddr: serve /metrics on this   |
 //	|                           | LISTEN_ADDR)            | address only, not on the API's        |
+//	| SQLITE_SYNC               | NORMAL                  | DatabaseURL gets                      |
+//	|                           |                         | _pragma=synchronous(FULL|EXTRA)       |
 //	| OTEL_*                    | see runtime/telemetry   | Telemetry; OTEL_SERVICE_NAME defaults |
 //	|                           |                         | to the service name                   |
 type Env struct {
@@ -118,6 +122,7 @@ func LoadEnv(getenv func(string) string, name, defaultAddr string) (Env, error) 
 		}
 		return def
 	}
+	var errs []error
 	env := Env{
 		ListenAddr:  get(EnvListenAddr, defaultAddr),
 		MetricsAddr: get(EnvMetricsAddr, ""),
@@ -129,10 +134,24 @@ func LoadEnv(getenv func(string) string, name, defaultAddr string) (Env, error) 
 		env.DataDir = get(EnvDataDir, DefaultDataDir)
 		env.DatabaseURL = filepath.Join(env.DataDir, name+".db")
 	}
+	// SQLite's synchronous mode, when it is not runtime/sqldb's default
+	// (NORMAL: no fsync per commit in WAL mode), goes into the DSN.
+	switch sync := strings.ToUpper(get(EnvSQLiteSync, "NORMAL")); sync {
+	case "NORMAL":
+	case "FULL", "EXTRA":
+		if !sqldb.IsPostgresDSN(env.DatabaseURL) {
+			sep := "?"
+			if strings.Contains(env.DatabaseURL, "?") {
+				sep = "&"
+			}
+			env.DatabaseURL += sep + "_pragma=synchronous(" + sync + ")"
+		}
+	default:
+		errs = append(errs, fmt.Errorf("%s: %q: want NORMAL, FULL or EXTRA", EnvSQLiteSync, sync))
+	}
 	if env.Telemetry.ServiceName == "" {
 		env.Telemetry.ServiceName = name
 	}
-	var errs []error
 	if err := env.LogLevel.UnmarshalText([]byte(get(EnvLogLevel, "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", EnvLogLevel, err))
 	}

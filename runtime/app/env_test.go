@@ -106,6 +106,17 @@ func TestLoadEnv(t *testing.T) {
 		}},
 		{name: "bad session timeout", env: map[string]string{"KAFKA_SESSION_TIMEOUT": "6"}, wantErr: "KAFKA_SESSION_TIMEOUT"},
 		{name: "bad retention", env: map[string]string{"PROCESSED_EVENTS_RETENTION": "-1h"}, wantErr: "PROCESSED_EVENTS_RETENTION"},
+		{name: "sqlite sync full", env: map[string]string{"SQLITE_SYNC": "full"}, check: func(t *testing.T, e app.Env) {
+			if want := filepath.Join("data", "member.db") + "?_pragma=synchronous(FULL)"; e.DatabaseURL != want {
+				t.Errorf("database %q, want %q", e.DatabaseURL, want)
+			}
+		}},
+		{name: "sqlite sync on postgres", env: map[string]string{"SQLITE_SYNC": "FULL", "DATABASE_URL": "postgres://db/member"}, check: func(t *testing.T, e app.Env) {
+			if e.DatabaseURL != "postgres://db/member" {
+				t.Errorf("database %q", e.DatabaseURL)
+			}
+		}},
+		{name: "bad sqlite sync", env: map[string]string{"SQLITE_SYNC": "OFF"}, wantErr: "SQLITE_SYNC"},
 		{name: "bad log level", env: map[string]string{"LOG_LEVEL": "loud"}, wantErr: "LOG_LEVEL"},
 		{name: "bad broker", env: map[string]string{"KAFKA_BROKERS": "kafka"}, wantErr: "KAFKA_"},
 		{name: "no broker", env: map[string]string{"KAFKA_BROKERS": " , "}, wantErr: "KAFKA_BROKERS"},

@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -139,4 +140,56 @@ func TestSendReportsEachFailure(t *testing.T) {
 	if err := p.Send(ctx, nil); err == nil {
 		t.Error("Send(nil record) succeeded, want an error")
 	}
+}
+
+// TestPublishBatch pins the batched publish: every event of the batch
+// reaches the topic once, under its own event id, in order per key across
+// partitions, decodable with the reader schema; an event that cannot be
+// encoded (nil) fails the whole batch before anything is produced.
+func TestPublishBatch(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t, embedded.Topic{Name: orderTopic, Partitions: 3}, embedded.Topic{Name: "untouched", Partitions: 1})
+	c := memoryCodec(t)
+	p := newProducer(t, b, c)
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	const n, keys = 60, 7
+	evts := make([]*OrderPlaced, n)
+	for i := range evts {
+		evts[i] = &OrderPlaced{OrderID: fmt.Sprint("order-", i%keys), Seq: int64(i), Amount: int64(100 * i)}
+	}
+	must(t, events.PublishBatch(ctx, p, orderType(orderTopic), evts))
+
+	recs := readAll(t, b, orderTopic, n)
+	if len(recs) != n {
+		t.Fatalf("%d records, want %d", len(recs), n)
+	}
+	ids := map[string]bool{}
+	lastSeq := map[string]int64{}
+	for _, r := range recs {
+		ids[header(t, r.Headers, events.HeaderID)] = true
+		var got OrderPlaced
+		if err := c.Decode(ctx, r.Value, orderType(orderTopic).Schema, &got); err != nil {
+			t.Fatalf("decode offset %d: %v", r.Offset, err)
+		}
+		if got.OrderID != string(r.Key) || got.Amount != 100*got.Seq {
+			t.Errorf("record key %q holds %+v", r.Key, got)
+		}
+		if last, ok := lastSeq[got.OrderID]; ok && got.Seq <= last {
+			t.Errorf("key %s: seq %d after %d", got.OrderID, got.Seq, last)
+		}
+		lastSeq[got.OrderID] = got.Seq
+	}
+	if len(ids) != n {
+		t.Errorf("%d distinct event ids for %d events", len(ids), n)
+	}
+
+	err := events.PublishBatch(ctx, p, orderType("untouched"), []*OrderPlaced{{OrderID: "a"}, nil})
+	if err == nil || !strings.Contains(err.Error(), "event 1") {
+		t.Errorf("PublishBatch with a nil event = %v, want an error naming event 1", err)
+	}
+	if got := endOffsets(t, b, "untouched")[0]; got != 0 {
+		t.Errorf("%d records produced by a failed batch, want 0", got)
+	}
+	must(t, events.PublishBatch[OrderPlaced](ctx, p, orderType("untouched"), nil))
 }

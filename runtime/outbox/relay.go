@@ -396,7 +396,7 @@ func (r *Relay) relayLocked(ctx context.Context) (int, error) {
 // then marked in a short transaction, so that the write lock is never
 // held while the broker is waited for. One relay per SQLite database.
 func (r *Relay) relayUnlocked(ctx context.Context) (int, error) {
-	rows, err := r.store.claimRows(ctx, r.store.db, r.cfg.batch)
+	rows, err := r.store.claimRows(ctx, r.store.db.Reader(), r.cfg.batch)
 	if err != nil || len(rows) == 0 {
 		return 0, wrapRelay(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -162,7 +162,7 @@ func nullable(b []byte) any {
 // Pending returns the number of records not sent yet.
 func (s *Store) Pending(ctx context.Context) (int, error) {
 	var n int
-	if err := s.db.QueryRowContext(ctx, s.pending).Scan(&n); err != nil {
+	if err := s.db.Reader().QueryRowContext(ctx, s.pending).Scan(&n); err != nil {
 		return 0, fmt.Errorf("outbox: pending: %w", err)
 	}
 	return n, nil
@@ -272,19 +272,18 @@ func (s *Store) markSent(ctx context.Context, e execer, rows []row, at time.Time
 		}
 		return nil
 	}
-	var q strings.Builder
-	q.WriteString(`UPDATE keiyaku_outbox SET sent_at = ? WHERE id IN (`)
-	args := make([]any, 0, len(rows)+1)
-	args = append(args, at)
+	// SQLite: the ids as one JSON array, so that the statement text is
+	// the same whatever the batch and its prepared statement is reused.
+	ids := make([]byte, 0, 1+len(rows)*8)
+	ids = append(ids, '[')
 	for i, r := range rows {
 		if i > 0 {
-			q.WriteString(", ")
+			ids = append(ids, ',')
 		}
-		q.WriteString("?")
-		args = append(args, r.id)
+		ids = strconv.AppendInt(ids, r.id, 10)
 	}
-	q.WriteString(")")
-	if _, err := e.ExecContext(ctx, s.db.Rebind(q.String()), args...); err != nil {
+	ids = append(ids, ']')
+	if _, err := e.ExecContext(ctx, `UPDATE keiyaku_outbox SET sent_at = ? WHERE id IN (SELECT value FROM json_each(?))`, at, string(ids)); err != nil {
 		return fmt.Errorf("mark sent: %w", err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
 )
 
 // Dialect is the SQL dialect of a DB.
@@ -30,6 +31,10 @@ const (
 	// SQLITE_BUSY between the goroutines of the process into an orderly
 	// wait for the pool.
 	DefaultSQLiteMaxOpenConns = 1
+	// DefaultSQLiteReadConns is the size of the read-only pool of a
+	// SQLite file ([DB.Reader]): WAL readers run beside the writer, one
+	// per core of the machine the reference stack is sized for (2).
+	DefaultSQLiteReadConns = 2
 	// DefaultPostgresMaxOpenConns is the size of a PostgreSQL pool.
 	DefaultPostgresMaxOpenConns = 10
 	// DefaultMaxTxAttempts is how many times InTx runs a transaction that
@@ -51,6 +56,7 @@ type DB struct {
 	*sql.DB
 	Dialect Dialect
 
+	read        *sql.DB // SQLite file: the read-only pool; else nil
 	log         *slog.Logger
 	maxAttempts int
 }
@@ -62,6 +68,7 @@ type config struct {
 	log         *slog.Logger
 	maxOpen     int
 	maxAttempts int
+	stmtCache   int
 	errs        []error
 }
 
@@ -92,6 +99,24 @@ func WithMaxOpenConns(n int) Option {
 	}
 }
 
+// WithStmtCacheSize sets how many prepared statements each SQLite
+// connection keeps, by query text, overriding [DefaultStmtCacheSize]; 0
+// turns the cache off, so that every statement is parsed again on every
+// call. n must not be negative. A statement is prepared on its first use
+// on a connection and reused until the cache evicts it (least recently
+// used first) or the connection closes; queries built with a varying
+// number of placeholders each take a slot. PostgreSQL ignores it: pgx
+// keeps its own per-connection statement cache.
+func WithStmtCacheSize(n int) Option {
+	return func(c *config) {
+		if n < 0 {
+			c.errs = append(c.errs, fmt.Errorf("statement cache size %d: must not be negative", n))
+			return
+		}
+		c.stmtCache = n
+	}
+}
+
 // WithMaxTxAttempts sets how many times [DB.InTx] runs a transaction that
 // fails with a retryable error, overriding [DefaultMaxTxAttempts]. n must
 // be at least 1 (1: never retry) and at most 20.
@@ -111,11 +136,20 @@ func WithMaxTxAttempts(n int) Option {
 // through github.com/jackc/pgx/v5/stdlib; its query may set any runtime
 // parameter, e.g. "?search_path=myschema". Anything else is a SQLite file
 // path or "file:" URI opened through modernc.org/sqlite, with these
-// settings unless the DSN sets them itself: journal_mode WAL, busy_timeout
-// [SQLiteBusyTimeout] ms, foreign_keys on, transactions that begin with
+// settings unless the DSN sets them itself: journal_mode WAL, synchronous
+// NORMAL (see below), busy_timeout [SQLiteBusyTimeout] ms, foreign_keys
+// on, a cache of prepared statements per connection
+// ([WithStmtCacheSize]), transactions that begin with
 // BEGIN IMMEDIATE (_txlock=immediate: a transaction takes the write lock
 // when it starts, so two writers never deadlock upgrading their locks) and
 // times written in SQLite's own format (_time_format=sqlite).
+//
+// synchronous NORMAL in WAL mode fsyncs the WAL at checkpoints, not at
+// every commit: a crash of the process loses nothing and the database is
+// never corrupted, but a power loss or an OS crash may roll back the last
+// transactions committed before it. For a commit that survives power loss
+// (an fsync per commit, several times slower), set
+// "_pragma=synchronous(FULL)" in the DSN.
 //
 // ctx bounds the opening only. Open returns an error, and leaves nothing
 // open, for an empty or malformed dsn, a bad option, or a database that
@@ -124,7 +158,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	if dsn == "" {
 		return nil, errors.New("sqldb: open: empty dsn")
 	}
-	cfg := config{log: slog.New(slog.DiscardHandler), maxAttempts: DefaultMaxTxAttempts}
+	cfg := config{log: slog.New(slog.DiscardHandler), maxAttempts: DefaultMaxTxAttempts, stmtCache: DefaultStmtCacheSize}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("sqldb: open: nil option")
@@ -156,10 +190,14 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 			return nil, fmt.Errorf("sqldb: open sqlite: %w", err)
 		}
 		dialect = SQLite
-		sdb, err = sql.Open("sqlite", sdsn)
+		conn, err := sqlite.NewConnector(sdsn)
 		if err != nil {
 			return nil, fmt.Errorf("sqldb: open sqlite: %w", err)
 		}
+		if cfg.stmtCache > 0 {
+			conn = stmtConnector{Connector: conn, size: cfg.stmtCache}
+		}
+		sdb = sql.OpenDB(conn)
 		if cfg.maxOpen == 0 {
 			cfg.maxOpen = DefaultSQLiteMaxOpenConns
 		}
@@ -173,7 +211,66 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	if err := sdb.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("sqldb: open %s: %w", dialect, err), sdb.Close())
 	}
-	return &DB{DB: sdb, Dialect: dialect, log: cfg.log, maxAttempts: cfg.maxAttempts}, nil
+	db := &DB{DB: sdb, Dialect: dialect, log: cfg.log, maxAttempts: cfg.maxAttempts}
+	if dialect == SQLite && !isMemoryDSN(dsn) {
+		// After the writer opened the file (and set WAL mode), a
+		// read-only pool beside it.
+		rdsn, err := sqliteDSN(withQuery(dsn, "_pragma=query_only(1)"))
+		if err == nil {
+			var conn driver.Connector
+			if conn, err = sqlite.NewConnector(rdsn); err == nil {
+				if cfg.stmtCache > 0 {
+					conn = stmtConnector{Connector: conn, size: cfg.stmtCache}
+				}
+				db.read = sql.OpenDB(conn)
+				db.read.SetMaxOpenConns(DefaultSQLiteReadConns)
+				db.read.SetMaxIdleConns(DefaultSQLiteReadConns)
+				db.read.SetConnMaxLifetime(0)
+				db.read.SetConnMaxIdleTime(0)
+				err = db.read.PingContext(ctx)
+			}
+		}
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("sqldb: open sqlite read pool: %w", err), db.Close())
+		}
+	}
+	return db, nil
+}
+
+// Reader returns the pool for reads that need not see the caller's own
+// uncommitted writes — a query outside any transaction: for a SQLite
+// file, a pool of [DefaultSQLiteReadConns] read-only connections that WAL
+// lets run beside the one writer, so that a read never queues behind the
+// writes; otherwise (PostgreSQL, an in-memory SQLite database, a DB built
+// by hand) the DB's own pool. A read there sees every transaction
+// committed before it began. Writes through it fail.
+func (db *DB) Reader() *sql.DB {
+	if db.read != nil {
+		return db.read
+	}
+	return db.DB
+}
+
+// Close closes the pools.
+func (db *DB) Close() error {
+	if db.read == nil {
+		return db.DB.Close()
+	}
+	return errors.Join(db.DB.Close(), db.read.Close())
+}
+
+// isMemoryDSN reports an in-memory SQLite database, which a second pool
+// would not share.
+func isMemoryDSN(dsn string) bool {
+	return strings.Contains(dsn, ":memory:") || strings.Contains(dsn, "mode=memory")
+}
+
+// withQuery adds a query parameter to dsn.
+func withQuery(dsn, param string) string {
+	if strings.Contains(dsn, "?") {
+		return dsn + "&" + param
+	}
+	return dsn + "?" + param
 }
 
 // IsPostgresDSN reports whether [Open] opens dsn with PostgreSQL: whether
@@ -190,6 +287,7 @@ func IsPostgresDSN(dsn string) bool {
 var sqliteDefaults = []struct{ key, pragma, value string }{
 	{"_pragma", "busy_timeout", fmt.Sprintf("busy_timeout(%d)", SQLiteBusyTimeout)},
 	{"_pragma", "journal_mode", "journal_mode(WAL)"},
+	{"_pragma", "synchronous", "synchronous(NORMAL)"},
 	{"_pragma", "foreign_keys", "foreign_keys(1)"},
 	{"_txlock", "", "immediate"},
 	{"_time_format", "", "sqlite"},
@@ -240,6 +338,7 @@ func hasPragma(q url.Values, pragma string) bool {
 		"busy_timeout": {"_busy_timeout", "_timeout"},
 		"journal_mode": {"_journal_mode", "_journal"},
 		"foreign_keys": {"_foreign_keys", "_fk"},
+		"synchronous":  {"_synchronous", "_sync"},
 	}
 	for _, k := range aliases[pragma] {
 		if q.Has(k) {

@@ -16,8 +16,8 @@ import (
 )
 
 // TestOpenSQLiteSettings pins the connection settings Open gives SQLite
-// (WAL, busy timeout, foreign keys) and that a setting in the DSN wins
-// over the default.
+// (WAL, synchronous NORMAL — 1 —, busy timeout, foreign keys) and that a
+// setting in the DSN wins over the default.
 func TestOpenSQLiteSettings(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -26,10 +26,11 @@ func TestOpenSQLiteSettings(t *testing.T) {
 		dsn  string
 		want map[string]string
 	}{
-		{"path", filepath.Join(dir, "a.db"), map[string]string{"journal_mode": "wal", "busy_timeout": "5000", "foreign_keys": "1"}},
+		{"path", filepath.Join(dir, "a.db"), map[string]string{"journal_mode": "wal", "synchronous": "1", "busy_timeout": "5000", "foreign_keys": "1"}},
 		{"file uri", "file:" + filepath.Join(dir, "b.db"), map[string]string{"journal_mode": "wal", "busy_timeout": "5000", "foreign_keys": "1"}},
 		{"own busy timeout", filepath.Join(dir, "c.db") + "?_pragma=busy_timeout(123)", map[string]string{"journal_mode": "wal", "busy_timeout": "123"}},
 		{"shorthand key", filepath.Join(dir, "d.db") + "?_foreign_keys=0", map[string]string{"foreign_keys": "0"}},
+		{"synchronous full", filepath.Join(dir, "e.db") + "?_pragma=synchronous(FULL)", map[string]string{"journal_mode": "wal", "synchronous": "2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

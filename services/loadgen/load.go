@@ -7,21 +7,26 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/keiyaku/keiyaku/runtime/app"
 	"github.com/keiyaku/keiyaku/runtime/events"
+	"github.com/keiyaku/keiyaku/runtime/sqldb"
 	"github.com/keiyaku/keiyaku/services/demo/stack"
 	"github.com/keiyaku/keiyaku/services/member"
 	"github.com/keiyaku/keiyaku/services/room"
@@ -53,6 +58,8 @@ type config struct {
 	brokers     string
 	embedded    bool
 	sqliteSync  string
+	postgres    string
+	traceRatio  float64
 	start       string
 	verbose     bool
 	cpuProfile  string
@@ -66,7 +73,9 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.target, "target", "", "base URL of a running reservation service, e.g. http://localhost:8080")
 	fs.StringVar(&c.brokers, "brokers", "", "with -target: Kafka brokers (host:port,...) to read the consumer lag from")
 	fs.BoolVar(&c.embedded, "embedded", false, "start the whole system in this process (embedded broker, SQLite) and load it")
-	fs.StringVar(&c.sqliteSync, "sqlite-sync", "FULL", "with -embedded: SQLite synchronous mode, FULL (every commit fsynced) or NORMAL")
+	fs.StringVar(&c.sqliteSync, "sqlite-sync", "NORMAL", "with -embedded: SQLite synchronous mode, NORMAL (the default of runtime/sqldb: the WAL is fsynced at checkpoints) or FULL (every commit fsynced)")
+	fs.StringVar(&c.postgres, "postgres", "", "with -embedded: put the four services' databases on this PostgreSQL (postgres://…), one schema each, dropped at the end")
+	fs.Float64Var(&c.traceRatio, "trace-ratio", 0.1, "with -embedded: the share of traces the services record (parentbased_traceidratio; 1 records every span)")
 	fs.StringVar(&c.start, "start", "", "first night booked, YYYY-MM-DD (default 2031-01-01 with -embedded, else a day in 2200–2299 picked at random so that reruns do not collide)")
 	fs.BoolVar(&c.verbose, "v", false, "print the services' warnings (with -embedded) to stderr")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with -embedded: write a CPU profile of the run (services included) to this file")
@@ -95,6 +104,12 @@ func (c *config) check(nargs int) error {
 	}
 	if !c.embedded && c.cpuProfile != "" {
 		errs = append(errs, errors.New("-cpuprofile goes with -embedded (the services run in this process)"))
+	}
+	if c.postgres != "" && (!c.embedded || !sqldb.IsPostgresDSN(c.postgres)) {
+		errs = append(errs, errors.New("-postgres takes a postgres:// URL and goes with -embedded"))
+	}
+	if c.traceRatio < 0 || c.traceRatio > 1 {
+		errs = append(errs, fmt.Errorf("-trace-ratio %v: want 0 to 1", c.traceRatio))
 	}
 	if c.embedded && c.brokers != "" {
 		errs = append(errs, errors.New("-brokers goes with -target; -embedded knows its broker"))
@@ -127,12 +142,19 @@ type report struct {
 	system    string
 	elapsed   time.Duration
 	latencies []time.Duration // of the answered requests
+	cpu       time.Duration   // user+sys CPU of this process during the load; 0 without -embedded
 	status    map[int]int
 	errors    int
 	firstErr  error
 
 	outboxLag   stack.Histogram
 	outboxLagOK bool
+
+	// events: with -embedded, the events each consumer handled during
+	// the run (keiyaku_events_consumed_total) and the redeliveries its
+	// idempotency skipped, from the consumers' /metrics.
+	consumed   map[string]float64
+	duplicates float64
 
 	lagSamples []int64 // total consumer lag, every lagEvery
 	lagErr     error
@@ -145,8 +167,11 @@ type system struct {
 	baseURL string
 	metrics func(context.Context) (stack.Metrics, error)
 	lag     func(context.Context) (int64, error) // nil: not watched
-	close   func() error
-	label   string
+	// consumers scrapes the consuming services' /metrics; nil: not
+	// reachable (-target).
+	consumers func(context.Context) (map[string]stack.Metrics, error)
+	close     func() error
+	label     string
 }
 
 // load sets up the system, runs the load and measures.
@@ -186,27 +211,94 @@ func open(ctx context.Context, cfg config, stderr io.Writer) (*system, error) {
 	if cfg.verbose {
 		level = slog.LevelWarn
 	}
-	opts := []stack.Option{stack.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))}
-	if cfg.sqliteSync == "NORMAL" {
-		opts = append(opts, stack.WithSQLitePragmas("synchronous(NORMAL)"))
+	opts := []stack.Option{
+		stack.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))),
+		stack.WithTraceSampler("parentbased_traceidratio", strconv.FormatFloat(cfg.traceRatio, 'g', -1, 64)),
+	}
+	if cfg.sqliteSync != "NORMAL" {
+		opts = append(opts, stack.WithSQLitePragmas("synchronous("+cfg.sqliteSync+")"))
+	}
+	traces := fmt.Sprintf("%g%% of traces recorded", 100*cfg.traceRatio)
+	label := fmt.Sprintf("embedded stack (4 services, embedded broker, SQLite synchronous=%s, %s)", cfg.sqliteSync, traces)
+	dropSchemas := func() error { return nil }
+	if cfg.postgres != "" {
+		var dsns map[string]string
+		dsns, dropSchemas, err = postgresSchemas(ctx, cfg.postgres)
+		if err != nil {
+			return nil, errors.Join(err, os.RemoveAll(dir))
+		}
+		for svc, dsn := range dsns {
+			opts = append(opts, stack.WithDatabaseURL(svc, dsn))
+		}
+		label = fmt.Sprintf("embedded stack (4 services, embedded broker, PostgreSQL, %s)", traces)
 	}
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	s, err := stack.Start(sctx, dir, opts...)
 	if err != nil {
-		return nil, errors.Join(err, os.RemoveAll(dir))
+		return nil, errors.Join(err, dropSchemas(), os.RemoveAll(dir))
 	}
 	return &system{
 		baseURL: s.URL(stack.Reservation),
 		metrics: func(ctx context.Context) (stack.Metrics, error) { return s.Metrics(ctx, stack.Reservation) },
 		lag:     func(ctx context.Context) (int64, error) { return total(s.ConsumerLag(ctx)) },
+		consumers: func(ctx context.Context) (map[string]stack.Metrics, error) {
+			out := map[string]stack.Metrics{}
+			for svc := range stack.ConsumerGroups {
+				m, err := s.Metrics(ctx, svc)
+				if err != nil {
+					return nil, err
+				}
+				out[svc] = m
+			}
+			return out, nil
+		},
 		close: func() error {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
-			return errors.Join(s.Close(cctx), s.Err(), os.RemoveAll(dir))
+			return errors.Join(s.Close(cctx), s.Err(), dropSchemas(), os.RemoveAll(dir))
 		},
-		label: fmt.Sprintf("embedded stack (4 services, embedded broker, SQLite synchronous=%s)", cfg.sqliteSync),
+		label: label,
 	}, nil
+}
+
+// postgresSchemas creates one schema per service on the PostgreSQL at
+// dsn and returns each service's DSN (search_path set to its schema) and
+// the function that drops them.
+func postgresSchemas(ctx context.Context, dsn string) (map[string]string, func() error, error) {
+	db, err := sqldb.Open(ctx, dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-postgres: %w", err)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("-postgres: %w", err), db.Close())
+	}
+	prefix := "loadgen_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	dsns := map[string]string{}
+	var made []string
+	drop := func() error {
+		var errs []error
+		for _, schema := range made {
+			if _, err := db.ExecContext(context.WithoutCancel(ctx), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+				errs = append(errs, fmt.Errorf("drop schema %s: %w", schema, err))
+			}
+		}
+		return errors.Join(append(errs, db.Close())...)
+	}
+	for _, svc := range stack.Services {
+		schema := prefix + "_" + svc
+		if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+			return nil, nil, errors.Join(fmt.Errorf("-postgres: create schema %s: %w", schema, err), drop())
+		}
+		made = append(made, schema)
+		su := *u
+		q := su.Query()
+		q.Set("search_path", schema)
+		su.RawQuery = q.Encode()
+		dsns[svc] = su.String()
+	}
+	return dsns, drop, nil
 }
 
 func total(lags map[string]int64, err error) (int64, error) {
@@ -221,6 +313,10 @@ func total(lags map[string]int64, err error) (int64, error) {
 func measure(ctx context.Context, cfg config, sys *system) (*report, error) {
 	rep := &report{cfg: cfg, system: sys.label, status: map[int]int{}}
 	before, berr := sys.metrics(ctx)
+	var consBefore map[string]stack.Metrics
+	if sys.consumers != nil {
+		consBefore, _ = sys.consumers(ctx)
+	}
 
 	transport := &http.Transport{MaxIdleConns: cfg.concurrency, MaxIdleConnsPerHost: cfg.concurrency, IdleConnTimeout: time.Minute}
 	defer transport.CloseIdleConnections()
@@ -257,6 +353,7 @@ func measure(ctx context.Context, cfg config, sys *system) (*report, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	cpu0 := cpuTime()
 	start := time.Now()
 	for range cfg.concurrency {
 		wg.Go(func() {
@@ -298,6 +395,9 @@ func measure(ctx context.Context, cfg config, sys *system) (*report, error) {
 	}
 	wg.Wait()
 	rep.elapsed = time.Since(start)
+	if cfg.embedded {
+		rep.cpu = cpuTime() - cpu0
+	}
 	if len(rep.latencies) == 0 {
 		return nil, fmt.Errorf("no request was answered: %v", rep.firstErr)
 	}
@@ -311,6 +411,19 @@ func measure(ctx context.Context, cfg config, sys *system) (*report, error) {
 			rep.lagErr = err
 		} else {
 			rep.drained = time.Since(drainStart)
+		}
+	}
+	if consBefore != nil && rep.lagErr == nil {
+		if consAfter, err := sys.consumers(ctx); err == nil {
+			rep.consumed = map[string]float64{}
+			for svc, m := range consAfter {
+				c1, _ := m.Value("keiyaku_events_consumed_total")
+				c0, _ := consBefore[svc].Value("keiyaku_events_consumed_total")
+				d1, _ := m.Value("keiyaku_events_skipped_total", "reason", "duplicate")
+				d0, _ := consBefore[svc].Value("keiyaku_events_skipped_total", "reason", "duplicate")
+				rep.consumed[svc] = c1 - c0
+				rep.duplicates += d1 - d0
+			}
 		}
 	}
 	if after, err := sys.metrics(ctx); err == nil && berr == nil {
@@ -398,6 +511,11 @@ func (r *report) write(w io.Writer) error {
 	slices.Sort(r.latencies)
 	p("latency       p50 %s  p90 %s  p99 %s  max %s", msf(pct(r.latencies, 0.50)), msf(pct(r.latencies, 0.90)),
 		msf(pct(r.latencies, 0.99)), msf(r.latencies[n-1]))
+	if r.cpu > 0 {
+		per := r.cpu / time.Duration(n)
+		p("cpu           %s per request: %.2f s user+sys of this process (the whole stack and the load) over %.2f s; %d cores at that cost: ~%.0f req/s",
+			msf(per), r.cpu.Seconds(), r.elapsed.Seconds(), runtime.NumCPU(), float64(runtime.NumCPU())*float64(time.Second)/float64(per))
+	}
 	if r.outboxLagOK {
 		p50, _ := r.outboxLag.Quantile(0.50)
 		p99, _ := r.outboxLag.Quantile(0.99)
@@ -421,11 +539,36 @@ func (r *report) write(w io.Writer) error {
 	default:
 		p("consumer lag  not measured (give -brokers)")
 	}
+	if r.consumed != nil && r.outboxLagOK {
+		// Every event the outbox sent (one per reservation, including
+		// those whose request the end of the run cut off) must be
+		// handled by each consumer exactly once.
+		created := int(r.outboxLag.Count)
+		var parts []string
+		lost, twice := 0, 0
+		for _, svc := range slices.Sorted(maps.Keys(r.consumed)) {
+			n := int(r.consumed[svc])
+			parts = append(parts, fmt.Sprintf("%s %d", svc, n))
+			lost += max(created-n, 0)
+			twice += max(n-created, 0)
+		}
+		p("events        %d sent by the outbox; handled by %s; %d lost, %d handled twice (%.0f redeliveries skipped as duplicates)",
+			created, strings.Join(parts, ", "), lost, twice, r.duplicates)
+	}
 	if r.lagErr != nil && len(r.lagSamples) > 0 {
 		p("              (some samples failed: %v)", r.lagErr)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// cpuTime returns the user and system CPU time this process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // pct returns the q quantile of sorted (nearest rank).

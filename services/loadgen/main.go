@@ -17,10 +17,14 @@
 //
 // -embedded starts the whole system in this process first (the stack of
 // `make demo`: embedded broker, four services on loopback, SQLite files in
-// a temporary folder, removed at the end); -sqlite-sync NORMAL opens those
-// SQLite files with PRAGMA synchronous=NORMAL (commits are not fsynced,
-// which in WAL mode is still safe against corruption but can lose the
-// last commits on power loss). Without -embedded, -target names a running
+// a temporary folder, removed at the end) on SQLite's synchronous=NORMAL,
+// the default of runtime/sqldb (commits are not fsynced, which in WAL mode
+// is safe against corruption and process crashes but can lose the last
+// commits on power loss); -sqlite-sync FULL fsyncs every commit;
+// -postgres postgres://… puts the four databases on PostgreSQL instead,
+// one schema each; -trace-ratio sets the share of traces the services
+// record (0.1 by default, parent-based, as a production deployment would
+// sample; 1 records every span). Without -embedded, -target names a running
 // reservation service and -brokers, optionally, its Kafka for the consumer
 // lag.
 //

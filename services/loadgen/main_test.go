@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,10 +14,26 @@ import (
 // room and night, so none is refused as taken), and the report carries
 // the throughput, the latency percentiles, the outbox lag and the
 // consumer lag, drained after the load.
+//
+// With KEIYAKU_TEST_POSTGRES_DSN set, the same run goes against
+// PostgreSQL (-postgres), whose schemas are dropped at the end.
 func TestEmbeddedRun(t *testing.T) {
 	t.Parallel()
+	runs := map[string][]string{"sqlite": {"-sqlite-sync", "full"}}
+	if dsn := os.Getenv("KEIYAKU_TEST_POSTGRES_DSN"); dsn != "" {
+		runs["postgres"] = []string{"-postgres", dsn}
+	}
+	for name, extra := range runs {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testEmbeddedRun(t, extra)
+		})
+	}
+}
+
+func testEmbeddedRun(t *testing.T, extra []string) {
 	var out, errs bytes.Buffer
-	code := run(t.Context(), []string{"-embedded", "-duration", "1s", "-concurrency", "4", "-sqlite-sync", "normal"}, &out, &errs)
+	code := run(t.Context(), append([]string{"-embedded", "-duration", "1s", "-concurrency", "4"}, extra...), &out, &errs)
 	if code != 0 {
 		t.Fatalf("run = %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errs.String())
 	}
@@ -28,7 +45,7 @@ func TestEmbeddedRun(t *testing.T) {
 	if n, _ := strconv.Atoi(m[1]); n == 0 || m[1] != m[2] {
 		t.Errorf("requests %s, of which 201: %s; want all of at least one", m[1], m[2])
 	}
-	for _, want := range []string{"throughput ", "latency       p50 ", "outbox lag    p50 ≤ ", "consumer lag  p50 ", "drained "} {
+	for _, want := range []string{"throughput ", "latency       p50 ", "outbox lag    p50 ≤ ", "consumer lag  p50 ", "drained ", "; 0 lost, 0 handled twice"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("report lacks %q:\n%s", want, got)
 		}
@@ -51,6 +68,9 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-embedded", "-sqlite-sync", "OFF"}, "-sqlite-sync"},
 		{[]string{"-embedded", "-start", "tomorrow"}, "-start"},
 		{[]string{"-embedded", "-brokers", "x:1"}, "-brokers"},
+		{[]string{"-embedded", "-postgres", "data.db"}, "-postgres"},
+		{[]string{"-embedded", "-trace-ratio", "2"}, "-trace-ratio"},
+		{[]string{"-target", "http://x:1", "-postgres", "postgres://x/y"}, "-postgres"},
 		{[]string{"-embedded", "extra"}, "unexpected arguments"},
 	}
 	for _, tc := range tests {

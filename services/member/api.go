@@ -32,7 +32,7 @@ func (a *api) GetMember(ctx context.Context, req memberv1.GetMemberRequestObject
 		email, status, tier string
 		since               sql.NullString
 	)
-	err := a.db.QueryRowContext(ctx, a.db.Rebind(
+	err := a.db.Reader().QueryRowContext(ctx, a.db.Rebind(
 		`SELECT name, email, status, tier, member_since FROM members WHERE id = ?`), id).
 		Scan(&m.Name, &email, &status, &tier, &since)
 	if errors.Is(err, sql.ErrNoRows) {

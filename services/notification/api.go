@@ -31,7 +31,7 @@ func (a *api) ListNotifications(ctx context.Context, req notificationv1.ListNoti
 		limit = *req.Params.Limit // 1..100, checked against the contract
 	}
 	member := req.Params.MemberId.String()
-	rows, err := a.db.QueryContext(ctx, a.db.Rebind(`
+	rows, err := a.db.Reader().QueryContext(ctx, a.db.Rebind(`
 SELECT id, reservation_id, kind, channel, subject, sent_at, event_id FROM notifications
 WHERE member_id = ? ORDER BY sent_at DESC, event_id DESC LIMIT ?`), member, limit)
 	if err != nil {

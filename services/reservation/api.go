@@ -75,7 +75,7 @@ func (a *api) CreateReservation(ctx context.Context, req reservationv1.CreateRes
 	id := reservationID(req.Params.IdempotencyKey, body)
 	// The key was used before, its record expired, and the request is
 	// the same: answer the reservation it made.
-	if r, ok, err := a.get(ctx, a.db, id.String()); err != nil {
+	if r, ok, err := a.get(ctx, a.db.Reader(), id.String()); err != nil {
 		return nil, err
 	} else if ok {
 		return created(r)
@@ -133,7 +133,7 @@ func (a *api) CreateReservation(ctx context.Context, req reservationv1.CreateRes
 
 // GetReservation answers the reservation, or 404.
 func (a *api) GetReservation(ctx context.Context, req reservationv1.GetReservationRequestObject) (reservationv1.GetReservationResponseObject, error) {
-	r, ok, err := a.get(ctx, a.db, req.ReservationId.String())
+	r, ok, err := a.get(ctx, a.db.Reader(), req.ReservationId.String())
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ var _ roomv1.StrictServerInterface = (*api)(nil)
 // GetRoom answers the room, or 404.
 func (a *api) GetRoom(ctx context.Context, req roomv1.GetRoomRequestObject) (roomv1.GetRoomResponseObject, error) {
 	id := req.RoomId.String()
-	r, ok, err := a.store.room(ctx, a.store.db, id, false)
+	r, ok, err := a.store.room(ctx, a.store.db.Reader(), id, false)
 	if err != nil {
 		return nil, err
 	}
@@ -49,12 +49,12 @@ func (a *api) GetRoomAvailability(ctx context.Context, req roomv1.GetRoomAvailab
 		return nil, problem.BadRequest("checkOut must be after checkIn",
 			problem.FieldError{Field: "query.checkOut", Reason: "must be after checkIn"})
 	}
-	if _, ok, err := a.store.room(ctx, a.store.db, id, false); err != nil {
+	if _, ok, err := a.store.room(ctx, a.store.db.Reader(), id, false); err != nil {
 		return nil, err
 	} else if !ok {
 		return nil, roomNotFound(id)
 	}
-	n, err := a.store.overlapping(ctx, a.store.db, id, day(in), day(out), millis(a.store.now()), "")
+	n, err := a.store.overlapping(ctx, a.store.db.Reader(), id, day(in), day(out), millis(a.store.now()), "")
 	if err != nil {
 		return nil, err
 	}

@@ -106,6 +106,7 @@ type config struct {
 	brokerAddr  string
 	external    map[string]bool
 	reservation []reservation.Option
+	sampler     [2]string // OTEL_TRACES_SAMPLER and _ARG of every service
 	errs        []error
 }
 
@@ -136,6 +137,15 @@ func WithSpanProcessor(p sdktrace.SpanProcessor) Option {
 	}
 }
 
+// WithTraceSampler sets the trace sampler of every service, as
+// OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG would (see
+// runtime/telemetry), e.g. ("parentbased_traceidratio", "0.1") to record
+// one trace in ten; overriding the default of recording every span
+// (parentbased_always_on). A bad name or argument fails [Start].
+func WithTraceSampler(name, arg string) Option {
+	return func(c *config) { c.sampler = [2]string{name, arg} }
+}
+
 // WithDatabaseURL sets the database of service (a postgres:// URL or a
 // SQLite file), overriding the default SQLite file <dir>/<service>.db.
 func WithDatabaseURL(service, dsn string) Option {
@@ -153,9 +163,9 @@ func WithDatabaseURL(service, dsn string) Option {
 }
 
 // WithSQLitePragmas adds _pragma parameters to the default SQLite
-// databases, e.g. "synchronous(NORMAL)" (see runtime/sqldb.Open). By
-// default the settings of runtime/sqldb are kept (synchronous FULL in WAL
-// mode: every commit is fsynced).
+// databases, e.g. "synchronous(FULL)" (see runtime/sqldb.Open). By
+// default the settings of runtime/sqldb are kept (synchronous NORMAL in
+// WAL mode: commits are not fsynced one by one).
 func WithSQLitePragmas(pragmas ...string) Option {
 	return func(c *config) {
 		for _, p := range pragmas {
@@ -358,7 +368,8 @@ func (s *Stack) start(ctx context.Context) error {
 			topts = append(topts, telemetry.WithSpanProcessor(s.cfg.spans))
 		}
 		logger := s.cfg.logger.With(slog.String("service", name))
-		tel, shutdown, err := app.SetupTelemetry(ctx, telemetry.Config{ServiceName: name}, logger, topts...)
+		tcfg := telemetry.Config{ServiceName: name, Sampler: s.cfg.sampler[0], SamplerArg: s.cfg.sampler[1]}
+		tel, shutdown, err := app.SetupTelemetry(ctx, tcfg, logger, topts...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}

@@ -3,6 +3,7 @@ package breaking
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,8 +11,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing/fstest"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
@@ -158,12 +161,9 @@ func Ignored(ignores []config.Ignore, findings []report.Finding) []report.Findin
 // the files: an .avsc is Avro (checked in avroMode, FULL_TRANSITIVE when
 // empty), a document with an "asyncapi" key is AsyncAPI, one with
 // "openapi" is OpenAPI. Each file may $ref files below its own folder.
+// The two files are loaded at once.
 func Files(ctx context.Context, oldFile, newFile, avroMode string) ([]report.Finding, error) {
-	of, err := formatOf(oldFile)
-	if err != nil {
-		return nil, err
-	}
-	nf, err := formatOf(newFile)
+	of, nf, err := both(oldFile, newFile, formatOf)
 	if err != nil {
 		return nil, err
 	}
@@ -178,39 +178,26 @@ func Files(ctx context.Context, oldFile, newFile, avroMode string) ([]report.Fin
 		}
 		return avroFiles(ctx, mode, oldFile, newFile)
 	case report.FormatAsyncAPI:
-		b, err := asyncapi.LoadFS(ctx, os.DirFS(filepath.Dir(oldFile)), filepath.Base(oldFile))
-		if err != nil {
-			return nil, err
-		}
-		c, err := asyncapi.LoadFS(ctx, os.DirFS(filepath.Dir(newFile)), filepath.Base(newFile))
+		b, c, err := both(oldFile, newFile, func(f string) (*asyncapi.Document, error) {
+			return asyncapi.LoadFS(ctx, os.DirFS(filepath.Dir(f)), filepath.Base(f))
+		})
 		if err != nil {
 			return nil, err
 		}
 		return compareDocs(b, c), nil
 	}
-	load := func(file string) (*openapi.Loader, string, error) {
-		l, err := openapi.NewLoader(filepath.Dir(file))
-		return l, filepath.Base(file), err
-	}
-	ol, oname, err := load(oldFile)
+	b, c, err := both(oldFile, newFile, func(f string) (*openapi3.T, error) {
+		l, err := openapi.NewLoader(filepath.Dir(f))
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		return l.Resolve(ctx, filepath.Base(f))
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer ol.Close()
-	nl, nname, err := load(newFile)
-	if err != nil {
-		return nil, err
-	}
-	defer nl.Close()
-	b, err := ol.Resolve(ctx, oname)
-	if err != nil {
-		return nil, err
-	}
-	c, err := nl.Resolve(ctx, nname)
-	if err != nil {
-		return nil, err
-	}
-	return OpenAPI(oname, b, nname, c, func(isBase bool, name string) ([]byte, error) {
+	return OpenAPI(filepath.Base(oldFile), b, filepath.Base(newFile), c, func(isBase bool, name string) ([]byte, error) {
 		dir := filepath.Dir(newFile)
 		if isBase {
 			dir = filepath.Dir(oldFile)
@@ -224,6 +211,24 @@ func Files(ctx context.Context, oldFile, newFile, avroMode string) ([]report.Fin
 	})
 }
 
+// both runs load on the old and the new file at once — the two documents
+// are independent, and loading a large one is seconds of CPU — and
+// returns both results, or the old file's error before the new one's.
+func both[T any](oldFile, newFile string, load func(string) (T, error)) (T, T, error) {
+	var (
+		o    T
+		oErr error
+		wg   sync.WaitGroup
+	)
+	wg.Go(func() { o, oErr = load(oldFile) })
+	n, nErr := load(newFile)
+	wg.Wait()
+	if oErr != nil {
+		return o, n, oErr
+	}
+	return o, n, nErr
+}
+
 // formatOf tells the contract format of a file from its name and top
 // level.
 func formatOf(file string) (string, error) {
@@ -234,14 +239,27 @@ func formatOf(file string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", file, err)
 	}
-	var top map[string]any
-	if err := yaml.Unmarshal(data, &top); err != nil {
-		return "", &diag.Error{File: file, Msg: "neither an .avsc nor a YAML/JSON document: " + err.Error()}
+	// Which top-level keys have a value. A JSON document (large ones
+	// usually are) is read without building a tree of it.
+	top := map[string]bool{}
+	var js map[string]json.RawMessage
+	if json.Unmarshal(data, &js) == nil {
+		for k, v := range js {
+			top[k] = string(v) != "null"
+		}
+	} else {
+		var y map[string]any
+		if err := yaml.Unmarshal(data, &y); err != nil {
+			return "", &diag.Error{File: file, Msg: "neither an .avsc nor a YAML/JSON document: " + err.Error()}
+		}
+		for k, v := range y {
+			top[k] = v != nil
+		}
 	}
 	switch {
-	case top["asyncapi"] != nil:
+	case top["asyncapi"]:
 		return report.FormatAsyncAPI, nil
-	case top["openapi"] != nil:
+	case top["openapi"]:
 		return report.FormatOpenAPI, nil
 	}
 	return "", &diag.Error{File: file, Line: 1, Column: 1, Msg: "not a contract: no openapi or asyncapi key, and not an .avsc file"}
