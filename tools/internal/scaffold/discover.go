@@ -111,9 +111,11 @@ func sniff(fsys fs.FS, p string) (Kind, error) {
 
 // Config returns the keiyaku.yaml of a repository whose contracts are
 // found: one module per folder, each with a comment naming its files.
-// Keiyaku reads a module's openapi.yaml, asyncapi.yaml and avro/*.avsc; a
-// file under another name is named in a comment that says so, and the file
-// is left where it is.
+// Files keep their names: a folder's one OpenAPI (AsyncAPI) document under
+// a name other than the defaults (openapi.yaml/.yml/.json) is named with
+// openapi: (asyncapi:); where a folder holds several, generate reads the
+// default one and a comment says so; an Avro schema outside an avro/
+// folder is read only through a payload $ref, and a comment says so too.
 func Config(found []Found) []byte {
 	var b strings.Builder
 	b.WriteString("# keiyaku.yaml: written by keiyaku init from the contracts found in this\n")
@@ -131,19 +133,41 @@ func Config(found []Found) []byte {
 	slices.Sort(mods)
 	for _, m := range mods {
 		fmt.Fprintf(&b, "  - path: %s\n", m)
+		count := map[Kind]int{}
+		for _, f := range byModule[m] {
+			count[f.Kind]++
+		}
+		var keys []string
 		for _, f := range byModule[m] {
 			rel := strings.TrimPrefix(f.Path, m+"/")
 			note := ""
 			switch {
-			case f.Kind == OpenAPI && rel != "openapi.yaml":
-				note = "; keiyaku reads openapi.yaml of the folder"
-			case f.Kind == AsyncAPI && rel != "asyncapi.yaml":
-				note = "; keiyaku reads asyncapi.yaml of the folder"
+			case f.Kind == OpenAPI && !isDefault(rel, "openapi"):
+				if count[OpenAPI] == 1 {
+					keys = append(keys, "openapi: "+rel)
+				} else {
+					note = "; generate reads the folder's openapi.yaml, or name one with openapi:"
+				}
+			case f.Kind == AsyncAPI && !isDefault(rel, "asyncapi"):
+				if count[AsyncAPI] == 1 {
+					keys = append(keys, "asyncapi: "+rel)
+				} else {
+					note = "; generate reads the folder's asyncapi.yaml, or name one with asyncapi:"
+				}
 			case f.Kind == Avro && !strings.HasPrefix(rel, "avro/"):
-				note = "; keiyaku reads avro/*.avsc of the folder"
+				note = "; read only through a payload $ref: standalone schemas belong in avro/"
 			}
 			fmt.Fprintf(&b, "    # %s (%s%s)\n", rel, f.Kind, note)
 		}
+		for _, k := range keys {
+			fmt.Fprintf(&b, "    %s\n", k)
+		}
 	}
 	return []byte(b.String())
+}
+
+// isDefault reports whether rel is one of the default names of a module's
+// document of that stem: stem.yaml, stem.yml or stem.json.
+func isDefault(rel, stem string) bool {
+	return rel == stem+".yaml" || rel == stem+".yml" || rel == stem+".json"
 }

@@ -36,7 +36,7 @@ func TestDiscover(t *testing.T) {
 		t.Errorf("Discover = %q, want %q", got, want)
 	}
 	cfg := string(scaffold.Config(found))
-	for _, s := range []string{"  - path: .\n    # spec.json (OpenAPI; keiyaku reads openapi.yaml of the folder)\n", "  - path: schemas\n    # B.avsc (Avro; keiyaku reads avro/*.avsc of the folder)\n"} {
+	for _, s := range []string{"  - path: .\n    # spec.json (OpenAPI)\n    openapi: spec.json\n", "  - path: schemas\n    # B.avsc (Avro; read only through a payload $ref: standalone schemas belong in avro/)\n"} {
 		if !strings.Contains(cfg, s) {
 			t.Errorf("Config lacks %q:\n%s", s, cfg)
 		}

@@ -161,7 +161,7 @@ func TestInitExistingRepository(t *testing.T) {
 		t.Error("init changed files other than keiyaku.yaml")
 	}
 	for _, s := range []string{
-		"  - path: api\n    # petstore.yaml (OpenAPI; keiyaku reads openapi.yaml of the folder)\n",
+		"  - path: api\n    # petstore.yaml (OpenAPI)\n    openapi: petstore.yaml\n",
 		"  - path: api/events\n    # asyncapi.yaml (AsyncAPI)\n    # avro/PetAdded.avsc (Avro)\n",
 	} {
 		if !strings.Contains(cfg, s) {
