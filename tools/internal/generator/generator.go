@@ -46,6 +46,9 @@ type File struct {
 	Content []byte
 	// Took is how long generating it took.
 	Took time.Duration
+	// Skipped lists what of Source the file holds no code for, and why
+	// (AsyncAPI channels and messages Keiyaku does not generate).
+	Skipped []Skipped
 }
 
 // Plan lists the files the configuration asks for, without generating
@@ -155,6 +158,7 @@ func generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 		start := time.Now()
 		var content []byte
 		var inputs []string
+		var skipped []Skipped
 		switch t.kind {
 		case kindOpenAPI:
 			content, err = generateOpenAPI(ctx, loader, t)
@@ -172,7 +176,7 @@ func generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 			var doc *asyncapi.Document
 			if doc, err = asyncapi.Load(ctx, cfg.Root, t.Source); err == nil {
 				content, err = generateEvents(cfg, t.Module, doc, taken[t.Module.Path])
-				inputs = doc.Files
+				inputs, skipped = doc.Files, EventsSkipped(doc)
 			}
 		case kindClients:
 			content, err = generateClients(cfg, t.Module)
@@ -180,7 +184,7 @@ func generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, File{Path: t.Path, Source: t.Source, Inputs: inputs, Content: content, Took: time.Since(start)})
+		files = append(files, File{Path: t.Path, Source: t.Source, Inputs: inputs, Content: content, Took: time.Since(start), Skipped: skipped})
 	}
 	if err := typeCheck(files); err != nil {
 		return nil, err

@@ -101,6 +101,15 @@ func run(ctx context.Context, out io.Writer, configFile string, f *flags) (retEr
 	if err != nil {
 		return err
 	}
+	// What generate leaves out is no error, but it is said: in text, and
+	// as info findings in the other formats (lint's ASYNCAPI_NOT_GENERATED).
+	for _, file := range files {
+		for _, s := range file.Skipped {
+			fmt.Fprintf(w, "%-9s %s:%d:%d: %s: %s\n", "skipped", s.File, s.Line, s.Column, s.What, s.Why)
+			findings = append(findings, report.Finding{Rule: "ASYNCAPI_NOT_GENERATED", Severity: report.Info, Format: report.FormatAsyncAPI,
+				File: s.File, Line: s.Line, Column: s.Column, Message: s.What + " not generated: " + s.Why})
+		}
+	}
 	if f.Check {
 		changes, err := generator.Check(cfg.Root, cfg.Generate.Out, files)
 		if err != nil {
