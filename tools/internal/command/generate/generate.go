@@ -105,9 +105,13 @@ func run(ctx context.Context, out io.Writer, configFile string, f *flags) (retEr
 	// as info findings in the other formats (lint's ASYNCAPI_NOT_GENERATED).
 	for _, file := range files {
 		for _, s := range file.Skipped {
-			fmt.Fprintf(w, "%-9s %s:%d:%d: %s: %s\n", "skipped", s.File, s.Line, s.Column, s.What, s.Why)
+			why := s.Why
+			if !strings.Contains(why, s.What) {
+				why = s.What + ": " + why
+			}
+			fmt.Fprintf(w, "%-9s %s:%d:%d: %s\n", "skipped", s.File, s.Line, s.Column, why)
 			findings = append(findings, report.Finding{Rule: "ASYNCAPI_NOT_GENERATED", Severity: report.Info, Format: report.FormatAsyncAPI,
-				File: s.File, Line: s.Line, Column: s.Column, Message: s.What + " not generated: " + s.Why})
+				File: s.File, Line: s.Line, Column: s.Column, Message: "not generated: " + why})
 		}
 	}
 	if f.Check {

@@ -73,7 +73,11 @@ func run(ctx context.Context, w io.Writer, configFile string, f *flags) (retErr 
 		return &exitcode.FindingsError{N: errs, What: "lint errors"}
 	}
 	if f.Format == report.Text {
-		fmt.Fprintf(w, "%d modules, %d warnings, no errors\n", len(cfg.Modules), len(findings))
+		summary := fmt.Sprintf("%d modules, %d warnings", len(cfg.Modules), report.Count(findings, report.Warning))
+		if n := len(findings) - report.Count(findings, report.Warning); n > 0 {
+			summary += fmt.Sprintf(", %d notes", n)
+		}
+		fmt.Fprintln(w, summary+", no errors")
 	}
 	return nil
 }
