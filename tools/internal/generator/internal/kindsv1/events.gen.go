@@ -357,9 +357,10 @@ func (p *Publisher) HeaderKeyedRecord(ctx context.Context, evt *HeaderKeyed) (*k
 }
 
 // EventHandler handles the events this service receives. A method
-// returning an error is retried with backoff, then the record goes to the
-// dead-letter topic; handlers must be idempotent (an event may be delivered
-// again).
+// returning an error is retried with backoff until it succeeds, its
+// partition waiting; one returning events.Permanent(err) sends the record to
+// the consumer group's dead-letter topic. Handlers must be idempotent (an
+// event may be delivered again).
 type EventHandler interface {
 	// OnKinds handles FieldKeyed (operation onKinds): Handles a FieldKeyed.
 	OnKinds(ctx context.Context, env events.Envelope, evt *FieldKeyed) error
