@@ -47,6 +47,9 @@ const (
 	EnvKafkaGroupInstanceID   = "KAFKA_GROUP_INSTANCE_ID"
 	EnvProcessedRetention     = "PROCESSED_EVENTS_RETENTION"
 	EnvSQLiteSync             = "SQLITE_SYNC"
+	// Switches for development and contract tests.
+	EnvDemoData       = "DEMO_DATA"
+	EnvProviderStates = "PACT_PROVIDER_STATES"
 )
 
 // Defaults of [LoadEnv].
@@ -86,6 +89,8 @@ const shutdownTimeout = 10 * time.Second
 //	|                           | LISTEN_ADDR)            | address only, not on the API's        |
 //	| SQLITE_SYNC               | NORMAL                  | DatabaseURL gets                      |
 //	|                           |                         | _pragma=synchronous(FULL|EXTRA)       |
+//	| DEMO_DATA                 | false                   | DemoData                              |
+//	| PACT_PROVIDER_STATES      | false                   | ProviderStates                        |
 //	| OTEL_*                    | see runtime/telemetry   | Telemetry; OTEL_SERVICE_NAME defaults |
 //	|                           |                         | to the service name                   |
 type Env struct {
@@ -102,6 +107,14 @@ type Env struct {
 	// only); /metrics is then not served on ListenAddr. Empty serves
 	// /metrics on ListenAddr, next to the API.
 	MetricsAddr string
+	// DemoData asks the service to insert its demo data (DEMO_DATA): for
+	// the demo and local development only. A service without demo data
+	// ignores it.
+	DemoData bool
+	// ProviderStates asks the service to serve the Pact state change
+	// endpoint (PACT_PROVIDER_STATES, see [ProviderStates]): for contract
+	// tests only; [Main] logs a warning when it is on.
+	ProviderStates bool
 	// Getenv is the lookup Env was read with, for a service's own
 	// variables (the reservation service's MEMBER_URL and ROOM_URL).
 	Getenv func(string) string
@@ -202,6 +215,14 @@ func LoadEnv(getenv func(string) string, name, defaultAddr string) (Env, error) 
 			env.Kafka.SchemaRegistryTLS = cfg
 		}
 	}
+	for _, b := range []struct {
+		key string
+		dst *bool
+	}{{EnvDemoData, &env.DemoData}, {EnvProviderStates, &env.ProviderStates}} {
+		if *b.dst, err = EnvBool(getenv, b.key); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	env.Kafka.ClientID = get(EnvKafkaClientID, name)
 	env.Kafka.Group.InstanceID = get(EnvKafkaGroupInstanceID, "")
 	env.Kafka.Group.SessionTimeout, env.Kafka.Group.HeartbeatInterval = DefaultSessionTimeout, DefaultHeartbeatInterval
@@ -214,8 +235,8 @@ func LoadEnv(getenv func(string) string, name, defaultAddr string) (Env, error) 
 		{EnvProcessedRetention, &env.Kafka.ProcessedRetention},
 	} {
 		if v := get(d.key, ""); v != "" {
-			if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst <= 0 {
-				errs = append(errs, fmt.Errorf("%s: %q is not a positive duration (e.g. 6s, 168h)", d.key, v))
+			if *d.dst, err = parseDuration(d.key, v); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}
@@ -223,6 +244,38 @@ func LoadEnv(getenv func(string) string, name, defaultAddr string) (Env, error) 
 		return Env{}, fmt.Errorf("configuration of %s: %w", name, err)
 	}
 	return env, nil
+}
+
+// Get returns the service's own variable key (the reservation service's
+// MEMBER_URL), trimmed, or def when it is empty.
+func (e Env) Get(key, def string) string {
+	if e.Getenv != nil {
+		if v := strings.TrimSpace(e.Getenv(key)); v != "" {
+			return v
+		}
+	}
+	return def
+}
+
+// Duration returns the service's own variable key (the room service's
+// HOLD_TTL) as a positive Go duration, def when it is empty, or an error
+// naming the variable.
+func (e Env) Duration(key string, def time.Duration) (time.Duration, error) {
+	v := e.Get(key, "")
+	if v == "" {
+		return def, nil
+	}
+	return parseDuration(key, v)
+}
+
+// parseDuration parses the value v of the variable key as a positive
+// duration.
+func parseDuration(key, v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: %q is not a positive duration (e.g. 6s, 168h)", key, v)
+	}
+	return d, nil
 }
 
 // EnvBool reads the boolean variable name through getenv (a service's own
@@ -317,6 +370,9 @@ func Main(ctx context.Context, getenv func(string) string, stderr io.Writer, p P
 
 // runService builds the service with p.Start and runs it until ctx is done.
 func runService(ctx context.Context, p Process, env Env, tel Telemetry, logger *slog.Logger) int {
+	if env.ProviderStates {
+		logger.Warn(EnvProviderStates + " is on: POST " + ProviderStatesPath + " changes data on request; for contract tests only")
+	}
 	svc, err := p.Start(ctx, env, tel)
 	if err != nil {
 		logger.Error("service failed to start", "error", err)

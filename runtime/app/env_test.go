@@ -37,6 +37,12 @@ func TestLoadEnv(t *testing.T) {
 				if e.Telemetry.ServiceName != "member" || e.LogLevel != slog.LevelInfo {
 					t.Errorf("service name %q, level %v", e.Telemetry.ServiceName, e.LogLevel)
 				}
+				if e.DemoData || e.ProviderStates {
+					t.Errorf("demo data %v, provider states %v: want both off", e.DemoData, e.ProviderStates)
+				}
+				if d, err := e.Duration("HOLD_TTL", time.Minute); d != time.Minute || err != nil {
+					t.Errorf("Duration of an unset variable: %v, %v; want the default", d, err)
+				}
 			},
 		},
 		{
@@ -46,6 +52,7 @@ func TestLoadEnv(t *testing.T) {
 				"KAFKA_BROKERS": "k1:9092, k2:9093,", "SCHEMA_REGISTRY_URL": "http://registry:8081",
 				"OTEL_SERVICE_NAME": "member-eu", "LOG_LEVEL": "debug", "MEMBER_URL": "http://m",
 				"KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p",
+				"DEMO_DATA": "true", "PACT_PROVIDER_STATES": "1", "HOLD_TTL": " 90s ", "BAD_TTL": "-1s",
 			},
 			check: func(t *testing.T, e app.Env) {
 				if e.ListenAddr != "127.0.0.1:9000" || e.DatabaseURL != "postgres://db/member" || e.DataDir != "" {
@@ -56,6 +63,21 @@ func TestLoadEnv(t *testing.T) {
 				}
 				if s := e.Kafka.Client.SASL; s == nil || s.Mechanism != "SCRAM-SHA-512" || s.User != "u" || s.Password != "p" {
 					t.Errorf("sasl %+v", s)
+				}
+				if !e.DemoData || !e.ProviderStates {
+					t.Errorf("demo data %v, provider states %v: want both on", e.DemoData, e.ProviderStates)
+				}
+				if d, err := e.Duration("HOLD_TTL", time.Minute); d != 90*time.Second || err != nil {
+					t.Errorf("Duration(HOLD_TTL=90s) = %v, %v", d, err)
+				}
+				if _, err := e.Duration("BAD_TTL", time.Minute); err == nil || !strings.Contains(err.Error(), "BAD_TTL") {
+					t.Errorf("Duration(BAD_TTL=-1s): %v, want an error naming it", err)
+				}
+				if got := e.Get("MEMBER_URL", "x"); got != "http://m" {
+					t.Errorf("Get(MEMBER_URL) = %q", got)
+				}
+				if got := e.Get("ROOM_URL", "http://r"); got != "http://r" {
+					t.Errorf("Get(ROOM_URL) = %q, want the default", got)
 				}
 				if e.Telemetry.ServiceName != "member-eu" || e.LogLevel != slog.LevelDebug || e.Getenv("MEMBER_URL") != "http://m" {
 					t.Errorf("service name %q, level %v, MEMBER_URL %q", e.Telemetry.ServiceName, e.LogLevel, e.Getenv("MEMBER_URL"))

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -94,5 +95,31 @@ func TestRun(t *testing.T) {
 				t.Errorf("Run = %v, want it to wrap %v", err, tc.wantIs)
 			}
 		})
+	}
+}
+
+// TestParts pins a built service's life: Run runs its tasks, then
+// releases what was deferred, the last added first and once only, and
+// reports a failing task and a failing release together.
+func TestParts(t *testing.T) {
+	t.Parallel()
+	var order []string
+	release := func(name string, err error) func() error {
+		return func() error { order = append(order, name); return err }
+	}
+	closeErr := errors.New("close db")
+	var p app.Parts
+	p.Defer(release("db", closeErr))
+	p.Defer(release("kafka", nil))
+	p.Go("http", func(context.Context) error { return errors.New("bind") })
+	err := p.Run(t.Context())
+	if err == nil || !errors.Is(err, closeErr) || !strings.Contains(err.Error(), "http: bind") {
+		t.Errorf("Run = %v, want the task's and the release's errors", err)
+	}
+	if err := p.Close(); !errors.Is(err, closeErr) {
+		t.Errorf("Close after Run = %v, want the same error again", err)
+	}
+	if want := []string{"kafka", "db"}; !slices.Equal(order, want) {
+		t.Errorf("released %v, want %v (last deferred first, once)", order, want)
 	}
 }

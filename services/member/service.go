@@ -11,9 +11,6 @@ import (
 	"net/http"
 	"sync"
 
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
-
 	memberv1 "github.com/keiyaku/keiyaku/gen/member/v1"
 	"github.com/keiyaku/keiyaku/runtime/app"
 	"github.com/keiyaku/keiyaku/runtime/httpserver"
@@ -76,43 +73,6 @@ type Option func(*options)
 type options struct {
 	tel  app.Telemetry
 	errs []error
-}
-
-// WithLogger sets the service's logger, overriding the default that
-// discards everything.
-func WithLogger(l *slog.Logger) Option {
-	return func(o *options) {
-		if l == nil {
-			o.errs = append(o.errs, errors.New("nil logger"))
-			return
-		}
-		o.tel.Logger = l
-	}
-}
-
-// WithTracerProvider sets where the service's spans go (HTTP requests and
-// events), overriding the default no-op provider. OpenTelemetry's global
-// provider is never used, so services sharing a process stay apart.
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return func(o *options) {
-		if tp == nil {
-			o.errs = append(o.errs, errors.New("nil tracer provider"))
-			return
-		}
-		o.tel.TracerProvider = tp
-	}
-}
-
-// WithMeterProvider sets where the service's metrics go, overriding the
-// default no-op provider.
-func WithMeterProvider(mp metric.MeterProvider) Option {
-	return func(o *options) {
-		if mp == nil {
-			o.errs = append(o.errs, errors.New("nil meter provider"))
-			return
-		}
-		o.tel.MeterProvider = mp
-	}
 }
 
 // WithTelemetry sets the logger, providers, propagator and /metrics

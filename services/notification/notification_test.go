@@ -83,7 +83,7 @@ func TestNotifications(t *testing.T) {
 			kafka := apptest.Broker(t, notificationv1.TopicPartitions)
 			logs := &syncBuffer{}
 			svc, err := New(ctx, Config{ListenAddr: "127.0.0.1:0", DatabaseURL: b.DSN(t), Kafka: kafka},
-				WithLogger(slog.New(slog.NewJSONHandler(logs, nil))), WithClock(stepClock()))
+				WithTelemetry(app.Telemetry{Logger: slog.New(slog.NewJSONHandler(logs, nil))}), WithClock(stepClock()))
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}

@@ -35,7 +35,7 @@ func TestDatabaseOutageNotifiesEveryone(t *testing.T) {
 			dsn := b.DSN(t)
 			logs := &syncBuffer{}
 			svc, err := New(ctx, Config{ListenAddr: "127.0.0.1:0", DatabaseURL: dsn, Kafka: kafka},
-				WithLogger(slog.New(slog.NewJSONHandler(logs, nil))))
+				WithTelemetry(app.Telemetry{Logger: slog.New(slog.NewJSONHandler(logs, nil))}))
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}

@@ -6,16 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"sync"
 	"time"
-
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
 
 	reservationv1 "github.com/keiyaku/keiyaku/gen/reservation/v1"
 	"github.com/keiyaku/keiyaku/runtime/app"
@@ -107,44 +103,6 @@ func WithClock(now func() time.Time) Option {
 			return
 		}
 		o.now = now
-	}
-}
-
-// WithLogger sets the service's logger, overriding the default that
-// discards everything.
-func WithLogger(l *slog.Logger) Option {
-	return func(o *options) {
-		if l == nil {
-			o.errs = append(o.errs, errors.New("nil logger"))
-			return
-		}
-		o.tel.Logger = l
-	}
-}
-
-// WithTracerProvider sets where the service's spans go (HTTP requests,
-// calls to member and room, events), overriding the default no-op
-// provider. OpenTelemetry's global provider is never used, so services
-// sharing a process stay apart.
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return func(o *options) {
-		if tp == nil {
-			o.errs = append(o.errs, errors.New("nil tracer provider"))
-			return
-		}
-		o.tel.TracerProvider = tp
-	}
-}
-
-// WithMeterProvider sets where the service's metrics go, overriding the
-// default no-op provider.
-func WithMeterProvider(mp metric.MeterProvider) Option {
-	return func(o *options) {
-		if mp == nil {
-			o.errs = append(o.errs, errors.New("nil meter provider"))
-			return
-		}
-		o.tel.MeterProvider = mp
 	}
 }
 

@@ -11,40 +11,23 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/keiyaku/keiyaku/runtime/app"
 	"github.com/keiyaku/keiyaku/services/member"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := app.Main(ctx, os.Getenv, os.Stderr, app.Process{
+	app.Serve(app.Process{
 		Name:        member.Name,
 		DefaultAddr: member.DefaultAddr,
 		Start: func(ctx context.Context, env app.Env, tel app.Telemetry) (app.Runner, error) {
-			demo, err := app.EnvBool(env.Getenv, "DEMO_DATA")
-			if err != nil {
-				return nil, err
-			}
-			states, err := app.EnvBool(env.Getenv, "PACT_PROVIDER_STATES")
-			if err != nil {
-				return nil, err
-			}
-			if states {
-				tel.Resolved().Logger.Warn("PACT_PROVIDER_STATES is on: POST /_pact/provider-states changes data on request; for contract tests only")
-			}
 			return member.New(ctx, member.Config{
 				ListenAddr:     env.ListenAddr,
 				DatabaseURL:    env.DatabaseURL,
 				Kafka:          env.Kafka,
-				DemoData:       demo,
-				ProviderStates: states,
+				DemoData:       env.DemoData,
+				ProviderStates: env.ProviderStates,
 			}, member.WithTelemetry(tel))
 		},
 	})
-	stop()
-	os.Exit(code)
 }

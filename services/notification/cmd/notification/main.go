@@ -8,17 +8,13 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/keiyaku/keiyaku/runtime/app"
 	"github.com/keiyaku/keiyaku/services/notification"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := app.Main(ctx, os.Getenv, os.Stderr, app.Process{
+	app.Serve(app.Process{
 		Name:        notification.Name,
 		DefaultAddr: notification.DefaultAddr,
 		Start: func(ctx context.Context, env app.Env, tel app.Telemetry) (app.Runner, error) {
@@ -29,6 +25,4 @@ func main() {
 			}, notification.WithTelemetry(tel))
 		},
 	})
-	stop()
-	os.Exit(code)
 }

@@ -11,17 +11,13 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/keiyaku/keiyaku/runtime/app"
 	"github.com/keiyaku/keiyaku/services/reservation"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := app.Main(ctx, os.Getenv, os.Stderr, app.Process{
+	app.Serve(app.Process{
 		Name:        reservation.Name,
 		DefaultAddr: reservation.DefaultAddr,
 		Start: func(ctx context.Context, env app.Env, tel app.Telemetry) (app.Runner, error) {
@@ -29,18 +25,9 @@ func main() {
 				ListenAddr:  env.ListenAddr,
 				DatabaseURL: env.DatabaseURL,
 				Kafka:       env.Kafka,
-				MemberURL:   getenv(env, "MEMBER_URL", "http://localhost:8081"),
-				RoomURL:     getenv(env, "ROOM_URL", "http://localhost:8082"),
+				MemberURL:   env.Get("MEMBER_URL", "http://localhost:8081"),
+				RoomURL:     env.Get("ROOM_URL", "http://localhost:8082"),
 			}, reservation.WithTelemetry(tel))
 		},
 	})
-	stop()
-	os.Exit(code)
-}
-
-func getenv(env app.Env, key, def string) string {
-	if v := env.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }

@@ -12,50 +12,27 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/keiyaku/keiyaku/runtime/app"
 	"github.com/keiyaku/keiyaku/services/room"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := app.Main(ctx, os.Getenv, os.Stderr, app.Process{
+	app.Serve(app.Process{
 		Name:        room.Name,
 		DefaultAddr: room.DefaultAddr,
 		Start: func(ctx context.Context, env app.Env, tel app.Telemetry) (app.Runner, error) {
-			opts := []room.Option{room.WithTelemetry(tel)}
-			if v := env.Getenv("HOLD_TTL"); v != "" {
-				ttl, err := time.ParseDuration(v)
-				if err != nil {
-					return nil, fmt.Errorf("HOLD_TTL: %w", err)
-				}
-				opts = append(opts, room.WithHoldTTL(ttl))
-			}
-			demo, err := app.EnvBool(env.Getenv, "DEMO_DATA")
+			ttl, err := env.Duration("HOLD_TTL", room.DefaultHoldTTL)
 			if err != nil {
 				return nil, err
-			}
-			states, err := app.EnvBool(env.Getenv, "PACT_PROVIDER_STATES")
-			if err != nil {
-				return nil, err
-			}
-			if states {
-				tel.Resolved().Logger.Warn("PACT_PROVIDER_STATES is on: POST /_pact/provider-states changes data on request; for contract tests only")
 			}
 			return room.New(ctx, room.Config{
 				ListenAddr:     env.ListenAddr,
 				DatabaseURL:    env.DatabaseURL,
 				Kafka:          env.Kafka,
-				DemoData:       demo,
-				ProviderStates: states,
-			}, opts...)
+				DemoData:       env.DemoData,
+				ProviderStates: env.ProviderStates,
+			}, room.WithTelemetry(tel), room.WithHoldTTL(ttl))
 		},
 	})
-	stop()
-	os.Exit(code)
 }
