@@ -23,9 +23,17 @@
 //
 //	return app.Run(ctx, app.Task{Name: "http", Run: srv.ListenAndServe}, app.Task{Name: "consumer", Run: cons.Run})
 //
-// A main reads its environment with [LoadEnv] and runs the service with
-// [Main]; everything else in this package takes its configuration as
-// values and never reads the environment.
+// A service's main is one call to [Serve], which reads the environment
+// with [LoadEnv], sets up telemetry, builds the service with the
+// Process's Start and runs it until SIGINT or SIGTERM ([Main] is the same
+// for tests: no signals, no exit):
+//
+//	func main() { app.Serve(app.Process{Name: "orders", DefaultAddr: ":8080", Start: start}) }
+//
+// Start returns a [Runner]: the service's own type, or the [Parts] it
+// assembled (tasks to run, what to close after them, the last first).
+// Everything else in this package takes its configuration as values and
+// never reads the environment.
 //
 // # Telemetry without globals
 //

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 
 	memberv1 "github.com/keiyaku/keiyaku/gen/member/v1"
 	"github.com/keiyaku/keiyaku/runtime/app"
@@ -90,8 +89,9 @@ type Service struct {
 	consumer *app.Consumer
 	log      *slog.Logger
 
-	closeOnce sync.Once
-	closeErr  error
+	// parts runs the server and consumer or relay, and releases the
+	// Kafka client and the database.
+	parts app.Parts
 }
 
 // New opens and migrates the database of cfg (with the demo members when
@@ -129,6 +129,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		}
 	}
 	s := &Service{db: db, log: tel.Logger}
+	s.parts.Defer(db.Close)
 	if err := s.assemble(ctx, cfg, tel); err != nil {
 		return nil, errors.Join(fmt.Errorf("member: %w", err), s.Close())
 	}
@@ -161,7 +162,10 @@ func (s *Service) assemble(ctx context.Context, cfg Config, tel app.Telemetry) e
 	if err != nil {
 		return err
 	}
+	s.parts.Defer(func() error { s.consumer.Close(); return nil })
 	memberv1.RegisterEventHandler(s.consumer.Consumer, &history{db: s.db, log: tel.Logger})
+	s.parts.Go("http", s.server.ListenAndServe)
+	s.parts.Go("consumer", s.consumer.Run)
 	return nil
 }
 
@@ -173,24 +177,8 @@ func (s *Service) Handler() http.Handler { return s.server.Handler() }
 // reservation events until ctx is done, then drains in-flight requests
 // and events, commits, and closes the service. If one part fails, the
 // other is stopped too and Run returns the error. Run may be called once.
-func (s *Service) Run(ctx context.Context) error {
-	err := app.Run(ctx,
-		app.Task{Name: "http", Run: s.server.ListenAndServe},
-		app.Task{Name: "consumer", Run: s.consumer.Run},
-	)
-	return errors.Join(err, s.Close())
-}
+func (s *Service) Run(ctx context.Context) error { return s.parts.Run(ctx) }
 
 // Close releases the Kafka client and the database. Run calls it; call it
 // only for a Service that is never run. It is idempotent.
-func (s *Service) Close() error {
-	s.closeOnce.Do(func() {
-		if s.consumer != nil {
-			s.consumer.Close()
-		}
-		if err := s.db.Close(); err != nil {
-			s.closeErr = fmt.Errorf("member: close database: %w", err)
-		}
-	})
-	return s.closeErr
-}
+func (s *Service) Close() error { return s.parts.Close() }

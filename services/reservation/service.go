@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sync"
 	"time"
 
 	reservationv1 "github.com/keiyaku/keiyaku/gen/reservation/v1"
@@ -123,8 +122,9 @@ type Service struct {
 	relay    *outbox.Relay
 	outbox   *outbox.Store
 
-	closeOnce sync.Once
-	closeErr  error
+	// parts runs the server and consumer or relay, and releases the
+	// Kafka client and the database.
+	parts app.Parts
 }
 
 // New opens and migrates the database of cfg (with the outbox and
@@ -158,6 +158,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		return nil, fmt.Errorf("reservation: %w", err)
 	}
 	s := &Service{db: db}
+	s.parts.Defer(db.Close)
 	if err := s.assemble(ctx, cfg, tel, o); err != nil {
 		return nil, errors.Join(fmt.Errorf("reservation: %w", err), s.Close())
 	}
@@ -182,6 +183,7 @@ func (s *Service) assemble(ctx context.Context, cfg Config, tel app.Telemetry, o
 	if s.producer, err = app.NewProducer(cfg.Kafka, Source, tel); err != nil {
 		return err
 	}
+	s.parts.Defer(func() error { s.producer.Close(); return nil })
 	if s.outbox, s.relay, err = app.NewOutbox(ctx, s.db, s.producer, tel, o.relayOpts...); err != nil {
 		return err
 	}
@@ -212,7 +214,12 @@ func (s *Service) assemble(ctx context.Context, cfg Config, tel app.Telemetry, o
 	s.server, err = app.NewHTTPServer(ctx, app.HTTPConfig{
 		Name: Name, Addr: cfg.ListenAddr, Listener: cfg.Listener, Spec: spec, API: handler, DB: s.db, Idempotent: true,
 	}, tel)
-	return err
+	if err != nil {
+		return err
+	}
+	s.parts.Go("http", s.server.ListenAndServe)
+	s.parts.Go("outbox relay", s.relay.Run)
+	return nil
 }
 
 // Handler returns the whole HTTP handler the service serves (health
@@ -226,24 +233,8 @@ func (s *Service) Handler() http.Handler { return s.server.Handler() }
 // (events not yet published stay in the outbox for the next run) and
 // closes the service. If one part fails, the other is stopped too and Run
 // returns the error. Run may be called once.
-func (s *Service) Run(ctx context.Context) error {
-	err := app.Run(ctx,
-		app.Task{Name: "http", Run: s.server.ListenAndServe},
-		app.Task{Name: "outbox relay", Run: s.relay.Run},
-	)
-	return errors.Join(err, s.Close())
-}
+func (s *Service) Run(ctx context.Context) error { return s.parts.Run(ctx) }
 
 // Close releases the Kafka client and the database. Run calls it; call it
 // only for a Service that is never run. It is idempotent.
-func (s *Service) Close() error {
-	s.closeOnce.Do(func() {
-		if s.producer != nil {
-			s.producer.Close()
-		}
-		if err := s.db.Close(); err != nil {
-			s.closeErr = fmt.Errorf("reservation: close database: %w", err)
-		}
-	})
-	return s.closeErr
-}
+func (s *Service) Close() error { return s.parts.Close() }

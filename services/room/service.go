@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	roomv1 "github.com/keiyaku/keiyaku/gen/room/v1"
@@ -121,8 +120,9 @@ type Service struct {
 	server   *httpserver.Server
 	consumer *app.Consumer
 
-	closeOnce sync.Once
-	closeErr  error
+	// parts runs the server and consumer or relay, and releases the
+	// Kafka client and the database.
+	parts app.Parts
 }
 
 // New opens and migrates the database of cfg (with the demo rooms when
@@ -160,6 +160,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		}
 	}
 	s := &Service{db: db}
+	s.parts.Defer(db.Close)
 	st := &store{db: db, now: o.now}
 	if err := s.assemble(ctx, cfg, tel, st, o.holdTTL); err != nil {
 		return nil, errors.Join(fmt.Errorf("room: %w", err), s.Close())
@@ -193,7 +194,10 @@ func (s *Service) assemble(ctx context.Context, cfg Config, tel app.Telemetry, s
 	if err != nil {
 		return err
 	}
+	s.parts.Defer(func() error { s.consumer.Close(); return nil })
 	roomv1.RegisterEventHandler(s.consumer.Consumer, &bookings{store: st, log: tel.Logger})
+	s.parts.Go("http", s.server.ListenAndServe)
+	s.parts.Go("consumer", s.consumer.Run)
 	return nil
 }
 
@@ -206,24 +210,8 @@ func (s *Service) Handler() http.Handler { return s.server.Handler() }
 // reservation events until ctx is done, then drains in-flight requests
 // and events, commits, and closes the service. If one part fails, the
 // other is stopped too and Run returns the error. Run may be called once.
-func (s *Service) Run(ctx context.Context) error {
-	err := app.Run(ctx,
-		app.Task{Name: "http", Run: s.server.ListenAndServe},
-		app.Task{Name: "consumer", Run: s.consumer.Run},
-	)
-	return errors.Join(err, s.Close())
-}
+func (s *Service) Run(ctx context.Context) error { return s.parts.Run(ctx) }
 
 // Close releases the Kafka client and the database. Run calls it; call it
 // only for a Service that is never run. It is idempotent.
-func (s *Service) Close() error {
-	s.closeOnce.Do(func() {
-		if s.consumer != nil {
-			s.consumer.Close()
-		}
-		if err := s.db.Close(); err != nil {
-			s.closeErr = fmt.Errorf("room: close database: %w", err)
-		}
-	})
-	return s.closeErr
-}
+func (s *Service) Close() error { return s.parts.Close() }
