@@ -65,6 +65,7 @@ require (
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
+	github.com/keiyaku/keiyaku/runtime/telemetry/export v0.0.0-00010101000000-000000000000 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
@@ -110,4 +111,5 @@ replace (
 	github.com/keiyaku/keiyaku/runtime/outbox => ./runtime/outbox
 	github.com/keiyaku/keiyaku/runtime/sqldb => ./runtime/sqldb
 	github.com/keiyaku/keiyaku/runtime/telemetry => ./runtime/telemetry
+	github.com/keiyaku/keiyaku/runtime/telemetry/export => ./runtime/telemetry/export
 )

@@ -8,6 +8,7 @@ require (
 	github.com/keiyaku/keiyaku/runtime/outbox v0.0.0-00010101000000-000000000000
 	github.com/keiyaku/keiyaku/runtime/sqldb v0.0.0-00010101000000-000000000000
 	github.com/keiyaku/keiyaku/runtime/telemetry v0.0.0-00010101000000-000000000000
+	github.com/keiyaku/keiyaku/runtime/telemetry/export v0.0.0-00010101000000-000000000000
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kadm v1.20.0
 	github.com/twmb/franz-go/pkg/sr v1.8.0
@@ -78,3 +79,5 @@ replace github.com/keiyaku/keiyaku/runtime/sqldb => ../sqldb
 replace github.com/keiyaku/keiyaku/runtime/outbox => ../outbox
 
 replace github.com/keiyaku/keiyaku/runtime/telemetry => ../telemetry
+
+replace github.com/keiyaku/keiyaku/runtime/telemetry/export => ../telemetry/export

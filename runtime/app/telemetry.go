@@ -20,6 +20,7 @@ import (
 	"github.com/keiyaku/keiyaku/runtime/events"
 	"github.com/keiyaku/keiyaku/runtime/resilience"
 	"github.com/keiyaku/keiyaku/runtime/telemetry"
+	"github.com/keiyaku/keiyaku/runtime/telemetry/export"
 )
 
 // Telemetry is how one service reports: its logger, tracer and meter
@@ -118,14 +119,15 @@ func (t Telemetry) ClientOptions() []resilience.Option {
 }
 
 // SetupTelemetry sets up OpenTelemetry for one service with
-// telemetry.Setup and returns its Telemetry, logging to logger, and the
+// export.Setup (telemetry.Setup with the OTLP/HTTP and Prometheus
+// exporters) and returns its Telemetry, logging to logger, and the
 // function that flushes and stops it (call it before exit). OpenTelemetry's
 // globals are left alone unless opts hold telemetry.WithGlobal(true), so
 // several services can be set up in one process. cfg is validated by
 // telemetry.Setup; set cfg.ServiceName to tell services apart.
 func SetupTelemetry(ctx context.Context, cfg telemetry.Config, logger *slog.Logger, opts ...telemetry.Option) (Telemetry, func(context.Context) error, error) {
 	all := append([]telemetry.Option{telemetry.WithGlobal(false), telemetry.WithLogger(logger)}, opts...)
-	tel, err := telemetry.Setup(ctx, cfg, all...)
+	tel, err := export.Setup(ctx, cfg, logger, all...)
 	if err != nil {
 		return Telemetry{}, nil, fmt.Errorf("setup telemetry: %w", err)
 	}

@@ -10,10 +10,9 @@
 //     and telemetry.sdk.*;
 //   - a tracer provider with the configured sampler. Spans are always
 //     created, so trace ids flow into logs and downstream calls; they are
-//     exported in batches over OTLP/HTTP only when an endpoint is set;
-//   - a meter provider read by the Prometheus exporter, on a registry of its
-//     own (never the global default registry), with the Go runtime and
-//     process collectors; [Telemetry.MetricsHandler] serves it (mount it at
+//     exported in batches only when an endpoint is set;
+//   - a meter provider, with the reader given by [WithMetricReader];
+//     [Telemetry.MetricsHandler] serves its scrape endpoint (mount it at
 //     /metrics);
 //   - the propagator: W3C trace context (traceparent, tracestate) and W3C
 //     baggage by default;
@@ -21,6 +20,18 @@
 // and installs the three as OpenTelemetry's globals (unless
 // [WithGlobal](false)). [Telemetry.Shutdown] flushes buffered spans; call it
 // before exit.
+//
+// # Exporters
+//
+// This package depends on the OpenTelemetry API and SDK only. The
+// exporters live in the module github.com/keiyaku/keiyaku/runtime/telemetry/export,
+// as OpenTelemetry keeps its own apart, because the OTLP exporter brings
+// gRPC, grpc-gateway and protobuf and the Prometheus one client_golang:
+// export.Setup is Setup with spans sent over OTLP/HTTP to the configured
+// endpoint and metrics served to Prometheus (on a registry of its own, with
+// the Go runtime and process collectors). Setup alone, with a Config that
+// names an endpoint, is an error that says so; without a metric reader,
+// MetricsHandler answers 404.
 //
 // On top of it:
 //
@@ -77,7 +88,7 @@
 //		ctx := context.Background()
 //		logger := telemetry.NewLogger(os.Stderr, slog.LevelInfo)
 //		cfg := telemetry.ConfigFromEnv(os.Getenv)
-//		tel, err := telemetry.Setup(ctx, cfg, telemetry.WithLogger(logger))
+//		tel, err := export.Setup(ctx, cfg, logger, telemetry.WithLogger(logger))
 //		if err != nil {
 //			logger.Error("telemetry", "err", err)
 //			os.Exit(1)

@@ -11,9 +11,8 @@ import (
 	"sync"
 	"testing"
 
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/protobuf/proto"
-
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -299,100 +298,72 @@ func TestSetupResource(t *testing.T) {
 	}
 }
 
-// TestShutdownFlushesToCollector pins the OTLP/HTTP path end to end: with
-// an endpoint set, spans are batched, and Shutdown delivers them to
-// <endpoint>/v1/traces (or to the traces endpoint as it is) before it
-// returns; a second Shutdown returns the same result without sending again.
-func TestShutdownFlushesToCollector(t *testing.T) {
+// TestSetupExporterHooks pins what Setup does without the exporters of
+// runtime/telemetry/export and with ones of its own: a Config naming an
+// endpoint is an error naming the variables unless WithTraceExporter is
+// given, which then gets the traces URL and receives the spans; without a
+// metric reader MetricsHandler answers 404, with one the reader collects
+// the meter provider's measurements and MetricsHandler is its handler.
+func TestSetupExporterHooks(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name     string
-		cfg      func(base string) telemetry.Config
-		wantPath string
-	}{
-		{"base endpoint", func(base string) telemetry.Config {
-			return telemetry.Config{ServiceName: "flush", Endpoint: base + "/otlp/"}
-		}, "/otlp/v1/traces"},
-		{"traces endpoint", func(base string) telemetry.Config {
-			return telemetry.Config{ServiceName: "flush", Endpoint: base + "/ignored", TracesEndpoint: base + "/custom/spans"}
-		}, "/custom/spans"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			var mu sync.Mutex
-			var paths []string
-			var traceIDs [][]byte
-			collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				body, err := io.ReadAll(r.Body)
-				var req coltracepb.ExportTraceServiceRequest
-				if err == nil {
-					err = proto.Unmarshal(body, &req)
-				}
-				if err != nil {
-					http.Error(w, err.Error(), http.StatusBadRequest)
-					return
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				paths = append(paths, r.URL.Path)
-				for _, rs := range req.GetResourceSpans() {
-					for _, ss := range rs.GetScopeSpans() {
-						for _, s := range ss.GetSpans() {
-							traceIDs = append(traceIDs, s.GetTraceId())
-						}
-					}
-				}
-				w.Header().Set("Content-Type", "application/x-protobuf")
-			}))
-			t.Cleanup(collector.Close)
-
-			tel, err := telemetry.Setup(t.Context(), tc.cfg(collector.URL), telemetry.WithGlobal(false))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, span := tel.TracerProvider().Tracer("test").Start(t.Context(), "op")
-			span.End()
-			if err := tel.Shutdown(t.Context()); err != nil {
-				t.Fatalf("Shutdown: %v", err)
-			}
-			if err := tel.Shutdown(t.Context()); err != nil {
-				t.Fatalf("second Shutdown: %v", err)
-			}
-
-			mu.Lock()
-			defer mu.Unlock()
-			want := span.SpanContext().TraceID()
-			if len(paths) != 1 || paths[0] != tc.wantPath {
-				t.Errorf("collector got posts to %v, want one to %s", paths, tc.wantPath)
-			}
-			if len(traceIDs) != 1 || trace.TraceID(traceIDs[0]) != want {
-				t.Errorf("collector got trace ids %x, want [%x]", traceIDs, want[:])
-			}
-		})
+	cfg := telemetry.Config{ServiceName: "hooks", Endpoint: "http://collector:4318/base"}
+	_, err := telemetry.Setup(t.Context(), cfg, telemetry.WithGlobal(false))
+	if err == nil || !strings.Contains(err.Error(), telemetry.EnvEndpoint) || !strings.Contains(err.Error(), "runtime/telemetry/export") {
+		t.Fatalf("Setup with an endpoint and no exporter: %v, want an error naming %s and runtime/telemetry/export", err, telemetry.EnvEndpoint)
 	}
-}
 
-// TestShutdownReportsFailure pins that a flush that cannot finish, here
-// because the collector does not answer, makes Shutdown return the
-// context's error instead of hanging or losing the spans silently.
-func TestShutdownReportsFailure(t *testing.T) {
-	t.Parallel()
-	release := make(chan struct{})
-	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-release
-	}))
-	t.Cleanup(collector.Close) // runs after close(release): cleanups run last-in first-out
-	t.Cleanup(func() { close(release) })
+	failing := errors.New("no exporter today")
+	_, err = telemetry.Setup(t.Context(), cfg, telemetry.WithGlobal(false),
+		telemetry.WithTraceExporter(func(context.Context, string) (sdktrace.SpanExporter, error) { return nil, failing }))
+	if !errors.Is(err, failing) {
+		t.Fatalf("Setup with a failing exporter: %v, want %v", err, failing)
+	}
 
-	tel, err := telemetry.Setup(t.Context(), telemetry.Config{Endpoint: collector.URL}, telemetry.WithGlobal(false))
+	var gotURL string
+	spans := tracetest.NewInMemoryExporter()
+	reader := sdkmetric.NewManualReader()
+	tel, err := telemetry.Setup(t.Context(), cfg, telemetry.WithGlobal(false),
+		telemetry.WithTraceExporter(func(_ context.Context, url string) (sdktrace.SpanExporter, error) {
+			gotURL = url
+			return spans, nil
+		}),
+		telemetry.WithMetricReader(reader, http.NotFoundHandler()))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if gotURL != "http://collector:4318/base/v1/traces" {
+		t.Errorf("exporter URL %q, want http://collector:4318/base/v1/traces", gotURL)
+	}
 	_, span := tel.TracerProvider().Tracer("test").Start(t.Context(), "op")
 	span.End()
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	if err := tel.Shutdown(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("Shutdown(canceled) = %v, want context.Canceled", err)
+	counter, err := tel.MeterProvider().Meter("test").Int64Counter("hits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter.Add(t.Context(), 3)
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(t.Context(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	if len(rm.ScopeMetrics) != 1 || len(rm.ScopeMetrics[0].Metrics) != 1 || rm.ScopeMetrics[0].Metrics[0].Name != "hits" {
+		t.Errorf("reader collected %+v, want the hits counter", rm.ScopeMetrics)
+	}
+	// Shutdown flushes the batch, then shuts the in-memory exporter down,
+	// which empties it: look at the spans in between.
+	if err := tel.TracerProvider().(*sdktrace.TracerProvider).ForceFlush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := spans.GetSpans(); len(got) != 1 || got[0].Name != "op" {
+		t.Errorf("exporter got %d spans, want the one op span", len(got))
+	}
+	if err := tel.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	plain, _ := newTelemetry(t, telemetry.Config{ServiceName: "plain"})
+	rec := httptest.NewRecorder()
+	plain.MetricsHandler().ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "runtime/telemetry/export") {
+		t.Errorf("MetricsHandler without a reader: %d %q, want 404 naming runtime/telemetry/export", rec.Code, rec.Body.String())
 	}
 }

@@ -9,12 +9,7 @@ import (
 	"sync"
 
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	otelprometheus "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -27,9 +22,12 @@ import (
 type Option func(*options)
 
 type options struct {
-	logger     *slog.Logger
-	processors []sdktrace.SpanProcessor
-	global     bool
+	logger      *slog.Logger
+	processors  []sdktrace.SpanProcessor
+	global      bool
+	newExporter func(ctx context.Context, url string) (sdktrace.SpanExporter, error)
+	reader      sdkmetric.Reader
+	metrics     http.Handler
 }
 
 // WithLogger sends OpenTelemetry's own errors and diagnostics (a failed
@@ -38,6 +36,27 @@ type options struct {
 // WithGlobal(true). Default: OpenTelemetry's handler is left as it is.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.logger = l }
+}
+
+// WithTraceExporter sets how Setup builds the exporter of the OTLP traces
+// URL that its Config names (Endpoint or TracesEndpoint): newExporter gets
+// that URL, and Setup exports the spans in batches through the result.
+// Package runtime/telemetry/export supplies the OTLP/HTTP exporter; it is
+// kept out of this package so that a service's module graph holds no
+// gRPC or protobuf unless it exports. Default: none, and a Config naming an
+// endpoint is then an error.
+func WithTraceExporter(newExporter func(ctx context.Context, url string) (sdktrace.SpanExporter, error)) Option {
+	return func(o *options) { o.newExporter = newExporter }
+}
+
+// WithMetricReader adds r as the reader of the meter provider, and makes
+// [Telemetry.MetricsHandler] serve handler (the scrape endpoint of a pull
+// reader such as Prometheus's; nil for a push reader). Package
+// runtime/telemetry/export supplies the Prometheus reader and handler.
+// Default: no reader, measurements are dropped and MetricsHandler answers
+// 404.
+func WithMetricReader(r sdkmetric.Reader, handler http.Handler) Option {
+	return func(o *options) { o.reader, o.metrics = r, handler }
 }
 
 // WithSpanProcessor adds p to the tracer provider, after the OTLP exporter
@@ -63,7 +82,7 @@ func WithGlobal(enabled bool) Option {
 }
 
 // Telemetry is the OpenTelemetry setup of one service: a tracer provider, a
-// meter provider exposed to Prometheus, and a propagator. Its methods are
+// meter provider, and a propagator. Its methods are
 // safe for concurrent use. Call Shutdown before the program exits, or
 // buffered spans are lost.
 type Telemetry struct {
@@ -81,13 +100,14 @@ type Telemetry struct {
 //   - a resource with service.name, cfg.ResourceAttributes and the
 //     telemetry.sdk.* attributes;
 //   - a tracer provider with cfg's sampler that always creates spans, so
-//     trace ids reach logs, and exports them in batches over OTLP/HTTP when
-//     cfg names an endpoint;
-//   - a meter provider read by a Prometheus exporter registered on a
-//     registry of its own (never prometheus.DefaultRegisterer), together
-//     with the Go runtime and process collectors, served by
-//     [Telemetry.MetricsHandler];
+//     trace ids reach logs, and exports them in batches through the
+//     exporter of [WithTraceExporter] when cfg names an endpoint;
+//   - a meter provider with the reader of [WithMetricReader], if any,
+//     whose scrape handler [Telemetry.MetricsHandler] serves;
 //   - the propagators of cfg (W3C trace context and baggage by default).
+//
+// runtime/telemetry/export.Setup calls Setup with the OTLP/HTTP trace
+// exporter and the Prometheus reader.
 //
 // Unless [WithGlobal](false) is given, Setup installs the providers and the
 // propagator as OpenTelemetry's globals. Setup makes no network call: an
@@ -116,7 +136,11 @@ func Setup(ctx context.Context, cfg Config, opts ...Option) (*Telemetry, error) 
 		sdktrace.WithSampler(s.sampler),
 	}
 	if s.tracesURL != "" {
-		exporter, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(s.tracesURL))
+		if o.newExporter == nil {
+			return nil, fmt.Errorf("telemetry setup: %s or %s names %s, but no trace exporter is given: "+
+				"use runtime/telemetry/export.Setup, or pass telemetry.WithTraceExporter", EnvEndpoint, EnvTracesEndpoint, s.tracesURL)
+		}
+		exporter, err := o.newExporter(ctx, s.tracesURL)
 		if err != nil {
 			return nil, fmt.Errorf("telemetry setup: otlp exporter %s: %w", s.tracesURL, err)
 		}
@@ -127,25 +151,25 @@ func Setup(ctx context.Context, cfg Config, opts ...Option) (*Telemetry, error) 
 	}
 	tp := sdktrace.NewTracerProvider(traceOpts...)
 
-	registry := prometheus.NewRegistry()
-	mp, err := meterProvider(registry, res)
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("telemetry setup: %w", err), tp.Shutdown(ctx))
+	meterOpts := []sdkmetric.Option{sdkmetric.WithResource(res)}
+	if o.reader != nil {
+		meterOpts = append(meterOpts, sdkmetric.WithReader(o.reader))
 	}
-
+	metrics := o.metrics
+	if metrics == nil {
+		metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "no metrics exporter: set up telemetry with runtime/telemetry/export", http.StatusNotFound)
+		})
+	}
 	t := &Telemetry{
 		tracerProvider: tp,
-		meterProvider:  mp,
+		meterProvider:  sdkmetric.NewMeterProvider(meterOpts...),
 		propagator:     s.propagator,
-		metrics: promhttp.HandlerFor(registry, promhttp.HandlerOpts{
-			ErrorLog:      promLogger{o.logger},
-			ErrorHandling: promhttp.ContinueOnError,
-			Registry:      registry,
-		}),
+		metrics:        metrics,
 	}
 	if o.global {
 		otel.SetTracerProvider(tp)
-		otel.SetMeterProvider(mp)
+		otel.SetMeterProvider(t.meterProvider)
 		otel.SetTextMapPropagator(s.propagator)
 		if l := o.logger; l != nil {
 			otel.SetLogger(logr.FromSlogHandler(l.Handler()))
@@ -155,22 +179,6 @@ func Setup(ctx context.Context, cfg Config, opts ...Option) (*Telemetry, error) 
 		}
 	}
 	return t, nil
-}
-
-// meterProvider builds a meter provider whose only reader is a Prometheus
-// exporter registered on registry, and adds the Go and process collectors.
-func meterProvider(registry *prometheus.Registry, res *resource.Resource) (*sdkmetric.MeterProvider, error) {
-	if err := registry.Register(collectors.NewGoCollector()); err != nil {
-		return nil, fmt.Errorf("register go collector: %w", err)
-	}
-	if err := registry.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
-		return nil, fmt.Errorf("register process collector: %w", err)
-	}
-	exporter, err := otelprometheus.New(otelprometheus.WithRegisterer(registry))
-	if err != nil {
-		return nil, fmt.Errorf("prometheus exporter: %w", err)
-	}
-	return sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(exporter)), nil
 }
 
 // Shutdown flushes the spans still buffered (to the OTLP collector and the
@@ -192,12 +200,10 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	return t.shutdownErr
 }
 
-// MetricsHandler returns the handler of the Prometheus scrape endpoint:
-// every metric of the meter provider (otelhttp's http.server.request.duration
-// as http_server_request_duration_seconds, and so on), target_info with the
-// resource attributes, and the Go runtime and process metrics, in the
-// format the scraper negotiates (text by default). It answers every path;
-// mount it at /metrics. It is the same handler on every call.
+// MetricsHandler returns the handler of the scrape endpoint given with
+// [WithMetricReader]: with runtime/telemetry/export, the Prometheus
+// endpoint. It answers every path; mount it at /metrics. Without a reader
+// it answers 404. It is the same handler on every call.
 func (t *Telemetry) MetricsHandler() http.Handler { return t.metrics }
 
 // TracerProvider returns the tracer provider, for code that starts spans of
@@ -211,13 +217,3 @@ func (t *Telemetry) MeterProvider() metric.MeterProvider { return t.meterProvide
 // Propagator returns the propagator that reads and writes trace context
 // and baggage on requests and messages (as configured by Config.Propagators).
 func (t *Telemetry) Propagator() propagation.TextMapPropagator { return t.propagator }
-
-// promLogger reports the scrape endpoint's errors to a slog.Logger, or
-// drops them without one.
-type promLogger struct{ l *slog.Logger }
-
-func (p promLogger) Println(v ...any) {
-	if p.l != nil {
-		p.l.Error("prometheus metrics handler", "err", fmt.Sprint(v...))
-	}
-}

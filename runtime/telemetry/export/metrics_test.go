@@ -1,4 +1,4 @@
-package telemetry_test
+package export_test
 
 import (
 	"net/http"
