@@ -274,4 +274,14 @@ func TestUnionBranches(t *testing.T) {
 	if _, err := c.Encode(t.Context(), nil, kindsv1.ShapedSchema, &kindsv1.Shaped{}); err == nil {
 		t.Error("a union with no branch and no null encoded")
 	}
+	// A record key holding a union is encoded the same way.
+	shaped := shapedEvent()
+	key, err := codec.RecordKey(kindsv1.ShapedSchema, shaped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromKey kindsv1.Shaped
+	if err := c.Decode(t.Context(), []byte(key), kindsv1.ShapedSchema, &fromKey); err != nil || !reflect.DeepEqual(&fromKey, shaped) {
+		t.Errorf("record key decodes to %+v, %v", fromKey, err)
+	}
 }
