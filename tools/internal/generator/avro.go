@@ -239,6 +239,13 @@ func reachable(roots ...*avroschema.Record) ([]*avroschema.Record, error) {
 // fields use and of the enums given, and returns the imports they need.
 func avroDecls(records []*avroschema.Record, enums []*avroschema.Type, taken namer) ([]byte, map[string]string, error) {
 	g := &goTypes{imports: map[string]bool{}, names: taken, unionNames: map[*avroschema.Type]string{}, unionTaken: map[string]bool{}}
+	// A sum type takes no name a record, an enum or the OpenAPI code has.
+	for n := range taken {
+		g.unionTaken[n] = true
+	}
+	for _, r := range records {
+		g.unionTaken[taken.name(r.Name)] = true
+	}
 	var body bytes.Buffer
 	seen := map[string]bool{}
 	for _, e := range enums {
@@ -265,6 +272,9 @@ func avroDecls(records []*avroschema.Record, enums []*avroschema.Type, taken nam
 		}
 	}
 	slices.SortFunc(enums, func(a, b *avroschema.Type) int { return strings.Compare(a.Name, b.Name) })
+	for _, e := range enums {
+		g.unionTaken[taken.name(e.Name)] = true
+	}
 	for _, e := range enums {
 		name := taken.name(e.Name)
 		comment(&body, "", name, e.Doc, "is the Avro enum "+e.Name+".")
