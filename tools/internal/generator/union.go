@@ -228,7 +228,7 @@ func (c *natural) sumType(u union) error {
 		if !strings.HasPrefix(typ, "*") {
 			ptr = "*" + typ
 		}
-		fmt.Fprintf(body, "\t// %s is the branch %s.\n\t%s %s\n", g.branchField(b), branchTag(b), g.branchField(b), ptr)
+		fmt.Fprintf(body, "\t// %s is the branch %s.\n\t%s %s `json:\"%s,omitempty\"`\n", g.branchField(b), branchTag(b), g.branchField(b), ptr, branchTag(b))
 	}
 	body.WriteString("}\n\n")
 	for i, b := range branches {

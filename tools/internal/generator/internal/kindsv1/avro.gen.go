@@ -124,9 +124,9 @@ var ShardKeySchema = codec.MustSchema(ShardKeySchemaJSON)
 // (none is null).
 type CircleTag struct {
 	// Long is the branch long.
-	Long *int64
+	Long *int64 `json:"long,omitempty"`
 	// String is the branch string.
-	String *string
+	String *string `json:"string,omitempty"`
 }
 
 // AsLong returns the branch long and whether it is the one set.
@@ -206,15 +206,15 @@ func (u *CircleTag) setNatural(v any) error {
 // example.kinds.v1.Circle, example.kinds.v1.Hash]: set at most one field.
 type ShapedValue struct {
 	// Int is the branch int.
-	Int *int32
+	Int *int32 `json:"int,omitempty"`
 	// String is the branch string.
-	String *string
+	String *string `json:"string,omitempty"`
 	// Colour is the branch example.kinds.v1.Colour.
-	Colour *Colour
+	Colour *Colour `json:"example.kinds.v1.Colour,omitempty"`
 	// Circle is the branch example.kinds.v1.Circle.
-	Circle *Circle
+	Circle *Circle `json:"example.kinds.v1.Circle,omitempty"`
 	// Hash is the branch example.kinds.v1.Hash.
-	Hash *[4]byte
+	Hash *[4]byte `json:"example.kinds.v1.Hash,omitempty"`
 }
 
 // AsInt returns the branch int and whether it is the one set.
@@ -359,9 +359,9 @@ func (u *ShapedValue) setNatural(v any) error {
 // (none is null).
 type ShapedMaybe struct {
 	// Boolean is the branch boolean.
-	Boolean *bool
+	Boolean *bool `json:"boolean,omitempty"`
 	// Array is the branch array.
-	Array *[]Circle
+	Array *[]Circle `json:"array,omitempty"`
 }
 
 // AsBoolean returns the branch boolean and whether it is the one set.
@@ -454,9 +454,9 @@ func (u *ShapedMaybe) setNatural(v any) error {
 // ShapedMany is the Avro union [long, map]: set at most one field.
 type ShapedMany struct {
 	// Long is the branch long.
-	Long *int64
+	Long *int64 `json:"long,omitempty"`
 	// Map is the branch map.
-	Map *map[string]ShapedMany2
+	Map *map[string]ShapedMany2 `json:"map,omitempty"`
 }
 
 // AsLong returns the branch long and whether it is the one set.
@@ -549,9 +549,9 @@ func (u *ShapedMany) setNatural(v any) error {
 // most one field (none is null).
 type ShapedMany2 struct {
 	// Circle is the branch example.kinds.v1.Circle.
-	Circle *Circle
+	Circle *Circle `json:"example.kinds.v1.Circle,omitempty"`
 	// Bytes is the branch bytes.
-	Bytes *[]byte
+	Bytes *[]byte `json:"bytes,omitempty"`
 }
 
 // AsCircle returns the branch example.kinds.v1.Circle and whether it is the one set.
