@@ -147,10 +147,40 @@ func (r *resolver) decoder(ctx context.Context, key uint64, reader *Schema, get 
 	return rs, err
 }
 
+// Unioned is implemented by generated records that hold a general Avro
+// union (more than one non-null branch), directly or in a nested type.
+// twmb/avro cannot fill a Go sum type, so such a record is encoded from and
+// decoded into twmb/avro's natural form: map[string]any for a record, []any
+// for an array, and a union as {"branch name": value} (avro.TaggedUnions).
+type Unioned interface {
+	// AvroNatural returns the record in the natural form.
+	AvroNatural() (map[string]any, error)
+	// SetAvroNatural fills the record from the natural form.
+	SetAvroNatural(v any) error
+}
+
+// encodable is what twmb/avro encodes for v: its natural form when v is
+// [Unioned], else v.
+func encodable(v any) (any, error) {
+	if u, ok := v.(Unioned); ok {
+		return u.AvroNatural()
+	}
+	return v, nil
+}
+
 // decodeBody decodes payload with dec into out and requires that it consumes
 // payload exactly.
 func decodeBody(dec *avro.Schema, payload []byte, reader *Schema, out any) error {
-	rest, err := dec.Decode(payload, out)
+	var rest []byte
+	var err error
+	if u, ok := out.(Unioned); ok {
+		var natural any
+		if rest, err = dec.Decode(payload, &natural, avro.TaggedUnions()); err == nil {
+			err = u.SetAvroNatural(natural)
+		}
+	} else {
+		rest, err = dec.Decode(payload, out)
+	}
 	if err != nil {
 		return fmt.Errorf("decode %s: %w: %w", reader.name, ErrMalformed, err)
 	}
@@ -263,4 +293,18 @@ func (f *flight[K, V]) do(ctx context.Context, k K, fn func(context.Context) (V,
 		close(c.done)
 		return c.v, c.err
 	}
+}
+
+// NaturalBranch splits a union value of the natural form [Unioned] uses,
+// {"branch name": value}, into the branch name and the value. Generated
+// code calls it.
+func NaturalBranch(v any) (string, any, error) {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 1 {
+		return "", nil, fmt.Errorf("union value %T is not {\"branch\": value}", v)
+	}
+	for name, value := range m {
+		return name, value, nil
+	}
+	panic("unreachable")
 }

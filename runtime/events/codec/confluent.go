@@ -118,7 +118,11 @@ func (c *Confluent) Encode(ctx context.Context, dst []byte, s *Schema, v any) ([
 		return dst, err
 	}
 	out, _ := c.header.AppendEncode(dst, id, nil) // never fails
-	out, err = s.avro.AppendEncode(out, v)
+	ev, err := encodable(v)
+	if err != nil {
+		return dst, fmt.Errorf("encode %s: %w", s.name, err)
+	}
+	out, err = s.avro.AppendEncode(out, ev)
 	if err != nil {
 		return dst, fmt.Errorf("encode %s: %w", s.name, err)
 	}

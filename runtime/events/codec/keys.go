@@ -29,7 +29,11 @@ func RecordKey(s *Schema, v any) (string, error) {
 	if s == nil {
 		return "", errors.New("record key: nil schema")
 	}
-	out, err := s.avro.AppendSingleObject(nil, v)
+	ev, err := encodable(v)
+	if err != nil {
+		return "", fmt.Errorf("record key %s: %w", s.name, err)
+	}
+	out, err := s.avro.AppendSingleObject(nil, ev)
 	if err != nil {
 		return "", fmt.Errorf("record key %s: %w", s.name, err)
 	}

@@ -49,7 +49,11 @@ func (c *SingleObject) Encode(ctx context.Context, dst []byte, s *Schema, v any)
 			return dst, err
 		}
 	}
-	out, err := s.avro.AppendSingleObject(dst, v)
+	ev, err := encodable(v)
+	if err != nil {
+		return dst, fmt.Errorf("encode %s: %w", s.name, err)
+	}
+	out, err := s.avro.AppendSingleObject(dst, ev)
 	if err != nil {
 		return dst, fmt.Errorf("encode %s: %w", s.name, err)
 	}

@@ -30,6 +30,12 @@ const codecPkg = "github.com/keiyaku/keiyaku/runtime/events/codec"
 type goTypes struct {
 	imports map[string]bool
 	names   namer
+	// owner is the Go name of the record whose fields are being typed;
+	// unions are the sum types of general unions, in the order met.
+	owner      string
+	unions     []union
+	unionNames map[*avroschema.Type]string
+	unionTaken map[string]bool
 }
 
 // namer gives the Go name of a named Avro type. A name the package's
@@ -55,6 +61,9 @@ func (g *goTypes) goType(t *avroschema.Type, at *avroschema.Field) (string, erro
 			return s, nil
 		}
 		return "*" + s, nil
+	}
+	if general(t) {
+		return g.unionName(t, at)
 	}
 	switch t.Logical {
 	case "uuid":
@@ -101,9 +110,6 @@ func (g *goTypes) goType(t *avroschema.Type, at *avroschema.Field) (string, erro
 	where := ""
 	if at != nil {
 		where = "field " + at.Name + ": "
-	}
-	if t.Kind == avroschema.KindUnion {
-		return "", fmt.Errorf("%sa union of %d branches has no Go type yet; generated code carries a union of null and one type (a pointer): use [\"null\", T], or a record with one optional field per branch", where, len(t.Branches))
 	}
 	return "", fmt.Errorf("%sno Go type for Avro %s; use a record, a primitive, or a union of null and one type", where, t.Kind)
 }
@@ -232,7 +238,14 @@ func reachable(roots ...*avroschema.Record) ([]*avroschema.Record, error) {
 // avroDecls writes the Go declarations of records, of the enums their
 // fields use and of the enums given, and returns the imports they need.
 func avroDecls(records []*avroschema.Record, enums []*avroschema.Type, taken namer) ([]byte, map[string]string, error) {
-	g := &goTypes{imports: map[string]bool{}, names: taken}
+	g := &goTypes{imports: map[string]bool{}, names: taken, unionNames: map[*avroschema.Type]string{}, unionTaken: map[string]bool{}}
+	// A sum type takes no name a record, an enum or the OpenAPI code has.
+	for n := range taken {
+		g.unionTaken[n] = true
+	}
+	for _, r := range records {
+		g.unionTaken[taken.name(r.Name)] = true
+	}
 	var body bytes.Buffer
 	seen := map[string]bool{}
 	for _, e := range enums {
@@ -260,6 +273,9 @@ func avroDecls(records []*avroschema.Record, enums []*avroschema.Type, taken nam
 	}
 	slices.SortFunc(enums, func(a, b *avroschema.Type) int { return strings.Compare(a.Name, b.Name) })
 	for _, e := range enums {
+		g.unionTaken[taken.name(e.Name)] = true
+	}
+	for _, e := range enums {
 		name := taken.name(e.Name)
 		comment(&body, "", name, e.Doc, "is the Avro enum "+e.Name+".")
 		fmt.Fprintf(&body, "type %s string\n\n// The symbols of %s.\nconst (\n", name, name)
@@ -270,6 +286,7 @@ func avroDecls(records []*avroschema.Record, enums []*avroschema.Type, taken nam
 	}
 	for _, r := range records {
 		name := taken.name(r.Name)
+		g.owner = name
 		comment(&body, "", name, r.Doc, "is the Avro record "+r.Name+".")
 		fmt.Fprintf(&body, "//\n// Schema: %s\ntype %s struct {\n", r.File, name)
 		for i, f := range r.Fields {
@@ -289,6 +306,9 @@ func avroDecls(records []*avroschema.Record, enums []*avroschema.Type, taken nam
 		fmt.Fprintf(&body, "// %sFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical\n// Form of %sSchemaJSON: the id single-object encoding writes.\n", name, name)
 		fmt.Fprintf(&body, "const %sFingerprint uint64 = %#016x\n\n", name, r.Fingerprint)
 		fmt.Fprintf(&body, "// %sSchema is %sSchemaJSON, parsed.\nvar %sSchema = codec.MustSchema(%sSchemaJSON)\n\n", name, name, name, name)
+	}
+	if err := g.writeUnions(&body, records); err != nil {
+		return nil, nil, err
 	}
 	imports := map[string]string{}
 	if len(records) > 0 {

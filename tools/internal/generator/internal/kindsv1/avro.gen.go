@@ -4,6 +4,9 @@
 package kindsv1
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/keiyaku/keiyaku/runtime/events/codec"
 )
 
@@ -16,6 +19,28 @@ const (
 	ColourGreen Colour = "GREEN"
 	ColourBlue  Colour = "BLUE"
 )
+
+// Circle is the Avro record example.kinds.v1.Circle.
+//
+// Schema: contracts/kinds/v1/avro/Shaped.avsc
+type Circle struct {
+	// Radius is the field radius.
+	Radius float64 `avro:"radius" json:"radius"`
+
+	// Tag: A nested union with null.
+	Tag CircleTag `avro:"tag" json:"tag"`
+}
+
+// CircleSchemaJSON is the self-contained Avro schema of Circle, as written in
+// contracts/kinds/v1/avro/Shaped.avsc with the named types it uses inlined.
+const CircleSchemaJSON = "{\"fields\":[{\"name\":\"radius\",\"type\":\"double\"},{\"default\":null,\"doc\":\"A nested union with null.\",\"name\":\"tag\",\"type\":[\"null\",\"long\",\"string\"]}],\"name\":\"Circle\",\"namespace\":\"example.kinds.v1\",\"type\":\"record\"}"
+
+// CircleFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical
+// Form of CircleSchemaJSON: the id single-object encoding writes.
+const CircleFingerprint uint64 = 0x38c0db9084af5512
+
+// CircleSchema is CircleSchemaJSON, parsed.
+var CircleSchema = codec.MustSchema(CircleSchemaJSON)
 
 // FieldKeyed: An event whose key is its id field.
 //
@@ -42,6 +67,37 @@ const FieldKeyedFingerprint uint64 = 0xfe46601706a830e2
 // FieldKeyedSchema is FieldKeyedSchemaJSON, parsed.
 var FieldKeyedSchema = codec.MustSchema(FieldKeyedSchemaJSON)
 
+// Shaped: An event with general unions: sum types in Go.
+//
+// Schema: contracts/kinds/v1/avro/Shaped.avsc
+type Shaped struct {
+	// Value: One of five types.
+	Value ShapedValue `avro:"value" json:"value"`
+
+	// Maybe: Nothing, a flag or circles.
+	Maybe ShapedMaybe `avro:"maybe" json:"maybe"`
+
+	// Many: Unions in an array and a map.
+	Many []ShapedMany `avro:"many" json:"many"`
+
+	// At is the field at.
+	At *time.Time `avro:"at" json:"at"`
+
+	// Circle is the field circle.
+	Circle *Circle `avro:"circle" json:"circle"`
+}
+
+// ShapedSchemaJSON is the self-contained Avro schema of Shaped, as written in
+// contracts/kinds/v1/avro/Shaped.avsc with the named types it uses inlined.
+const ShapedSchemaJSON = "{\"doc\":\"An event with general unions: sum types in Go.\",\"fields\":[{\"doc\":\"One of five types.\",\"name\":\"value\",\"type\":[\"int\",\"string\",{\"default\":\"RED\",\"doc\":\"A colour: a top-level enum of its own file.\",\"name\":\"Colour\",\"namespace\":\"example.kinds.v1\",\"symbols\":[\"RED\",\"GREEN\",\"BLUE\"],\"type\":\"enum\"},{\"fields\":[{\"name\":\"radius\",\"type\":\"double\"},{\"default\":null,\"doc\":\"A nested union with null.\",\"name\":\"tag\",\"type\":[\"null\",\"long\",\"string\"]}],\"name\":\"Circle\",\"type\":\"record\"},{\"name\":\"Hash\",\"size\":4,\"type\":\"fixed\"}]},{\"default\":null,\"doc\":\"Nothing, a flag or circles.\",\"name\":\"maybe\",\"type\":[\"null\",\"boolean\",{\"items\":\"Circle\",\"type\":\"array\"}]},{\"doc\":\"Unions in an array and a map.\",\"name\":\"many\",\"type\":{\"items\":[\"long\",{\"type\":\"map\",\"values\":[\"null\",\"Circle\",\"bytes\"]}],\"type\":\"array\"}},{\"default\":null,\"name\":\"at\",\"type\":[\"null\",{\"logicalType\":\"timestamp-millis\",\"type\":\"long\"}]},{\"default\":null,\"name\":\"circle\",\"type\":[\"null\",\"Circle\"]}],\"name\":\"Shaped\",\"namespace\":\"example.kinds.v1\",\"type\":\"record\"}"
+
+// ShapedFingerprint is the CRC-64-AVRO fingerprint of the Parsing Canonical
+// Form of ShapedSchemaJSON: the id single-object encoding writes.
+const ShapedFingerprint uint64 = 0x83735b853e9985e6
+
+// ShapedSchema is ShapedSchemaJSON, parsed.
+var ShapedSchema = codec.MustSchema(ShapedSchemaJSON)
+
 // ShardKey: A Kafka key that is a record: a tenant and an id.
 //
 // Schema: contracts/kinds/v1/avro/ShardKey.avsc
@@ -63,3 +119,636 @@ const ShardKeyFingerprint uint64 = 0x9ed7c54b3deae5e4
 
 // ShardKeySchema is ShardKeySchemaJSON, parsed.
 var ShardKeySchema = codec.MustSchema(ShardKeySchemaJSON)
+
+// CircleTag is the Avro union [null, long, string]: set at most one field
+// (none is null).
+type CircleTag struct {
+	// Long is the branch long.
+	Long *int64 `json:"long,omitempty"`
+	// String is the branch string.
+	String *string `json:"string,omitempty"`
+}
+
+// AsLong returns the branch long and whether it is the one set.
+func (u CircleTag) AsLong() (int64, bool) {
+	if u.Long == nil {
+		var zero int64
+		return zero, false
+	}
+	return *u.Long, true
+}
+
+// AsString returns the branch string and whether it is the one set.
+func (u CircleTag) AsString() (string, bool) {
+	if u.String == nil {
+		var zero string
+		return zero, false
+	}
+	return *u.String, true
+}
+
+// Branch returns the Avro name of the branch set, "null" when none is.
+func (u CircleTag) Branch() string {
+	switch {
+	case u.Long != nil:
+		return "long"
+	case u.String != nil:
+		return "string"
+	}
+	return "null"
+}
+
+func (u CircleTag) natural() (any, error) {
+	switch {
+	case u.Long != nil:
+		var v any
+		v = (*u.Long)
+		return map[string]any{"long": v}, nil
+	case u.String != nil:
+		var v any
+		v = (*u.String)
+		return map[string]any{"string": v}, nil
+	}
+	return nil, nil
+}
+
+func (u *CircleTag) setNatural(v any) error {
+	*u = CircleTag{}
+	if v == nil {
+		return nil
+	}
+	name, value, err := codec.NaturalBranch(v)
+	if err != nil {
+		return err
+	}
+	switch name {
+	case "long":
+		u.Long = new(int64)
+		y1, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("want int64, got %T", value)
+		}
+		*u.Long = y1
+	case "string":
+		u.String = new(string)
+		y2, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("want string, got %T", value)
+		}
+		*u.String = y2
+	default:
+		return fmt.Errorf("union CircleTag: unknown branch %q", name)
+	}
+	return nil
+}
+
+// ShapedValue is the Avro union [int, string, example.kinds.v1.Colour,
+// example.kinds.v1.Circle, example.kinds.v1.Hash]: set at most one field.
+type ShapedValue struct {
+	// Int is the branch int.
+	Int *int32 `json:"int,omitempty"`
+	// String is the branch string.
+	String *string `json:"string,omitempty"`
+	// Colour is the branch example.kinds.v1.Colour.
+	Colour *Colour `json:"example.kinds.v1.Colour,omitempty"`
+	// Circle is the branch example.kinds.v1.Circle.
+	Circle *Circle `json:"example.kinds.v1.Circle,omitempty"`
+	// Hash is the branch example.kinds.v1.Hash.
+	Hash *[4]byte `json:"example.kinds.v1.Hash,omitempty"`
+}
+
+// AsInt returns the branch int and whether it is the one set.
+func (u ShapedValue) AsInt() (int32, bool) {
+	if u.Int == nil {
+		var zero int32
+		return zero, false
+	}
+	return *u.Int, true
+}
+
+// AsString returns the branch string and whether it is the one set.
+func (u ShapedValue) AsString() (string, bool) {
+	if u.String == nil {
+		var zero string
+		return zero, false
+	}
+	return *u.String, true
+}
+
+// AsColour returns the branch example.kinds.v1.Colour and whether it is the one set.
+func (u ShapedValue) AsColour() (Colour, bool) {
+	if u.Colour == nil {
+		var zero Colour
+		return zero, false
+	}
+	return *u.Colour, true
+}
+
+// AsCircle returns the branch example.kinds.v1.Circle and whether it is the one set.
+func (u ShapedValue) AsCircle() (Circle, bool) {
+	if u.Circle == nil {
+		var zero Circle
+		return zero, false
+	}
+	return *u.Circle, true
+}
+
+// AsHash returns the branch example.kinds.v1.Hash and whether it is the one set.
+func (u ShapedValue) AsHash() ([4]byte, bool) {
+	if u.Hash == nil {
+		var zero [4]byte
+		return zero, false
+	}
+	return *u.Hash, true
+}
+
+// Branch returns the Avro name of the branch set, "null" when none is.
+func (u ShapedValue) Branch() string {
+	switch {
+	case u.Int != nil:
+		return "int"
+	case u.String != nil:
+		return "string"
+	case u.Colour != nil:
+		return "example.kinds.v1.Colour"
+	case u.Circle != nil:
+		return "example.kinds.v1.Circle"
+	case u.Hash != nil:
+		return "example.kinds.v1.Hash"
+	}
+	return "null"
+}
+
+func (u ShapedValue) natural() (any, error) {
+	switch {
+	case u.Int != nil:
+		var v any
+		v = (*u.Int)
+		return map[string]any{"int": v}, nil
+	case u.String != nil:
+		var v any
+		v = (*u.String)
+		return map[string]any{"string": v}, nil
+	case u.Colour != nil:
+		var v any
+		v = (*u.Colour)
+		return map[string]any{"example.kinds.v1.Colour": v}, nil
+	case u.Circle != nil:
+		var v any
+		v3, err := (*u.Circle).AvroNatural()
+		if err != nil {
+			return nil, err
+		}
+		v = v3
+		return map[string]any{"example.kinds.v1.Circle": v}, nil
+	case u.Hash != nil:
+		var v any
+		v = (*u.Hash)
+		return map[string]any{"example.kinds.v1.Hash": v}, nil
+	}
+	return nil, fmt.Errorf("union ShapedValue: no branch set")
+}
+
+func (u *ShapedValue) setNatural(v any) error {
+	*u = ShapedValue{}
+	name, value, err := codec.NaturalBranch(v)
+	if err != nil {
+		return err
+	}
+	switch name {
+	case "int":
+		u.Int = new(int32)
+		y4, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("want int32, got %T", value)
+		}
+		*u.Int = y4
+	case "string":
+		u.String = new(string)
+		y5, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("want string, got %T", value)
+		}
+		*u.String = y5
+	case "example.kinds.v1.Colour":
+		u.Colour = new(Colour)
+		y6, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("want string, got %T", value)
+		}
+		*u.Colour = Colour(y6)
+	case "example.kinds.v1.Circle":
+		u.Circle = new(Circle)
+		if err := u.Circle.setNatural(value); err != nil {
+			return err
+		}
+	case "example.kinds.v1.Hash":
+		u.Hash = new([4]byte)
+		y7, ok := value.([]byte)
+		if !ok || len(y7) != 4 {
+			return fmt.Errorf("want 4 bytes, got %T", value)
+		}
+		*u.Hash = [4]byte(y7)
+	default:
+		return fmt.Errorf("union ShapedValue: unknown branch %q", name)
+	}
+	return nil
+}
+
+// ShapedMaybe is the Avro union [null, boolean, array]: set at most one field
+// (none is null).
+type ShapedMaybe struct {
+	// Boolean is the branch boolean.
+	Boolean *bool `json:"boolean,omitempty"`
+	// Array is the branch array.
+	Array *[]Circle `json:"array,omitempty"`
+}
+
+// AsBoolean returns the branch boolean and whether it is the one set.
+func (u ShapedMaybe) AsBoolean() (bool, bool) {
+	if u.Boolean == nil {
+		var zero bool
+		return zero, false
+	}
+	return *u.Boolean, true
+}
+
+// AsArray returns the branch array and whether it is the one set.
+func (u ShapedMaybe) AsArray() ([]Circle, bool) {
+	if u.Array == nil {
+		var zero []Circle
+		return zero, false
+	}
+	return *u.Array, true
+}
+
+// Branch returns the Avro name of the branch set, "null" when none is.
+func (u ShapedMaybe) Branch() string {
+	switch {
+	case u.Boolean != nil:
+		return "boolean"
+	case u.Array != nil:
+		return "array"
+	}
+	return "null"
+}
+
+func (u ShapedMaybe) natural() (any, error) {
+	switch {
+	case u.Boolean != nil:
+		var v any
+		v = (*u.Boolean)
+		return map[string]any{"boolean": v}, nil
+	case u.Array != nil:
+		var v any
+		xs8 := make([]any, len((*u.Array)))
+		for i9 := range *u.Array {
+			v10, err := (*u.Array)[i9].AvroNatural()
+			if err != nil {
+				return nil, err
+			}
+			xs8[i9] = v10
+		}
+		v = xs8
+		return map[string]any{"array": v}, nil
+	}
+	return nil, nil
+}
+
+func (u *ShapedMaybe) setNatural(v any) error {
+	*u = ShapedMaybe{}
+	if v == nil {
+		return nil
+	}
+	name, value, err := codec.NaturalBranch(v)
+	if err != nil {
+		return err
+	}
+	switch name {
+	case "boolean":
+		u.Boolean = new(bool)
+		y11, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("want bool, got %T", value)
+		}
+		*u.Boolean = y11
+	case "array":
+		u.Array = new([]Circle)
+		xs12, ok := value.([]any)
+		if !ok && value != nil {
+			return fmt.Errorf("want an array, got %T", value)
+		}
+		ys13 := make([]Circle, len(xs12))
+		for i14, x15 := range xs12 {
+			if err := ys13[i14].setNatural(x15); err != nil {
+				return err
+			}
+		}
+		*u.Array = ys13
+	default:
+		return fmt.Errorf("union ShapedMaybe: unknown branch %q", name)
+	}
+	return nil
+}
+
+// ShapedMany is the Avro union [long, map]: set at most one field.
+type ShapedMany struct {
+	// Long is the branch long.
+	Long *int64 `json:"long,omitempty"`
+	// Map is the branch map.
+	Map *map[string]ShapedMany2 `json:"map,omitempty"`
+}
+
+// AsLong returns the branch long and whether it is the one set.
+func (u ShapedMany) AsLong() (int64, bool) {
+	if u.Long == nil {
+		var zero int64
+		return zero, false
+	}
+	return *u.Long, true
+}
+
+// AsMap returns the branch map and whether it is the one set.
+func (u ShapedMany) AsMap() (map[string]ShapedMany2, bool) {
+	if u.Map == nil {
+		var zero map[string]ShapedMany2
+		return zero, false
+	}
+	return *u.Map, true
+}
+
+// Branch returns the Avro name of the branch set, "null" when none is.
+func (u ShapedMany) Branch() string {
+	switch {
+	case u.Long != nil:
+		return "long"
+	case u.Map != nil:
+		return "map"
+	}
+	return "null"
+}
+
+func (u ShapedMany) natural() (any, error) {
+	switch {
+	case u.Long != nil:
+		var v any
+		v = (*u.Long)
+		return map[string]any{"long": v}, nil
+	case u.Map != nil:
+		var v any
+		xs16 := make(map[string]any, len((*u.Map)))
+		for k17, e18 := range *u.Map {
+			v19, err := e18.natural()
+			if err != nil {
+				return nil, err
+			}
+			xs16[k17] = v19
+		}
+		v = xs16
+		return map[string]any{"map": v}, nil
+	}
+	return nil, fmt.Errorf("union ShapedMany: no branch set")
+}
+
+func (u *ShapedMany) setNatural(v any) error {
+	*u = ShapedMany{}
+	name, value, err := codec.NaturalBranch(v)
+	if err != nil {
+		return err
+	}
+	switch name {
+	case "long":
+		u.Long = new(int64)
+		y20, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("want int64, got %T", value)
+		}
+		*u.Long = y20
+	case "map":
+		u.Map = new(map[string]ShapedMany2)
+		xs21, ok := value.(map[string]any)
+		if !ok && value != nil {
+			return fmt.Errorf("want a map, got %T", value)
+		}
+		ys22 := make(map[string]ShapedMany2, len(xs21))
+		for k23, x24 := range xs21 {
+			var y25 ShapedMany2
+			if err := y25.setNatural(x24); err != nil {
+				return err
+			}
+			ys22[k23] = y25
+		}
+		*u.Map = ys22
+	default:
+		return fmt.Errorf("union ShapedMany: unknown branch %q", name)
+	}
+	return nil
+}
+
+// ShapedMany2 is the Avro union [null, example.kinds.v1.Circle, bytes]: set at
+// most one field (none is null).
+type ShapedMany2 struct {
+	// Circle is the branch example.kinds.v1.Circle.
+	Circle *Circle `json:"example.kinds.v1.Circle,omitempty"`
+	// Bytes is the branch bytes.
+	Bytes *[]byte `json:"bytes,omitempty"`
+}
+
+// AsCircle returns the branch example.kinds.v1.Circle and whether it is the one set.
+func (u ShapedMany2) AsCircle() (Circle, bool) {
+	if u.Circle == nil {
+		var zero Circle
+		return zero, false
+	}
+	return *u.Circle, true
+}
+
+// AsBytes returns the branch bytes and whether it is the one set.
+func (u ShapedMany2) AsBytes() ([]byte, bool) {
+	if u.Bytes == nil {
+		var zero []byte
+		return zero, false
+	}
+	return *u.Bytes, true
+}
+
+// Branch returns the Avro name of the branch set, "null" when none is.
+func (u ShapedMany2) Branch() string {
+	switch {
+	case u.Circle != nil:
+		return "example.kinds.v1.Circle"
+	case u.Bytes != nil:
+		return "bytes"
+	}
+	return "null"
+}
+
+func (u ShapedMany2) natural() (any, error) {
+	switch {
+	case u.Circle != nil:
+		var v any
+		v26, err := (*u.Circle).AvroNatural()
+		if err != nil {
+			return nil, err
+		}
+		v = v26
+		return map[string]any{"example.kinds.v1.Circle": v}, nil
+	case u.Bytes != nil:
+		var v any
+		v = (*u.Bytes)
+		return map[string]any{"bytes": v}, nil
+	}
+	return nil, nil
+}
+
+func (u *ShapedMany2) setNatural(v any) error {
+	*u = ShapedMany2{}
+	if v == nil {
+		return nil
+	}
+	name, value, err := codec.NaturalBranch(v)
+	if err != nil {
+		return err
+	}
+	switch name {
+	case "example.kinds.v1.Circle":
+		u.Circle = new(Circle)
+		if err := u.Circle.setNatural(value); err != nil {
+			return err
+		}
+	case "bytes":
+		u.Bytes = new([]byte)
+		y27, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("want []byte, got %T", value)
+		}
+		*u.Bytes = y27
+	default:
+		return fmt.Errorf("union ShapedMany2: unknown branch %q", name)
+	}
+	return nil
+}
+
+// AvroNatural returns r in twmb/avro's natural form, the form
+// codec.Unioned records are encoded from.
+func (r *Circle) AvroNatural() (map[string]any, error) {
+	m := make(map[string]any, 2)
+	m["radius"] = r.Radius
+	v28, err := r.Tag.natural()
+	if err != nil {
+		return nil, err
+	}
+	m["tag"] = v28
+	return m, nil
+}
+
+// SetAvroNatural fills r from twmb/avro's natural form, the form
+// codec.Unioned records are decoded into.
+func (r *Circle) SetAvroNatural(v any) error { return r.setNatural(v) }
+
+func (r *Circle) setNatural(v any) error {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Errorf("record example.kinds.v1.Circle: got %T", v)
+	}
+	y29, ok := m["radius"].(float64)
+	if !ok {
+		return fmt.Errorf("want float64, got %T", m["radius"])
+	}
+	r.Radius = y29
+	if err := r.Tag.setNatural(m["tag"]); err != nil {
+		return err
+	}
+	return nil
+}
+
+// AvroNatural returns r in twmb/avro's natural form, the form
+// codec.Unioned records are encoded from.
+func (r *Shaped) AvroNatural() (map[string]any, error) {
+	m := make(map[string]any, 5)
+	v30, err := r.Value.natural()
+	if err != nil {
+		return nil, err
+	}
+	m["value"] = v30
+	v31, err := r.Maybe.natural()
+	if err != nil {
+		return nil, err
+	}
+	m["maybe"] = v31
+	xs32 := make([]any, len(r.Many))
+	for i33 := range r.Many {
+		v34, err := r.Many[i33].natural()
+		if err != nil {
+			return nil, err
+		}
+		xs32[i33] = v34
+	}
+	m["many"] = xs32
+	m["at"] = r.At
+	if r.Circle != nil {
+		v35, err := r.Circle.AvroNatural()
+		if err != nil {
+			return nil, err
+		}
+		m["circle"] = v35
+	}
+	return m, nil
+}
+
+// SetAvroNatural fills r from twmb/avro's natural form, the form
+// codec.Unioned records are decoded into.
+func (r *Shaped) SetAvroNatural(v any) error { return r.setNatural(v) }
+
+func (r *Shaped) setNatural(v any) error {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Errorf("record example.kinds.v1.Shaped: got %T", v)
+	}
+	if err := r.Value.setNatural(m["value"]); err != nil {
+		return err
+	}
+	if err := r.Maybe.setNatural(m["maybe"]); err != nil {
+		return err
+	}
+	xs36, ok := m["many"].([]any)
+	if !ok && m["many"] != nil {
+		return fmt.Errorf("want an array, got %T", m["many"])
+	}
+	ys37 := make([]ShapedMany, len(xs36))
+	for i38, x39 := range xs36 {
+		if err := ys37[i38].setNatural(x39); err != nil {
+			return err
+		}
+	}
+	r.Many = ys37
+	if m["at"] == nil {
+		r.At = nil
+	} else {
+		_, v40, err := codec.NaturalBranch(m["at"])
+		if err != nil {
+			return err
+		}
+		var y41 time.Time
+		y42, ok := v40.(time.Time)
+		if !ok {
+			return fmt.Errorf("want time.Time, got %T", v40)
+		}
+		y41 = y42
+		r.At = &y41
+	}
+	if m["circle"] == nil {
+		r.Circle = nil
+	} else {
+		_, v43, err := codec.NaturalBranch(m["circle"])
+		if err != nil {
+			return err
+		}
+		var y44 Circle
+		if err := y44.setNatural(v43); err != nil {
+			return err
+		}
+		r.Circle = &y44
+	}
+	return nil
+}

@@ -2,7 +2,7 @@
 // source: contracts/kinds/v1/asyncapi.yaml
 
 // Not generated (see keiyaku lint):
-//   - channel lights (contracts/kinds/v1/asyncapi.yaml:128): channel lights is not on a Kafka server (protocols: mqtt); Keiyaku generates Kafka producers and consumers only
+//   - channel lights (contracts/kinds/v1/asyncapi.yaml:139): channel lights is not on a Kafka server (protocols: mqtt); Keiyaku generates Kafka producers and consumers only
 
 package kindsv1
 
@@ -184,6 +184,16 @@ var RecordKeyedEvent = events.Type[RecordKeyed]{
 	Key:    func(*RecordKeyed) string { return "" },
 }
 
+// ShapedEvent is the Shaped message of channel unions (topic kinds.unions.v1):
+// its type, topic, schema and key, for events.Publish and events.Handle.
+// Its records have no key (a null key): Key gives none.
+var ShapedEvent = events.Type[Shaped]{
+	Name:   "example.kinds.v1.Shaped",
+	Topic:  "kinds.unions.v1",
+	Schema: ShapedSchema,
+	Key:    func(*Shaped) string { return "" },
+}
+
 // StringKeyedEvent is the StringKeyed message of channel stringKey (topic kinds.string-key.v1):
 // its type, topic, schema and key, for events.Publish and events.Handle.
 // Its key (string) is given to each publish call: Key gives none.
@@ -215,9 +225,10 @@ var TopicPartitions = map[string]int32{
 	"kinds.no-key.v1":      1,
 	"kinds.record-key.v1":  1,
 	"kinds.string-key.v1":  1,
+	"kinds.unions.v1":      1,
 }
 
-// Publisher sends the events of Kinds (operations publishFieldKeyed, publishNoKey, publishStringKey, publishIntKey, publishLongKey, publishRecordKey, publishHeaderKey).
+// Publisher sends the events of Kinds (operations publishFieldKeyed, publishNoKey, publishStringKey, publishIntKey, publishLongKey, publishRecordKey, publishHeaderKey, publishUnions).
 // It is safe for concurrent use.
 type Publisher struct{ p *events.Producer }
 
@@ -356,6 +367,27 @@ func (p *Publisher) HeaderKeyedRecord(ctx context.Context, evt *HeaderKeyed) (*k
 	return rec, nil
 }
 
+// PublishShaped publishes evt on kinds.unions.v1 and waits for the broker (operation
+// publishUnions). Sends a Shaped. The record has no key (a null key).
+func (p *Publisher) PublishShaped(ctx context.Context, evt *Shaped) error {
+	rec, err := p.ShapedRecord(ctx, evt)
+	if err != nil {
+		return err
+	}
+	return p.p.Send(ctx, rec)
+}
+
+// ShapedRecord encodes evt as a Kafka record with all its headers, to be
+// sent later (e.g. by a transactional outbox relay). The record has no key (a null key).
+func (p *Publisher) ShapedRecord(ctx context.Context, evt *Shaped) (*kgo.Record, error) {
+	rec, err := events.NewRecord(ctx, p.p, ShapedEvent, evt)
+	if err != nil {
+		return nil, err
+	}
+	rec.Key = nil
+	return rec, nil
+}
+
 // EventHandler handles the events this service receives. A method
 // returning an error is retried with backoff until it succeeds, its
 // partition waiting; one returning events.Permanent(err) sends the record to
@@ -376,6 +408,8 @@ type EventHandler interface {
 	OnRecordKey(ctx context.Context, env events.Envelope, evt *RecordKeyed) error
 	// OnHeaderKey handles HeaderKeyed (operation onHeaderKey): Handles a HeaderKeyed.
 	OnHeaderKey(ctx context.Context, env events.Envelope, evt *HeaderKeyed) error
+	// OnUnions handles Shaped (operation onUnions): Handles a Shaped.
+	OnUnions(ctx context.Context, env events.Envelope, evt *Shaped) error
 }
 
 // RegisterEventHandler registers h on c for every event this service
@@ -388,10 +422,11 @@ func RegisterEventHandler(c *events.Consumer, h EventHandler) {
 	events.Handle(c, LongKeyedEvent, h.OnLongKey)
 	events.Handle(c, RecordKeyedEvent, h.OnRecordKey)
 	events.Handle(c, HeaderKeyedEvent, h.OnHeaderKey)
+	events.Handle(c, ShapedEvent, h.OnUnions)
 }
 
 // ReceivedTopics are the topics to consume for EventHandler.
-var ReceivedTopics = []string{"kinds.field-keyed.v1", "kinds.no-key.v1", "kinds.string-key.v1", "kinds.int-key.v1", "kinds.long-key.v1", "kinds.record-key.v1", "kinds.header-key.v1"}
+var ReceivedTopics = []string{"kinds.field-keyed.v1", "kinds.no-key.v1", "kinds.string-key.v1", "kinds.int-key.v1", "kinds.long-key.v1", "kinds.record-key.v1", "kinds.header-key.v1", "kinds.unions.v1"}
 
 // ConsumerGroup is the Kafka consumer group of the receive operations
 // (their Kafka binding's groupId).
