@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // Header names and values of the CloudEvents 1.0 Kafka protocol binding,
@@ -202,6 +203,12 @@ func truncate(s string, n int) string {
 // listHeaders are trace headers whose repeated values are one list, joined
 // with commas (W3C tracestate, W3C baggage).
 var listHeaders = map[string]bool{"tracestate": true, "baggage": true}
+
+// HeaderCarrier returns rec's headers as a propagation.TextMapCarrier, with
+// the reading rules of the consumer (see headerCarrier): for code outside
+// this package that extracts or injects the trace context of a record,
+// such as the outbox relay's send spans.
+func HeaderCarrier(rec *kgo.Record) propagation.TextMapCarrier { return headerCarrier{rec} }
 
 // headerCarrier lets an OpenTelemetry propagator read and write the
 // headers of a record (propagation.TextMapCarrier).

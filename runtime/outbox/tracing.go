@@ -10,6 +10,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/keiyaku/keiyaku/runtime/events"
 )
 
 // sendTracing is how the relay traces what it sends: one producer span per
@@ -63,14 +65,15 @@ func (st sendTracing) wrap(send func(ctx context.Context, recs ...*kgo.Record) e
 	return func(ctx context.Context, recs ...*kgo.Record) error {
 		spans := make([]trace.Span, len(recs))
 		for i, rec := range recs {
-			parent := prop.Extract(ctx, recordHeaders{rec})
+			headers := events.HeaderCarrier(rec)
+			parent := prop.Extract(ctx, headers)
 			_, spans[i] = tracer.Start(parent, "send "+rec.Topic,
 				trace.WithSpanKind(trace.SpanKindProducer),
 				trace.WithAttributes(
 					attribute.String("messaging.system", "kafka"),
 					attribute.String("messaging.operation.type", "send"),
 					attribute.String("messaging.destination.name", rec.Topic),
-					attribute.String("messaging.message.id", recordHeaders{rec}.Get("ce_id")),
+					attribute.String("messaging.message.id", headers.Get(events.HeaderID)),
 				))
 		}
 		err := send(ctx, recs...)
@@ -83,26 +86,4 @@ func (st sendTracing) wrap(send func(ctx context.Context, recs ...*kgo.Record) e
 		}
 		return err
 	}
-}
-
-// recordHeaders reads a record's headers as a propagation.TextMapCarrier.
-type recordHeaders struct{ rec *kgo.Record }
-
-func (h recordHeaders) Get(key string) string {
-	for _, hd := range h.rec.Headers {
-		if hd.Key == key {
-			return string(hd.Value)
-		}
-	}
-	return ""
-}
-
-func (recordHeaders) Set(string, string) {} // read only
-
-func (h recordHeaders) Keys() []string {
-	keys := make([]string, len(h.rec.Headers))
-	for i, hd := range h.rec.Headers {
-		keys[i] = hd.Key
-	}
-	return keys
 }
