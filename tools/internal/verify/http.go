@@ -782,17 +782,23 @@ func responseErrors(err error) []string {
 func schemaMessage(err error) string {
 	var se *openapi3.SchemaError
 	if errors.As(err, &se) {
-		field := "body"
-		if ptr := se.JSONPointer(); len(ptr) > 0 {
-			field += "." + strings.Join(ptr, ".")
-		}
-		reason := se.Reason
-		if reason == "" {
-			reason = "does not match the schema (" + se.SchemaField + ")"
-		}
-		return field + ": " + reason
+		return schemaErrorLine(se, "body", ".")
 	}
 	return strings.ReplaceAll(err.Error(), "\n", " ")
+}
+
+// schemaErrorLine names where in a value a schema error is — where, then
+// the JSON pointer joined after sep — and what is wrong there.
+func schemaErrorLine(se *openapi3.SchemaError, where, sep string) string {
+	field := where
+	if ptr := se.JSONPointer(); len(ptr) > 0 {
+		field += sep + strings.Join(ptr, ".")
+	}
+	reason := se.Reason
+	if reason == "" {
+		reason = "does not match the schema (" + se.SchemaField + ")"
+	}
+	return field + ": " + reason
 }
 
 func codes(op *openapi3.Operation) string {

@@ -345,15 +345,7 @@ func visitMessages(where string, err error) []string {
 		}
 		var se *openapi3.SchemaError
 		if errors.As(err, &se) {
-			field := where
-			if ptr := se.JSONPointer(); len(ptr) > 0 {
-				field += " " + strings.Join(ptr, ".")
-			}
-			reason := se.Reason
-			if reason == "" {
-				reason = "does not match the schema (" + se.SchemaField + ")"
-			}
-			out = append(out, field+": "+reason)
+			out = append(out, schemaErrorLine(se, where, " "))
 			return
 		}
 		out = append(out, where+": "+err.Error())
