@@ -198,34 +198,23 @@ func generateAvro(set *avroschema.Set, m config.Module, taken namer) ([]byte, er
 func reachable(roots ...*avroschema.Record) ([]*avroschema.Record, error) {
 	seen := map[string]*avroschema.Record{}
 	var conflict error
-	var walk func(t *avroschema.Type)
-	walk = func(t *avroschema.Type) {
-		if t == nil || conflict != nil {
-			return
+	enter := func(t *avroschema.Type) bool {
+		if conflict != nil {
+			return false
 		}
-		if t.Kind == avroschema.KindRecord {
-			if prev, ok := seen[t.Name]; ok {
-				if prev != t.Record && prev.Canonical != t.Record.Canonical {
-					conflict = &diag.Error{File: t.Record.File, Line: t.Record.Line, Column: t.Record.Column,
-						Msg:  fmt.Sprintf("record %s differs from the record of the same name at %s:%d", t.Name, prev.File, prev.Line),
-						Hint: "a Go package holds one type per name: make the definitions identical, or rename one"}
-				}
-				return
+		if prev, ok := seen[t.Name]; ok {
+			if prev != t.Record && prev.Canonical != t.Record.Canonical {
+				conflict = &diag.Error{File: t.Record.File, Line: t.Record.Line, Column: t.Record.Column,
+					Msg:  fmt.Sprintf("record %s differs from the record of the same name at %s:%d", t.Name, prev.File, prev.Line),
+					Hint: "a Go package holds one type per name: make the definitions identical, or rename one"}
 			}
-			seen[t.Name] = t.Record
-			for _, f := range t.Record.Fields {
-				walk(f.Type)
-			}
-			return
+			return false
 		}
-		walk(t.Items)
-		walk(t.Values)
-		for _, b := range t.Branches {
-			walk(b)
-		}
+		seen[t.Name] = t.Record
+		return true
 	}
 	for _, r := range roots {
-		walk(r.Type)
+		walkType(r.Type, enter, nil)
 	}
 	out := make([]*avroschema.Record, 0, len(seen))
 	for _, r := range seen {
@@ -233,6 +222,33 @@ func reachable(roots ...*avroschema.Record) ([]*avroschema.Record, error) {
 	}
 	slices.SortFunc(out, func(a, b *avroschema.Record) int { return strings.Compare(a.Name, b.Name) })
 	return out, conflict
+}
+
+// walkType visits t and the types inside it, depth first: array items,
+// map values and union branches always; a record's fields when enter,
+// called at each record type reached, returns true (it is how a walk stops
+// at records it has seen). visit, when not nil, is called at every type
+// that is not a record.
+func walkType(t *avroschema.Type, enter func(t *avroschema.Type) bool, visit func(t *avroschema.Type)) {
+	if t == nil {
+		return
+	}
+	if t.Kind == avroschema.KindRecord {
+		if enter(t) {
+			for _, f := range t.Record.Fields {
+				walkType(f.Type, enter, visit)
+			}
+		}
+		return
+	}
+	if visit != nil {
+		visit(t)
+	}
+	walkType(t.Items, enter, visit)
+	walkType(t.Values, enter, visit)
+	for _, b := range t.Branches {
+		walkType(b, enter, visit)
+	}
 }
 
 // avroDecls writes the Go declarations of records, of the enums their
@@ -251,24 +267,16 @@ func avroDecls(records []*avroschema.Record, enums []*avroschema.Type, taken nam
 	for _, e := range enums {
 		seen[e.Name] = true
 	}
-	var collect func(t *avroschema.Type)
-	collect = func(t *avroschema.Type) {
-		if t == nil {
-			return
-		}
+	collect := func(t *avroschema.Type) {
 		if t.Kind == avroschema.KindEnum && !seen[t.Name] {
 			seen[t.Name] = true
 			enums = append(enums, t)
 		}
-		collect(t.Items)
-		collect(t.Values)
-		for _, b := range t.Branches {
-			collect(b)
-		}
 	}
+	noFields := func(*avroschema.Type) bool { return false } // records holds every record
 	for _, r := range records {
 		for _, f := range r.Fields {
-			collect(f.Type)
+			walkType(f.Type, noFields, collect)
 		}
 	}
 	slices.SortFunc(enums, func(a, b *avroschema.Type) int { return strings.Compare(a.Name, b.Name) })

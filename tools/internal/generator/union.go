@@ -153,26 +153,15 @@ func (g *goTypes) writeUnions(body *bytes.Buffer, records []*avroschema.Record) 
 	g.imports["fmt"] = true
 	// Every record a unioned record reaches decodes from the natural form.
 	reached := map[*avroschema.Type]bool{}
-	var reach func(t *avroschema.Type)
-	reach = func(t *avroschema.Type) {
-		if t == nil || reached[t] {
-			return
+	enter := func(t *avroschema.Type) bool {
+		if reached[t] {
+			return false
 		}
-		if t.Kind == avroschema.KindRecord {
-			reached[t] = true
-			for _, f := range t.Record.Fields {
-				reach(f.Type)
-			}
-			return
-		}
-		reach(t.Items)
-		reach(t.Values)
-		for _, b := range t.Branches {
-			reach(b)
-		}
+		reached[t] = true
+		return true
 	}
 	for _, r := range unioned {
-		reach(r.Type)
+		walkType(r.Type, enter, nil)
 	}
 	c := &natural{g: g, body: body}
 	for _, u := range g.unions {
