@@ -111,8 +111,8 @@ PACT_PKGS         := ./pact/...
 
 .PHONY: pact-install
 pact-install: ## install libpact_ffi 0.4.28 into .pact/lib and the Pact CLI into .pact/bin (from npm, pinned; skipped when present)
-	@PACT_CORE_PKG='$(PACT_CORE_PKG)' PACT_CORE_VERSION='$(PACT_CORE_VERSION)' pact/install.sh '$(PACT_DIR)'
-	@PACT_CLI_PKG='$(PACT_CLI_PKG)' PACT_CLI_VERSION='$(PACT_CLI_VERSION)' pact/install-cli.sh '$(PACT_DIR)'
+	@PACT_CORE_PKG='$(PACT_CORE_PKG)' PACT_CORE_VERSION='$(PACT_CORE_VERSION)' pact/install.sh '$(PACT_DIR)' lib
+	@PACT_CLI_PKG='$(PACT_CLI_PKG)' PACT_CLI_VERSION='$(PACT_CLI_VERSION)' pact/install.sh '$(PACT_DIR)' cli
 
 .PHONY: pact-test
 pact-test: pact-install ## run the Pact consumer tests and provider verifications (build tag pact), and the Pact CLI against the member and room binaries

@@ -20,7 +20,7 @@ func TestInstallIdempotent(t *testing.T) {
 	lib := filepath.Join(dir, "lib", "libpact_ffi.so")
 	install := func(want string) {
 		t.Helper()
-		out, err := exec.CommandContext(t.Context(), "./install.sh", dir).CombinedOutput()
+		out, err := exec.CommandContext(t.Context(), "./install.sh", dir, "lib").CombinedOutput()
 		if err != nil {
 			t.Fatalf("install.sh: %v\n%s", err, out)
 		}
@@ -50,16 +50,16 @@ func TestInstallIdempotent(t *testing.T) {
 	install("installed libpact_ffi")
 }
 
-// TestInstallCLIIdempotent pins install-cli.sh: on an empty folder it
+// TestInstallCLIIdempotent pins install.sh cli: on an empty folder it
 // installs the pact binary, whose verifier runs; run again it changes
 // nothing and says so.
 func TestInstallCLIIdempotent(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	for _, want := range []string{"installed the Pact CLI", "already in"} {
-		out, err := exec.CommandContext(t.Context(), "./install-cli.sh", dir).CombinedOutput()
+		out, err := exec.CommandContext(t.Context(), "./install.sh", dir, "cli").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), want) {
-			t.Fatalf("install-cli.sh: %v, said %q, want %q", err, out, want)
+			t.Fatalf("install.sh cli: %v, said %q, want %q", err, out, want)
 		}
 	}
 	ver := exec.CommandContext(t.Context(), filepath.Join(dir, "bin", "pact"), "verifier", "--version")

@@ -21,7 +21,7 @@ import (
 	"github.com/keiyaku/keiyaku/runtime/app/apptest"
 )
 
-// envVerifierCLI names the official Pact CLI binary (pact/install-cli.sh
+// envVerifierCLI names the official Pact CLI binary (pact/install.sh DIR cli
 // installs it; make pact-test sets it to .pact/bin/pact).
 const envVerifierCLI = "KEIYAKU_PACT_CLI"
 
@@ -100,7 +100,7 @@ func TestVerifierCLIAgainstBinaries(t *testing.T) {
 	t.Parallel()
 	cli := os.Getenv(envVerifierCLI)
 	if cli == "" {
-		t.Fatalf("%s is not set: run make pact-test, which installs the Pact CLI (pact/install-cli.sh) and sets it", envVerifierCLI)
+		t.Fatalf("%s is not set: run make pact-test, which installs the Pact CLI (pact/install.sh DIR cli) and sets it", envVerifierCLI)
 	}
 	for _, tc := range []struct {
 		name   string

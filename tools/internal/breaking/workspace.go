@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"testing/fstest"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"go.yaml.in/yaml/v3"
@@ -279,16 +278,14 @@ func avroFiles(ctx context.Context, mode avrocompat.Mode, oldFile, newFile strin
 		return nil, err
 	}
 	// Load the new file alone, for the positions of its fields.
-	set, err := avroschema.LoadFS(ctx, fstest.MapFS{"new/" + filepath.Base(newFile): {Data: n}}, "new")
+	set, err := avroschema.LoadWith(ctx, nil, "", avroschema.Source{File: newFile, Data: n})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", newFile, err)
+		return nil, err
 	}
-	r := set.FileRecord("new/" + filepath.Base(newFile))
+	r := set.FileRecord(newFile)
 	if r == nil {
 		return nil, &diag.Error{File: newFile, Line: 1, Column: 1, Msg: "the top of the file is not a record"}
 	}
-	at := *r
-	at.File = newFile
 	incs, err := avrocompat.Check(mode, []avrocompat.Version{{Label: oldFile, Schema: string(o), File: oldFile}}, avrocompat.Version{Label: newFile, Schema: r.Schema, File: newFile})
 	if err != nil {
 		return nil, err
@@ -296,7 +293,7 @@ func avroFiles(ctx context.Context, mode avrocompat.Mode, oldFile, newFile strin
 	schemas := map[string]string{oldFile: string(o), newFile: r.Schema}
 	var findings []report.Finding
 	for _, inc := range incs {
-		findings = append(findings, incompatibilityFinding("", mode, &at, inc, schemas))
+		findings = append(findings, incompatibilityFinding("", mode, r, inc, schemas))
 	}
 	return findings, nil
 }
