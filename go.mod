@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/brianvoe/gofakeit/v7 v7.18.9
 	github.com/getkin/kin-openapi v0.153.0
+	github.com/google/pprof v0.0.0-20261016150608-1facf8f91b50
 	github.com/google/uuid v1.6.0
 	github.com/keiyaku/keiyaku/runtime v0.0.0-00010101000000-000000000000
 	github.com/keiyaku/keiyaku/runtime/app v0.0.0-00010101000000-000000000000
