@@ -41,7 +41,7 @@
 // meter provider, propagator and metrics handler of one service. Nothing
 // here uses OpenTelemetry's globals, so several services can run in one
 // process (the demo) with their own service names. [SetupTelemetry] builds
-// a Telemetry with runtime/telemetry.
+// a Telemetry with runtime/telemetry/export.
 //
 // # Delivery
 //
