@@ -11,7 +11,7 @@ require (
 	github.com/keiyaku/keiyaku/runtime/app v0.0.0-00010101000000-000000000000
 	github.com/keiyaku/keiyaku/runtime/outbox v0.0.0-00010101000000-000000000000
 	github.com/keiyaku/keiyaku/runtime/sqldb v0.0.0-00010101000000-000000000000
-	github.com/keiyaku/keiyaku/runtime/telemetry v0.0.0-00010101000000-000000000000
+	github.com/keiyaku/keiyaku/runtime/telemetry/export v0.0.0-00010101000000-000000000000
 	github.com/oapi-codegen/oapi-codegen/v2 v2.8.2
 	github.com/oapi-codegen/runtime v1.9.0
 	github.com/oasdiff/oasdiff v1.37.0
@@ -66,7 +66,6 @@ require (
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
-	github.com/keiyaku/keiyaku/runtime/telemetry/export v0.0.0-00010101000000-000000000000 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
@@ -111,6 +110,5 @@ replace (
 	github.com/keiyaku/keiyaku/runtime/app => ./runtime/app
 	github.com/keiyaku/keiyaku/runtime/outbox => ./runtime/outbox
 	github.com/keiyaku/keiyaku/runtime/sqldb => ./runtime/sqldb
-	github.com/keiyaku/keiyaku/runtime/telemetry => ./runtime/telemetry
 	github.com/keiyaku/keiyaku/runtime/telemetry/export => ./runtime/telemetry/export
 )

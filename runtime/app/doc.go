@@ -4,36 +4,39 @@
 // server around a generated strict handler, the Kafka producer with its
 // transactional outbox, and the idempotent event consumer.
 //
-// A service package uses the parts it needs in its New:
-//
-//	db, err := app.OpenDB(ctx, cfg.DatabaseURL, "room", migrations, tel)
-//	srv, err := app.NewHTTPServer(ctx, app.HTTPConfig{
-//		Name: "room", Addr: cfg.ListenAddr, Spec: spec, API: api, DB: db, Idempotent: true,
-//	}, tel)
-//	cons, err := app.NewConsumer(ctx, cfg.Kafka, db, roomv1.ConsumerGroup, roomv1.ReceivedTopics, tel)
-//	roomv1.RegisterEventHandler(cons.Consumer, handler)
-//
-// and, to publish events through a transactional outbox:
-//
-//	producer, err := app.NewProducer(cfg.Kafka, "/services/reservation", tel)
-//	store, relay, err := app.NewOutbox(ctx, db, producer, tel)
-//	publisher := reservationv1.NewPublisher(producer.Events())
-//
-// Its Run hands the long-running parts to [Run]:
-//
-//	return app.Run(ctx, app.Task{Name: "http", Run: srv.ListenAndServe}, app.Task{Name: "consumer", Run: cons.Run})
-//
 // A service's main is one call to [Serve], which reads the environment
 // with [LoadEnv], sets up telemetry, builds the service with the
 // Process's Start and runs it until SIGINT or SIGTERM ([Main] is the same
-// for tests: no signals, no exit):
+// for tests: no signals, no exit). [Build] makes the Start from a function
+// that assembles the service into a [Parts]; each constructor of Parts
+// adds what it builds, to run or to close, and what was opened is closed
+// again, the last first, when the service stops or the assembly fails:
 //
-//	func main() { app.Serve(app.Process{Name: "orders", DefaultAddr: ":8080", Start: start}) }
+//	func main() { app.Serve(app.Process{Name: "orders", DefaultAddr: ":8080", Start: app.Build(build)}) }
 //
-// Start returns a [Runner]: the service's own type, or the [Parts] it
-// assembled (tasks to run, what to close after them, the last first).
-// Everything else in this package takes its configuration as values and
-// never reads the environment.
+//	func build(ctx context.Context, env app.Env, tel app.Telemetry, parts *app.Parts) error {
+//		db, err := parts.OpenDB(ctx, env.DatabaseURL, "orders", migrations, tel)
+//		...
+//		producer, err := parts.NewProducer(env.Kafka, "/services/orders", tel)
+//		store, _, err := parts.NewOutbox(ctx, db, producer, tel) // runs the relay
+//		publisher := ordersv1.NewPublisher(producer.Events())
+//		...
+//		_, err = parts.NewHTTPServer(ctx, app.HTTPConfig{
+//			Name: "orders", Addr: env.ListenAddr, Spec: spec, API: api, DB: db, Idempotent: true,
+//		}, tel)
+//		...
+//		consumer, err := parts.NewConsumer(ctx, env.Kafka, db, ordersv1.ConsumerGroup, ordersv1.ReceivedTopics, tel)
+//		...
+//		ordersv1.RegisterEventHandler(consumer.Consumer, handler)
+//		return nil
+//	}
+//
+// A Start may also return a service's own [Runner], as the reference
+// services do (their New builds into a Parts of their own, for tests and
+// the demo). The package-level [OpenDB], [NewProducer], [NewOutbox],
+// [NewHTTPServer], [NewConsumer] and [Run] are the same constructors for a
+// service that manages its parts itself. Everything else in this package
+// takes its configuration as values and never reads the environment.
 //
 // # Telemetry without globals
 //
@@ -41,7 +44,7 @@
 // meter provider, propagator and metrics handler of one service. Nothing
 // here uses OpenTelemetry's globals, so several services can run in one
 // process (the demo) with their own service names. [SetupTelemetry] builds
-// a Telemetry with runtime/telemetry.
+// a Telemetry with runtime/telemetry/export.
 //
 // # Delivery
 //

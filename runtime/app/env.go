@@ -18,6 +18,7 @@ import (
 	"github.com/keiyaku/keiyaku/runtime/httpserver"
 	"github.com/keiyaku/keiyaku/runtime/sqldb"
 	"github.com/keiyaku/keiyaku/runtime/telemetry"
+	"github.com/keiyaku/keiyaku/runtime/telemetry/export"
 )
 
 // The environment variables [LoadEnv] reads, besides the OTEL_* ones of
@@ -334,7 +335,7 @@ func Main(ctx context.Context, getenv func(string) string, stderr io.Writer, p P
 			return 1
 		}
 	}
-	tel, shutdown, err := SetupTelemetry(ctx, env.Telemetry, logger, telemetry.WithGlobal(true))
+	tel, shutdown, err := SetupTelemetry(ctx, env.Telemetry, logger, export.WithGlobal(true))
 	if err != nil {
 		logger.Error("bad telemetry configuration", "error", err)
 		return 2

@@ -7,12 +7,10 @@ require (
 	github.com/keiyaku/keiyaku/runtime v0.0.0-00010101000000-000000000000
 	github.com/keiyaku/keiyaku/runtime/outbox v0.0.0-00010101000000-000000000000
 	github.com/keiyaku/keiyaku/runtime/sqldb v0.0.0-00010101000000-000000000000
-	github.com/keiyaku/keiyaku/runtime/telemetry v0.0.0-00010101000000-000000000000
 	github.com/keiyaku/keiyaku/runtime/telemetry/export v0.0.0-00010101000000-000000000000
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kadm v1.20.0
 	github.com/twmb/franz-go/pkg/sr v1.8.0
-	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0
 	go.opentelemetry.io/otel/sdk v1.47.0
@@ -52,6 +50,7 @@ require (
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
+	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0 // indirect
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace v1.47.0 // indirect
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp v1.47.0 // indirect
 	go.opentelemetry.io/otel/exporters/prometheus v0.69.0 // indirect
@@ -77,7 +76,5 @@ replace github.com/keiyaku/keiyaku/runtime => ../
 replace github.com/keiyaku/keiyaku/runtime/sqldb => ../sqldb
 
 replace github.com/keiyaku/keiyaku/runtime/outbox => ../outbox
-
-replace github.com/keiyaku/keiyaku/runtime/telemetry => ../telemetry
 
 replace github.com/keiyaku/keiyaku/runtime/telemetry/export => ../telemetry/export

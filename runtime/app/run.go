@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 )
 
@@ -57,50 +56,4 @@ func Run(ctx context.Context, tasks ...Task) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// Parts is a built service as a [Runner]: the long-running tasks a
-// Process's Start assembled (HTTP server, consumers, outbox relay) and
-// what to release once they stopped (Kafka clients, the database). The
-// zero value is ready to use; build it in Start, then return it:
-//
-//	var parts app.Parts
-//	parts.Defer(db.Close)
-//	parts.Go("http", srv.ListenAndServe)
-//	return &parts, nil
-type Parts struct {
-	tasks   []Task
-	closers []func() error
-	once    sync.Once
-	err     error
-}
-
-// Go adds the task name to what [Parts.Run] runs.
-func (p *Parts) Go(name string, run func(ctx context.Context) error) {
-	p.tasks = append(p.tasks, Task{Name: name, Run: run})
-}
-
-// Defer adds release to what [Parts.Close] calls, the last added first.
-func (p *Parts) Defer(release func() error) {
-	p.closers = append(p.closers, release)
-}
-
-// Run runs the tasks with [Run] until ctx is done (or one of them stops),
-// then closes the parts; it returns the errors of both, joined.
-func (p *Parts) Run(ctx context.Context) error {
-	return errors.Join(Run(ctx, p.tasks...), p.Close())
-}
-
-// Close calls the deferred functions, the last added first, and returns
-// their errors joined. Run calls it; call it yourself only for parts that
-// never run (a Start that fails half-way). It is idempotent.
-func (p *Parts) Close() error {
-	p.once.Do(func() {
-		var errs []error
-		for _, release := range slices.Backward(p.closers) {
-			errs = append(errs, release())
-		}
-		p.err = errors.Join(errs...)
-	})
-	return p.err
 }

@@ -22,30 +22,23 @@ import (
 	"github.com/keiyaku/keiyaku/runtime/sqldb"
 )
 
-// startThings is the Start of the things service: a new service that is
-// none of the reference four, assembled from the public API only. Its
-// main is
+// buildThings assembles the things service: a new service that is none of
+// the reference four, from the public API only. Its main is
 //
-//	func main() { app.Serve(app.Process{Name: "things", DefaultAddr: ":8080", Start: startThings}) }
-func startThings(ctx context.Context, env app.Env, tel app.Telemetry) (app.Runner, error) {
+//	func main() { app.Serve(app.Process{Name: "things", DefaultAddr: ":8080", Start: app.Build(buildThings)}) }
+func buildThings(ctx context.Context, env app.Env, tel app.Telemetry, parts *app.Parts) error {
 	spec, err := openapi3.NewLoader().LoadFromData([]byte(thingsSpec))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	db, err := app.OpenDB(ctx, env.DatabaseURL, "things", migrations, tel)
+	db, err := parts.OpenDB(ctx, env.DatabaseURL, "things", migrations, tel)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var parts app.Parts
-	parts.Defer(db.Close)
-	srv, err := app.NewHTTPServer(ctx, app.HTTPConfig{
+	_, err = parts.NewHTTPServer(ctx, app.HTTPConfig{
 		Name: "things", Addr: env.ListenAddr, Spec: spec, API: thingsAPI(db), DB: db, Idempotent: true,
 	}, tel)
-	if err != nil {
-		return nil, errors.Join(err, parts.Close())
-	}
-	parts.Go("http", srv.ListenAndServe)
-	return &parts, nil
+	return err
 }
 
 // thingsAPI is the handler of the things contract: POST /things stores
@@ -94,7 +87,7 @@ const envServe = "APP_TEST_SERVE_THINGS"
 // naming it.
 func TestServe(t *testing.T) {
 	if os.Getenv(envServe) == "1" {
-		app.Serve(app.Process{Name: "things", DefaultAddr: ":0", Start: startThings})
+		app.Serve(app.Process{Name: "things", DefaultAddr: ":0", Start: app.Build(buildThings)})
 		return
 	}
 	t.Parallel()

@@ -6,11 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
@@ -62,35 +59,30 @@ func (t Telemetry) Resolved() Telemetry {
 	return t
 }
 
-// Handler wraps h in otelhttp with t's providers and propagator: a server
-// span per request, continuing a valid incoming traceparent, named after
-// the ServeMux route that served it (else operation), and the
-// http.server.* metrics.
+// Handler wraps h in otelhttp with t's providers and propagator (see
+// runtime/telemetry.Handler): a server span per request, continuing a
+// valid incoming traceparent, named after the ServeMux route that served
+// it (else operation), and the http.server.* metrics.
 func (t Telemetry) Handler(h http.Handler, operation string) http.Handler {
-	t = t.Resolved()
-	return otelhttp.NewHandler(h, operation,
-		otelhttp.WithTracerProvider(t.TracerProvider),
-		otelhttp.WithMeterProvider(t.MeterProvider),
-		otelhttp.WithPropagators(t.Propagator),
-		otelhttp.WithSpanNameFormatter(spanName),
-	)
+	return t.providers().Handler(h, operation)
 }
 
-// Transport wraps base in otelhttp with t's providers and propagator: a
-// client span per request, its traceparent sent along, and the
-// http.client.* metrics. A nil base means a clone of
+// Transport wraps base in otelhttp with t's providers and propagator (see
+// runtime/telemetry.Transport): a client span per request, its traceparent
+// sent along, and the http.client.* metrics. A nil base means a clone of
 // http.DefaultTransport that ignores proxy variables and keeps 64 idle
 // connections per host.
 func (t Telemetry) Transport(base http.RoundTripper) http.RoundTripper {
-	t = t.Resolved()
 	if base == nil {
 		base = newTransport()
 	}
-	return otelhttp.NewTransport(base,
-		otelhttp.WithTracerProvider(t.TracerProvider),
-		otelhttp.WithMeterProvider(t.MeterProvider),
-		otelhttp.WithPropagators(t.Propagator),
-	)
+	return t.providers().Transport(base)
+}
+
+// providers are t's, resolved: never OpenTelemetry's globals.
+func (t Telemetry) providers() telemetry.Providers {
+	t = t.Resolved()
+	return telemetry.Providers{TracerProvider: t.TracerProvider, MeterProvider: t.MeterProvider, Propagator: t.Propagator}
 }
 
 // EventOptions returns the options that give an events.Producer or
@@ -118,16 +110,16 @@ func (t Telemetry) ClientOptions() []resilience.Option {
 	}
 }
 
-// SetupTelemetry sets up OpenTelemetry for one service with
-// export.Setup (telemetry.Setup with the OTLP/HTTP and Prometheus
-// exporters) and returns its Telemetry, logging to logger, and the
-// function that flushes and stops it (call it before exit). OpenTelemetry's
-// globals are left alone unless opts hold telemetry.WithGlobal(true), so
-// several services can be set up in one process. cfg is validated by
-// telemetry.Setup; set cfg.ServiceName to tell services apart.
-func SetupTelemetry(ctx context.Context, cfg telemetry.Config, logger *slog.Logger, opts ...telemetry.Option) (Telemetry, func(context.Context) error, error) {
-	all := append([]telemetry.Option{telemetry.WithGlobal(false), telemetry.WithLogger(logger)}, opts...)
-	tel, err := export.Setup(ctx, cfg, logger, all...)
+// SetupTelemetry sets up the OpenTelemetry SDK for one service with
+// runtime/telemetry/export.Setup (OTLP/HTTP traces, Prometheus metrics)
+// and returns its Telemetry, logging to logger, and the function that
+// flushes and stops it (call it before exit). OpenTelemetry's globals are
+// left alone unless opts hold export.WithGlobal(true), so several services
+// can be set up in one process. cfg is validated by export.Setup; set
+// cfg.ServiceName to tell services apart.
+func SetupTelemetry(ctx context.Context, cfg telemetry.Config, logger *slog.Logger, opts ...export.Option) (Telemetry, func(context.Context) error, error) {
+	all := append([]export.Option{export.WithGlobal(false), export.WithLogger(logger)}, opts...)
+	tel, err := export.Setup(ctx, cfg, all...)
 	if err != nil {
 		return Telemetry{}, nil, fmt.Errorf("setup telemetry: %w", err)
 	}
@@ -138,23 +130,6 @@ func SetupTelemetry(ctx context.Context, cfg telemetry.Config, logger *slog.Logg
 		Propagator:     tel.Propagator(),
 		Metrics:        tel.MetricsHandler(),
 	}, tel.Shutdown, nil
-}
-
-// spanName names a server span "{method} {route}" once a ServeMux pattern
-// routed the request, else after the operation.
-func spanName(operation string, r *http.Request) string {
-	method := r.Method
-	if !slices.Contains([]string{http.MethodConnect, http.MethodDelete, http.MethodGet, http.MethodHead,
-		http.MethodOptions, http.MethodPatch, http.MethodPost, http.MethodPut, http.MethodTrace}, method) {
-		method = "HTTP"
-	}
-	if i := strings.IndexByte(r.Pattern, '/'); i >= 0 {
-		return method + " " + r.Pattern[i:]
-	}
-	if operation != "" {
-		return operation
-	}
-	return method
 }
 
 // newTransport is the base transport of outgoing calls: no proxy from the

@@ -1,56 +1,39 @@
 // Package telemetry gives a Keiyaku service one trace id across every HTTP
-// call, Kafka record and log line, and a Prometheus scrape endpoint, on
-// OpenTelemetry.
+// call, Kafka record and log line, on the OpenTelemetry API.
 //
-// # What it sets up
+// It depends on the OpenTelemetry API only (otel, trace, metric,
+// propagation, and otelhttp), so it is part of the runtime module and adds
+// nothing to a service's module graph. The SDK's setup — the resource, the
+// tracer and meter providers with their sampler, the OTLP/HTTP span
+// exporter and the Prometheus scrape endpoint — is in the module
+// github.com/keiyaku/keiyaku/runtime/telemetry/export, as OpenTelemetry
+// keeps its SDK and exporters apart from its API: export.Setup builds them
+// from a [Config] and installs them as OpenTelemetry's globals, which the
+// package-level functions here use. runtime/app, which assembles the
+// reference services, calls it.
 //
-// [Setup] builds, from a [Config]:
+// This package holds:
 //
-//   - a resource: service.name, the attributes of OTEL_RESOURCE_ATTRIBUTES
-//     and telemetry.sdk.*;
-//   - a tracer provider with the configured sampler. Spans are always
-//     created, so trace ids flow into logs and downstream calls; they are
-//     exported in batches only when an endpoint is set;
-//   - a meter provider, with the reader given by [WithMetricReader];
-//     [Telemetry.MetricsHandler] serves its scrape endpoint (mount it at
-//     /metrics);
-//   - the propagator: W3C trace context (traceparent, tracestate) and W3C
-//     baggage by default;
-//
-// and installs the three as OpenTelemetry's globals (unless
-// [WithGlobal](false)). [Telemetry.Shutdown] flushes buffered spans; call it
-// before exit.
-//
-// # Exporters
-//
-// This package depends on the OpenTelemetry API and SDK only. The
-// exporters live in the module github.com/keiyaku/keiyaku/runtime/telemetry/export,
-// as OpenTelemetry keeps its own apart, because the OTLP exporter brings
-// gRPC, grpc-gateway and protobuf and the Prometheus one client_golang:
-// export.Setup is Setup with spans sent over OTLP/HTTP to the configured
-// endpoint and metrics served to Prometheus (on a registry of its own, with
-// the Go runtime and process collectors). Setup alone, with a Config that
-// names an endpoint, is an error that says so; without a metric reader,
-// MetricsHandler answers 404.
-//
-// On top of it:
-//
-//   - [Handler] wraps an [http.Handler] in otelhttp: a server span per
-//     request, continuing the caller's trace, plus the http.server.* metrics;
-//   - [Transport] wraps an [http.RoundTripper] in otelhttp: a client span per
-//     request, its traceparent sent along, plus the http.client.* metrics;
-//   - [NewLogHandler] adds trace_id and span_id to every [log/slog] record
-//     logged with a context that carries a span; [NewLogger] is a JSON logger
-//     with it.
-//
-// [Telemetry.Handler] and [Telemetry.Transport] do the same with one
-// Telemetry's providers instead of the globals.
+//   - [Handler], which wraps an [http.Handler] in otelhttp: a server span
+//     per request, continuing the caller's trace, plus the http.server.*
+//     metrics;
+//   - [Transport], which wraps an [http.RoundTripper] in otelhttp: a client
+//     span per request, its traceparent sent along, plus the http.client.*
+//     metrics;
+//   - [Providers], whose Handler and Transport methods do the same with
+//     given providers instead of the globals;
+//   - [NewLogHandler], which adds trace_id and span_id to every [log/slog]
+//     record logged with a context that carries a span; [NewLogger] is a
+//     JSON logger with it;
+//   - [Config], the settings of the standard OTEL_* environment variables,
+//     read by [ConfigFromEnv], and [Config.Propagator], the propagator they
+//     name.
 //
 // # Environment variables
 //
 // Libraries never read the environment: main calls
-// ConfigFromEnv(os.Getenv) and passes the result to Setup. Setup rejects a
-// malformed value with an error that names the variable.
+// ConfigFromEnv(os.Getenv) and passes the result to export.Setup, which
+// rejects a malformed value with an error that names the variable.
 //
 //	| variable                           | default               | meaning                                                          |
 //	|------------------------------------|-----------------------|------------------------------------------------------------------|
@@ -87,8 +70,7 @@
 //	func main() {
 //		ctx := context.Background()
 //		logger := telemetry.NewLogger(os.Stderr, slog.LevelInfo)
-//		cfg := telemetry.ConfigFromEnv(os.Getenv)
-//		tel, err := export.Setup(ctx, cfg, logger, telemetry.WithLogger(logger))
+//		tel, err := export.Setup(ctx, telemetry.ConfigFromEnv(os.Getenv), export.WithLogger(logger))
 //		if err != nil {
 //			logger.Error("telemetry", "err", err)
 //			os.Exit(1)
@@ -106,5 +88,5 @@
 //	}
 //
 // Kafka records carry the same traceparent in their headers; that is the
-// job of package runtime/events, which uses the propagator installed here.
+// job of package runtime/events, which takes the propagator as an option.
 package telemetry

@@ -50,8 +50,8 @@ func decodeLines(t *testing.T, out string) []map[string]any {
 // the record's own attributes left where WithAttrs and WithGroup put them.
 func TestLogHandler(t *testing.T) {
 	t.Parallel()
-	tel, _ := newTelemetry(t, telemetry.Config{})
-	_, realSpan := tel.TracerProvider().Tracer("test").Start(context.Background(), "op")
+	tel, _ := newProviders(t, "")
+	_, realSpan := tel.TracerProvider.Tracer("test").Start(context.Background(), "op")
 	realSpan.End()
 	real := trace.ContextWithSpan(context.Background(), realSpan)
 	realIDs := map[string]any{

@@ -2,6 +2,8 @@ package telemetry
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 
 	"go.opentelemetry.io/otel/propagation"
@@ -47,4 +49,49 @@ func (c joinedTraceState) Get(key string) string {
 		return c.state
 	}
 	return c.TextMapCarrier.Get(key)
+}
+
+// Propagator returns the propagator that c.Propagators names
+// (OTEL_PROPAGATORS, default tracecontext,baggage): tracecontext is W3C
+// Trace Context, with the two rules for repeated headers described in the
+// package documentation, and baggage is W3C Baggage; none alone propagates
+// nothing. An unknown name, none combined with another, or a list naming
+// nothing is an error naming the variable.
+func (c Config) Propagator() (propagation.TextMapPropagator, error) {
+	list := c.Propagators
+	if strings.TrimSpace(list) == "" {
+		list = DefaultPropagators
+	}
+	var (
+		names []string
+		ps    []propagation.TextMapPropagator
+		none  bool
+	)
+	for name := range strings.SplitSeq(list, ",") {
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name == "" {
+			continue
+		}
+		if slices.Contains(names, name) {
+			continue
+		}
+		names = append(names, name)
+		switch name {
+		case "tracecontext":
+			ps = append(ps, w3cTraceContext{})
+		case "baggage":
+			ps = append(ps, propagation.Baggage{})
+		case "none":
+			none = true
+		default:
+			return nil, fmt.Errorf("%s: unsupported propagator %q (want tracecontext, baggage or none)", EnvPropagators, name)
+		}
+	}
+	switch {
+	case len(names) == 0:
+		return nil, fmt.Errorf("%s: %q names no propagator", EnvPropagators, list)
+	case none && len(names) > 1:
+		return nil, fmt.Errorf("%s: none cannot be combined with other propagators in %q", EnvPropagators, list)
+	}
+	return propagation.NewCompositeTextMapPropagator(ps...), nil
 }

@@ -119,17 +119,17 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("member: %w", err)
 	}
-	db, err := app.OpenDB(ctx, cfg.DatabaseURL, Name, migrations, tel)
+	s := &Service{log: tel.Logger}
+	db, err := s.parts.OpenDB(ctx, cfg.DatabaseURL, Name, migrations, tel)
 	if err != nil {
 		return nil, fmt.Errorf("member: %w", err)
 	}
+	s.db = db
 	if cfg.DemoData {
 		if err := insertDemoData(ctx, db); err != nil {
-			return nil, errors.Join(fmt.Errorf("member: %w", err), db.Close())
+			return nil, errors.Join(fmt.Errorf("member: %w", err), s.Close())
 		}
 	}
-	s := &Service{db: db, log: tel.Logger}
-	s.parts.Defer(db.Close)
 	if err := s.assemble(ctx, cfg, tel); err != nil {
 		return nil, errors.Join(fmt.Errorf("member: %w", err), s.Close())
 	}
@@ -152,20 +152,17 @@ func (s *Service) assemble(ctx context.Context, cfg Config, tel app.Telemetry) e
 	if cfg.ProviderStates {
 		hc.ProviderStates = s.providerStates()
 	}
-	s.server, err = app.NewHTTPServer(ctx, hc, tel,
+	s.server, err = s.parts.NewHTTPServer(ctx, hc, tel,
 		// Unready while a record waits for an unwritable dead-letter topic.
 		httpserver.WithReadinessCheck("consumer", func(ctx context.Context) error { return s.consumer.Ready(ctx) }))
 	if err != nil {
 		return err
 	}
-	s.consumer, err = app.NewConsumer(ctx, cfg.Kafka, s.db, memberv1.ConsumerGroup, memberv1.ReceivedTopics, tel)
+	s.consumer, err = s.parts.NewConsumer(ctx, cfg.Kafka, s.db, memberv1.ConsumerGroup, memberv1.ReceivedTopics, tel)
 	if err != nil {
 		return err
 	}
-	s.parts.Defer(func() error { s.consumer.Close(); return nil })
 	memberv1.RegisterEventHandler(s.consumer.Consumer, &history{db: s.db, log: tel.Logger})
-	s.parts.Go("http", s.server.ListenAndServe)
-	s.parts.Go("consumer", s.consumer.Run)
 	return nil
 }
 

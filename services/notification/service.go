@@ -109,12 +109,12 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notification: %w", err)
 	}
-	db, err := app.OpenDB(ctx, cfg.DatabaseURL, Name, migrations, tel)
+	s := &Service{}
+	db, err := s.parts.OpenDB(ctx, cfg.DatabaseURL, Name, migrations, tel)
 	if err != nil {
 		return nil, fmt.Errorf("notification: %w", err)
 	}
-	s := &Service{db: db}
-	s.parts.Defer(db.Close)
+	s.db = db
 	if err := s.assemble(ctx, cfg, tel, o.now); err != nil {
 		return nil, errors.Join(fmt.Errorf("notification: %w", err), s.Close())
 	}
@@ -133,7 +133,7 @@ func (s *Service) assemble(ctx context.Context, cfg Config, tel app.Telemetry, n
 	handler := notificationv1.HandlerWithOptions(strict, notificationv1.StdHTTPServerOptions{
 		ErrorHandlerFunc: httpserver.ParamErrorHandler,
 	})
-	s.server, err = app.NewHTTPServer(ctx, app.HTTPConfig{
+	s.server, err = s.parts.NewHTTPServer(ctx, app.HTTPConfig{
 		Name: Name, Addr: cfg.ListenAddr, Listener: cfg.Listener, Spec: spec, API: handler, DB: s.db,
 	}, tel,
 		// Unready while a record waits for an unwritable dead-letter topic.
@@ -141,14 +141,11 @@ func (s *Service) assemble(ctx context.Context, cfg Config, tel app.Telemetry, n
 	if err != nil {
 		return err
 	}
-	s.consumer, err = app.NewConsumer(ctx, cfg.Kafka, s.db, notificationv1.ConsumerGroup, notificationv1.ReceivedTopics, tel)
+	s.consumer, err = s.parts.NewConsumer(ctx, cfg.Kafka, s.db, notificationv1.ConsumerGroup, notificationv1.ReceivedTopics, tel)
 	if err != nil {
 		return err
 	}
-	s.parts.Defer(func() error { s.consumer.Close(); return nil })
 	notificationv1.RegisterEventHandler(s.consumer.Consumer, &mailer{db: s.db, now: now, log: tel.Logger})
-	s.parts.Go("http", s.server.ListenAndServe)
-	s.parts.Go("consumer", s.consumer.Run)
 	return nil
 }
 

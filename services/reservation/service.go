@@ -153,12 +153,12 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reservation: %w", err)
 	}
-	db, err := app.OpenDB(ctx, cfg.DatabaseURL, Name, migrations, tel)
+	s := &Service{}
+	db, err := s.parts.OpenDB(ctx, cfg.DatabaseURL, Name, migrations, tel)
 	if err != nil {
 		return nil, fmt.Errorf("reservation: %w", err)
 	}
-	s := &Service{db: db}
-	s.parts.Defer(db.Close)
+	s.db = db
 	if err := s.assemble(ctx, cfg, tel, o); err != nil {
 		return nil, errors.Join(fmt.Errorf("reservation: %w", err), s.Close())
 	}
@@ -180,11 +180,10 @@ func (c Config) check() error {
 
 func (s *Service) assemble(ctx context.Context, cfg Config, tel app.Telemetry, o options) error {
 	var err error
-	if s.producer, err = app.NewProducer(cfg.Kafka, Source, tel); err != nil {
+	if s.producer, err = s.parts.NewProducer(cfg.Kafka, Source, tel); err != nil {
 		return err
 	}
-	s.parts.Defer(func() error { s.producer.Close(); return nil })
-	if s.outbox, s.relay, err = app.NewOutbox(ctx, s.db, s.producer, tel, o.relayOpts...); err != nil {
+	if s.outbox, s.relay, err = s.parts.NewOutbox(ctx, s.db, s.producer, tel, o.relayOpts...); err != nil {
 		return err
 	}
 	members, err := reservationv1.NewMemberClient(cfg.MemberURL, slices.Concat(tel.ClientOptions(), o.memberOpts)...)
@@ -211,14 +210,12 @@ func (s *Service) assemble(ctx context.Context, cfg Config, tel app.Telemetry, o
 	handler := reservationv1.HandlerWithOptions(strict, reservationv1.StdHTTPServerOptions{
 		ErrorHandlerFunc: httpserver.ParamErrorHandler,
 	})
-	s.server, err = app.NewHTTPServer(ctx, app.HTTPConfig{
+	s.server, err = s.parts.NewHTTPServer(ctx, app.HTTPConfig{
 		Name: Name, Addr: cfg.ListenAddr, Listener: cfg.Listener, Spec: spec, API: handler, DB: s.db, Idempotent: true,
 	}, tel)
 	if err != nil {
 		return err
 	}
-	s.parts.Go("http", s.server.ListenAndServe)
-	s.parts.Go("outbox relay", s.relay.Run)
 	return nil
 }
 

@@ -150,17 +150,17 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("room: %w", err)
 	}
-	db, err := app.OpenDB(ctx, cfg.DatabaseURL, Name, migrations, tel)
+	s := &Service{}
+	db, err := s.parts.OpenDB(ctx, cfg.DatabaseURL, Name, migrations, tel)
 	if err != nil {
 		return nil, fmt.Errorf("room: %w", err)
 	}
+	s.db = db
 	if cfg.DemoData {
 		if err := insertDemoData(ctx, db); err != nil {
-			return nil, errors.Join(fmt.Errorf("room: %w", err), db.Close())
+			return nil, errors.Join(fmt.Errorf("room: %w", err), s.Close())
 		}
 	}
-	s := &Service{db: db}
-	s.parts.Defer(db.Close)
 	st := &store{db: db, now: o.now}
 	if err := s.assemble(ctx, cfg, tel, st, o.holdTTL); err != nil {
 		return nil, errors.Join(fmt.Errorf("room: %w", err), s.Close())
@@ -184,20 +184,17 @@ func (s *Service) assemble(ctx context.Context, cfg Config, tel app.Telemetry, s
 	if cfg.ProviderStates {
 		hc.ProviderStates = s.providerStates()
 	}
-	s.server, err = app.NewHTTPServer(ctx, hc, tel,
+	s.server, err = s.parts.NewHTTPServer(ctx, hc, tel,
 		// Unready while a record waits for an unwritable dead-letter topic.
 		httpserver.WithReadinessCheck("consumer", func(ctx context.Context) error { return s.consumer.Ready(ctx) }))
 	if err != nil {
 		return err
 	}
-	s.consumer, err = app.NewConsumer(ctx, cfg.Kafka, s.db, roomv1.ConsumerGroup, roomv1.ReceivedTopics, tel)
+	s.consumer, err = s.parts.NewConsumer(ctx, cfg.Kafka, s.db, roomv1.ConsumerGroup, roomv1.ReceivedTopics, tel)
 	if err != nil {
 		return err
 	}
-	s.parts.Defer(func() error { s.consumer.Close(); return nil })
 	roomv1.RegisterEventHandler(s.consumer.Consumer, &bookings{store: st, log: tel.Logger})
-	s.parts.Go("http", s.server.ListenAndServe)
-	s.parts.Go("consumer", s.consumer.Run)
 	return nil
 }
 

@@ -23,12 +23,12 @@ var forbidden = []string{
 var drivers = []string{"modernc.org/sqlite", "github.com/jackc/pgx/v5"}
 
 // TestServiceModuleGraph pins the promise of the runtime module split
-// (issue 13): a service importing the core runtime packages has at most 50
-// modules in `go list -m all`, none of them the tools' dependencies or a
-// database driver, with or without runtime/telemetry (the OpenTelemetry API
-// and SDK only); the drivers arrive with runtime/sqldb, and the exporters
-// (OTLP over gRPC's module graph, Prometheus) with runtime/telemetry/export,
-// which brings no tool either.
+// (issue 13): a service importing the core runtime packages, telemetry
+// among them (the OpenTelemetry API only), has at most 50 modules in `go
+// list -m all`, none of them the tools' dependencies or a database driver;
+// the drivers arrive with runtime/sqldb, and the OpenTelemetry SDK and its
+// exporters (OTLP over gRPC's module graph, Prometheus) with
+// runtime/telemetry/export, which brings no tool either.
 func TestServiceModuleGraph(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go mod tidy in a scratch module")
@@ -43,27 +43,18 @@ func TestServiceModuleGraph(t *testing.T) {
 		noDrivers bool
 	}{
 		{
-			name:      "core",
-			imports:   []string{"events", "httpserver", "resilience", "problem", "idempotency"},
+			// The issue's figure: 50 measured (53 while runtime/telemetry
+			// was a module of its own holding the SDK, whose go.mod added
+			// go.uber.org/goleak and go.opentelemetry.io/otel/metric/x).
+			name:      "core with telemetry",
+			imports:   []string{"events", "httpserver", "resilience", "telemetry", "problem", "idempotency"},
 			max:       50,
 			noDrivers: true,
 		},
 		{
-			name:    "with telemetry",
-			imports: []string{"events", "httpserver", "resilience", "telemetry"},
-			modules: []string{"telemetry"},
-			// 53 measured (130 before the exporters left for
-			// runtime/telemetry/export); the issue asks for 50. The three
-			// above the core's 50 are the runtime/telemetry module itself,
-			// go.opentelemetry.io/otel/metric/x (required by otel/sdk/metric's
-			// go.mod) and go.uber.org/goleak (by otel/sdk's go.mod).
-			max:       53,
-			noDrivers: true,
-		},
-		{
-			name:      "with telemetry exporters",
+			name:      "with the telemetry SDK and exporters",
 			imports:   []string{"events", "httpserver", "resilience", "telemetry", "telemetry/export"},
-			modules:   []string{"telemetry", "telemetry/export"},
+			modules:   []string{"telemetry/export"},
 			noDrivers: true,
 		},
 		{

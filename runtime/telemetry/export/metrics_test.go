@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/keiyaku/keiyaku/runtime/telemetry"
+	"github.com/keiyaku/keiyaku/runtime/telemetry/export"
 )
 
 // labels returns the labels of m as a map.
@@ -36,9 +37,9 @@ func TestMetricsEndpoint(t *testing.T) {
 	mux.HandleFunc("GET /members/{id}", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusTeapot)
 	})
-	srv := httptest.NewServer(tel.Handler(mux, "member"))
+	srv := httptest.NewServer(tel.Providers().Handler(mux, "member"))
 	t.Cleanup(srv.Close)
-	client := &http.Client{Transport: tel.Transport(srv.Client().Transport)}
+	client := &http.Client{Transport: tel.Providers().Transport(srv.Client().Transport)}
 	if code, _ := get(t, t.Context(), client, srv.URL+"/members/42"); code != http.StatusTeapot {
 		t.Fatalf("status %d", code)
 	}
@@ -103,11 +104,11 @@ func TestMetricsRegistriesApart(t *testing.T) {
 	t.Parallel()
 	a, _ := newTelemetry(t, telemetry.Config{ServiceName: "a"})
 	b, _ := newTelemetry(t, telemetry.Config{ServiceName: "b"})
-	srv := httptest.NewServer(a.Handler(http.NotFoundHandler(), "a"))
+	srv := httptest.NewServer(a.Providers().Handler(http.NotFoundHandler(), "a"))
 	t.Cleanup(srv.Close)
 	get(t, t.Context(), srv.Client(), srv.URL)
 
-	scrape := func(tel *telemetry.Telemetry) string {
+	scrape := func(tel *export.Telemetry) string {
 		rec := httptest.NewRecorder()
 		tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/metrics", nil))
 		return rec.Body.String()

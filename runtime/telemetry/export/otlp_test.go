@@ -23,12 +23,12 @@ import (
 // newTelemetry runs export.Setup without touching the globals, with an
 // in-memory exporter behind a synchronous processor, and shuts it down at
 // the end of the test.
-func newTelemetry(t *testing.T, cfg telemetry.Config) (*telemetry.Telemetry, *tracetest.InMemoryExporter) {
+func newTelemetry(t *testing.T, cfg telemetry.Config) (*export.Telemetry, *tracetest.InMemoryExporter) {
 	t.Helper()
 	exp := tracetest.NewInMemoryExporter()
-	tel, err := export.Setup(t.Context(), cfg, nil,
-		telemetry.WithGlobal(false),
-		telemetry.WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(exp)))
+	tel, err := export.Setup(t.Context(), cfg,
+		export.WithGlobal(false),
+		export.WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(exp)))
 	if err != nil {
 		t.Fatalf("Setup: %v", err)
 	}
@@ -106,7 +106,7 @@ func TestShutdownFlushesToCollector(t *testing.T) {
 			}))
 			t.Cleanup(collector.Close)
 
-			tel, err := export.Setup(t.Context(), tc.cfg(collector.URL), nil, telemetry.WithGlobal(false))
+			tel, err := export.Setup(t.Context(), tc.cfg(collector.URL), export.WithGlobal(false))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,7 +144,7 @@ func TestShutdownReportsFailure(t *testing.T) {
 	t.Cleanup(collector.Close) // runs after close(release): cleanups run last-in first-out
 	t.Cleanup(func() { close(release) })
 
-	tel, err := export.Setup(t.Context(), telemetry.Config{Endpoint: collector.URL}, nil, telemetry.WithGlobal(false))
+	tel, err := export.Setup(t.Context(), telemetry.Config{Endpoint: collector.URL}, export.WithGlobal(false))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,7 @@ import (
 	"github.com/keiyaku/keiyaku/runtime/events/embedded"
 	"github.com/keiyaku/keiyaku/runtime/outbox"
 	"github.com/keiyaku/keiyaku/runtime/telemetry"
+	"github.com/keiyaku/keiyaku/runtime/telemetry/export"
 	"github.com/keiyaku/keiyaku/services/member"
 	"github.com/keiyaku/keiyaku/services/notification"
 	"github.com/keiyaku/keiyaku/services/reservation"
@@ -363,9 +364,9 @@ func (s *Stack) start(ctx context.Context) error {
 	}
 	for _, name := range Services {
 		p := s.procs[name]
-		topts := []telemetry.Option{}
+		topts := []export.Option{}
 		if s.cfg.spans != nil {
-			topts = append(topts, telemetry.WithSpanProcessor(s.cfg.spans))
+			topts = append(topts, export.WithSpanProcessor(s.cfg.spans))
 		}
 		logger := s.cfg.logger.With(slog.String("service", name))
 		tcfg := telemetry.Config{ServiceName: name, Sampler: s.cfg.sampler[0], SamplerArg: s.cfg.sampler[1]}

@@ -74,24 +74,7 @@ func TestGettingStarted(t *testing.T) {
 	}
 	script := docScript(t, filepath.Join(src, "docs", "getting-started.md"))
 
-	bin := t.TempDir()
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", filepath.Join(bin, "keiyaku"), "./tools/keiyaku")
-	build.Dir = src
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build keiyaku: %v\n%s", err, out)
-	}
-
-	work := t.TempDir()
-	cmd := exec.CommandContext(t.Context(), "bash", "-euo", "pipefail", "-c", script)
-	cmd.Dir = work
-	cmd.Env = append(os.Environ(),
-		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"KEIYAKU_SRC="+src,
-		"GOWORK=off", "GOFLAGS=",
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull,
-		"GIT_AUTHOR_NAME=Getting Started", "GIT_AUTHOR_EMAIL=gs@example.com",
-		"GIT_COMMITTER_NAME=Getting Started", "GIT_COMMITTER_EMAIL=gs@example.com",
-	)
+	cmd := scriptCommand(t, src, script)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	t.Logf("the document's commands ran in %s", time.Since(start).Round(time.Millisecond))
@@ -109,4 +92,29 @@ func TestGettingStarted(t *testing.T) {
 			t.Errorf("output lacks %q\n%s", want, out)
 		}
 	}
+}
+
+// scriptCommand returns bash running script in a temp folder, with a
+// keiyaku built from the checkout src first on PATH, KEIYAKU_SRC set to
+// src, no workspace and a git that reads no configuration but a fixed
+// identity.
+func scriptCommand(t *testing.T, src, script string) *exec.Cmd {
+	t.Helper()
+	bin := t.TempDir()
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", filepath.Join(bin, "keiyaku"), "./tools/keiyaku")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build keiyaku: %v\n%s", err, out)
+	}
+	cmd := exec.CommandContext(t.Context(), "bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(),
+		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"KEIYAKU_SRC="+src,
+		"GOWORK=off", "GOFLAGS=",
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull,
+		"GIT_AUTHOR_NAME=Getting Started", "GIT_AUTHOR_EMAIL=gs@example.com",
+		"GIT_COMMITTER_NAME=Getting Started", "GIT_COMMITTER_EMAIL=gs@example.com",
+	)
+	return cmd
 }

@@ -87,7 +87,7 @@ func TestInitNewRepository(t *testing.T) {
 	if !strings.HasPrefix(got["go.mod"], "module example.com/orders\n") {
 		t.Errorf("go.mod = %q", got["go.mod"])
 	}
-	for _, s := range []string{`ordersv1 "example.com/orders/gen/orders/v1"`, "embedded.Start", "ordersv1.RegisterEventHandler", "app.NewHTTPServer"} {
+	for _, s := range []string{`ordersv1 "example.com/orders/gen/orders/v1"`, "embedded.Start", "ordersv1.RegisterEventHandler", "parts.NewHTTPServer"} {
 		if !strings.Contains(got["cmd/orders/main.go"], s) {
 			t.Errorf("main.go lacks %q", s)
 		}

@@ -1,9 +1,8 @@
-package telemetry_test
+package export_test
 
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,85 +10,17 @@ import (
 	"sync"
 	"testing"
 
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/keiyaku/keiyaku/runtime/telemetry"
+	"github.com/keiyaku/keiyaku/runtime/telemetry/export"
 )
-
-// newTelemetry runs Setup without touching the globals, with an in-memory
-// exporter behind a synchronous processor, and shuts it down at the end of
-// the test. Spans are in the exporter as soon as they end.
-func newTelemetry(t *testing.T, cfg telemetry.Config) (*telemetry.Telemetry, *tracetest.InMemoryExporter) {
-	t.Helper()
-	exp := tracetest.NewInMemoryExporter()
-	tel, err := telemetry.Setup(t.Context(), cfg,
-		telemetry.WithGlobal(false),
-		telemetry.WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(exp)))
-	if err != nil {
-		t.Fatalf("Setup: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := tel.Shutdown(context.WithoutCancel(t.Context())); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
-	return tel, exp
-}
-
-// get sends a GET to url with client and returns the status and body.
-func get(t *testing.T, ctx context.Context, client *http.Client, url string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: read body: %v", url, err)
-	}
-	return resp.StatusCode, string(body)
-}
-
-// TestConfigFromEnv pins the variable each Config field is read from, and
-// that a nil getenv is the zero Config rather than a panic.
-func TestConfigFromEnv(t *testing.T) {
-	t.Parallel()
-	env := map[string]string{
-		"OTEL_SERVICE_NAME":                  "member",
-		"OTEL_RESOURCE_ATTRIBUTES":           "deployment.environment=prod",
-		"OTEL_EXPORTER_OTLP_ENDPOINT":        "http://collector:4318",
-		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/traces",
-		"OTEL_TRACES_SAMPLER":                "traceidratio",
-		"OTEL_TRACES_SAMPLER_ARG":            "0.5",
-		"OTEL_PROPAGATORS":                   "tracecontext",
-		"OTEL_UNRELATED":                     "x",
-	}
-	got := telemetry.ConfigFromEnv(func(k string) string { return env[k] })
-	want := telemetry.Config{
-		ServiceName:        "member",
-		ResourceAttributes: "deployment.environment=prod",
-		Endpoint:           "http://collector:4318",
-		TracesEndpoint:     "http://collector:4318/traces",
-		Sampler:            "traceidratio",
-		SamplerArg:         "0.5",
-		Propagators:        "tracecontext",
-	}
-	if got != want {
-		t.Errorf("ConfigFromEnv = %+v\nwant %+v", got, want)
-	}
-	if got := telemetry.ConfigFromEnv(nil); got != (telemetry.Config{}) {
-		t.Errorf("ConfigFromEnv(nil) = %+v, want the zero Config", got)
-	}
-}
 
 // TestSetupInvalidConfig pins that every malformed value is refused with an
 // error naming its environment variable, instead of being silently replaced
@@ -117,10 +48,6 @@ func TestSetupInvalidConfig(t *testing.T) {
 			`telemetry setup: OTEL_TRACES_SAMPLER_ARG: "0.5" given, but sampler always_on takes no argument`},
 		{"unsupported propagator", telemetry.Config{Propagators: "tracecontext,b3"},
 			`telemetry setup: OTEL_PROPAGATORS: unsupported propagator "b3" (want tracecontext, baggage or none)`},
-		{"none with another propagator", telemetry.Config{Propagators: "none,baggage"},
-			`telemetry setup: OTEL_PROPAGATORS: none cannot be combined with other propagators in "none,baggage"`},
-		{"no propagator named", telemetry.Config{Propagators: " , "},
-			`telemetry setup: OTEL_PROPAGATORS: " , " names no propagator`},
 		{"resource attribute without value", telemetry.Config{ResourceAttributes: "team=core,region"},
 			`telemetry setup: OTEL_RESOURCE_ATTRIBUTES: "region" is not key=value`},
 		{"resource attribute without key", telemetry.Config{ResourceAttributes: "=core"},
@@ -142,7 +69,7 @@ func TestSetupInvalidConfig(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tel, err := telemetry.Setup(t.Context(), tc.cfg, telemetry.WithGlobal(false))
+			tel, err := export.Setup(t.Context(), tc.cfg, export.WithGlobal(false))
 			if err == nil {
 				_ = tel.Shutdown(t.Context())
 				t.Fatalf("Setup(%+v) succeeded, want error %q", tc.cfg, tc.want)
@@ -220,7 +147,7 @@ func TestSetupAlwaysOff(t *testing.T) {
 	var mu sync.Mutex
 	var serverTrace trace.SpanContext
 	var header string
-	srv := httptest.NewServer(tel.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(tel.Providers().Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		serverTrace = trace.SpanContextFromContext(r.Context())
 		header = r.Header.Get("traceparent")
@@ -230,7 +157,7 @@ func TestSetupAlwaysOff(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	ctx, root := tel.TracerProvider().Tracer("test").Start(t.Context(), "root")
-	client := &http.Client{Transport: tel.Transport(srv.Client().Transport)}
+	client := &http.Client{Transport: tel.Providers().Transport(srv.Client().Transport)}
 	if code, _ := get(t, ctx, client, srv.URL); code != http.StatusOK {
 		t.Fatalf("status %d", code)
 	}
@@ -274,7 +201,7 @@ func TestSetupResource(t *testing.T) {
 		{"service name from attributes", telemetry.Config{ResourceAttributes: "service.name=room"},
 			map[string]string{"service.name": "room"}},
 		{"default service name", telemetry.Config{},
-			map[string]string{"service.name": "unknown_service:telemetry.test"}},
+			map[string]string{"service.name": "unknown_service:export.test"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -298,72 +225,73 @@ func TestSetupResource(t *testing.T) {
 	}
 }
 
-// TestSetupExporterHooks pins what Setup does without the exporters of
-// runtime/telemetry/export and with ones of its own: a Config naming an
-// endpoint is an error naming the variables unless WithTraceExporter is
-// given, which then gets the traces URL and receives the spans; without a
-// metric reader MetricsHandler answers 404, with one the reader collects
-// the meter provider's measurements and MetricsHandler is its handler.
-func TestSetupExporterHooks(t *testing.T) {
-	t.Parallel()
-	cfg := telemetry.Config{ServiceName: "hooks", Endpoint: "http://collector:4318/base"}
-	_, err := telemetry.Setup(t.Context(), cfg, telemetry.WithGlobal(false))
-	if err == nil || !strings.Contains(err.Error(), telemetry.EnvEndpoint) || !strings.Contains(err.Error(), "runtime/telemetry/export") {
-		t.Fatalf("Setup with an endpoint and no exporter: %v, want an error naming %s and runtime/telemetry/export", err, telemetry.EnvEndpoint)
-	}
-
-	failing := errors.New("no exporter today")
-	_, err = telemetry.Setup(t.Context(), cfg, telemetry.WithGlobal(false),
-		telemetry.WithTraceExporter(func(context.Context, string) (sdktrace.SpanExporter, error) { return nil, failing }))
-	if !errors.Is(err, failing) {
-		t.Fatalf("Setup with a failing exporter: %v, want %v", err, failing)
-	}
-
-	var gotURL string
-	spans := tracetest.NewInMemoryExporter()
-	reader := sdkmetric.NewManualReader()
-	tel, err := telemetry.Setup(t.Context(), cfg, telemetry.WithGlobal(false),
-		telemetry.WithTraceExporter(func(_ context.Context, url string) (sdktrace.SpanExporter, error) {
-			gotURL = url
-			return spans, nil
-		}),
-		telemetry.WithMetricReader(reader, http.NotFoundHandler()))
+// TestSetupGlobals pins that Setup installs its providers and propagator
+// as OpenTelemetry's globals unless WithGlobal(false), so that the
+// package-level telemetry.Handler and Transport built afterwards use them,
+// and that WithLogger receives OpenTelemetry's errors. It changes
+// process-wide state, so it does not run in parallel (the parallel tests
+// use WithGlobal(false) and Telemetry.Providers).
+func TestSetupGlobals(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	var logs syncBuffer
+	tel, err := export.Setup(t.Context(), telemetry.Config{ServiceName: "global"},
+		export.WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(exp)),
+		export.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gotURL != "http://collector:4318/base/v1/traces" {
-		t.Errorf("exporter URL %q, want http://collector:4318/base/v1/traces", gotURL)
+	t.Cleanup(func() {
+		_ = tel.Shutdown(context.WithoutCancel(t.Context()))
+		otel.SetTracerProvider(tracenoop.NewTracerProvider())
+		otel.SetMeterProvider(metricnoop.NewMeterProvider())
+		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator())
+	})
+	if otel.GetTracerProvider() != tel.TracerProvider() || otel.GetMeterProvider() != tel.MeterProvider() {
+		t.Error("Setup did not install its providers as the globals")
 	}
-	_, span := tel.TracerProvider().Tracer("test").Start(t.Context(), "op")
-	span.End()
-	counter, err := tel.MeterProvider().Meter("test").Int64Counter("hits")
+	if got := otel.GetTextMapPropagator().Fields(); strings.Join(got, ",") != "traceparent,tracestate,baggage" {
+		t.Errorf("global propagator fields %v, want the default tracecontext,baggage", got)
+	}
+
+	srv := httptest.NewServer(telemetry.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), "global"))
+	t.Cleanup(srv.Close)
+	client := &http.Client{Transport: telemetry.Transport(srv.Client().Transport)}
+	ctx, root := otel.Tracer("test").Start(t.Context(), "root")
+	get(t, ctx, client, srv.URL)
+	root.End()
+	if spans := exp.GetSpans(); len(spans) != 3 {
+		t.Errorf("%d spans recorded through the globals, want root, client and server: %v", len(spans), spans)
+	}
+
+	otel.Handle(errors.New("export failed"))
+	if !strings.Contains(logs.String(), "export failed") {
+		t.Errorf("OpenTelemetry error not sent to the WithLogger logger; log: %q", logs.String())
+	}
+
+	apart, err := export.Setup(t.Context(), telemetry.Config{ServiceName: "apart"}, export.WithGlobal(false))
 	if err != nil {
 		t.Fatal(err)
 	}
-	counter.Add(t.Context(), 3)
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(t.Context(), &rm); err != nil {
-		t.Fatal(err)
+	defer apart.Shutdown(t.Context())
+	if otel.GetTracerProvider() != tel.TracerProvider() {
+		t.Error("Setup with WithGlobal(false) replaced the global tracer provider")
 	}
-	if len(rm.ScopeMetrics) != 1 || len(rm.ScopeMetrics[0].Metrics) != 1 || rm.ScopeMetrics[0].Metrics[0].Name != "hits" {
-		t.Errorf("reader collected %+v, want the hits counter", rm.ScopeMetrics)
-	}
-	// Shutdown flushes the batch, then shuts the in-memory exporter down,
-	// which empties it: look at the spans in between.
-	if err := tel.TracerProvider().(*sdktrace.TracerProvider).ForceFlush(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if got := spans.GetSpans(); len(got) != 1 || got[0].Name != "op" {
-		t.Errorf("exporter got %d spans, want the one op span", len(got))
-	}
-	if err := tel.Shutdown(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+}
 
-	plain, _ := newTelemetry(t, telemetry.Config{ServiceName: "plain"})
-	rec := httptest.NewRecorder()
-	plain.MetricsHandler().ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/metrics", nil))
-	if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "runtime/telemetry/export") {
-		t.Errorf("MetricsHandler without a reader: %d %q, want 404 naming runtime/telemetry/export", rec.Code, rec.Body.String())
-	}
+// syncBuffer collects log output written by server goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
