@@ -65,12 +65,17 @@ type eventMessage struct {
 	Method   string // "PublishReservationCreated" / "OnReservationCreated"
 }
 
-// Skipped is a part of an AsyncAPI document that generate writes no code
-// for, and why: a channel of another protocol, a message whose payload is
-// not Avro. It is no error: lint reports it as information.
+// Skipped is a part of a contract that generate writes no code for, and
+// why: a channel of another protocol, a message whose payload is not Avro
+// (lint reports them as information); or a whole module whose OpenAPI 3.1
+// document oapi-codegen cannot generate (OpenAPI set; lint warns). It is
+// no error.
 type Skipped struct {
 	asyncapi.Pos
 	What, Why string
+	// OpenAPI reports a module skipped for its OpenAPI 3.1 document
+	// ([OpenAPINotGenerated]), or a file that needs such a module.
+	OpenAPI bool
 }
 
 // EventsSkipped returns what generating the events of doc leaves out, in

@@ -102,16 +102,13 @@ func run(ctx context.Context, out io.Writer, configFile string, f *flags) (retEr
 		return err
 	}
 	// What generate leaves out is no error, but it is said: in text, and
-	// as info findings in the other formats (lint's ASYNCAPI_NOT_GENERATED).
+	// as findings in the other formats, as lint reports them
+	// (ASYNCAPI_NOT_GENERATED, info; OPENAPI_NOT_GENERATED, a warning).
 	for _, file := range files {
 		for _, s := range file.Skipped {
-			why := s.Why
-			if !strings.Contains(why, s.What) {
-				why = s.What + ": " + why
-			}
-			fmt.Fprintf(w, "%-9s %s:%d:%d: %s\n", "skipped", s.File, s.Line, s.Column, why)
-			findings = append(findings, report.Finding{Rule: "ASYNCAPI_NOT_GENERATED", Severity: report.Info, Format: report.FormatAsyncAPI,
-				File: s.File, Line: s.Line, Column: s.Column, Message: "not generated: " + why})
+			f := s.Finding()
+			fmt.Fprintf(w, "%-9s %s:%d:%d: %s\n", "skipped", s.File, s.Line, s.Column, strings.TrimPrefix(f.Message, "not generated: "))
+			findings = append(findings, f)
 		}
 	}
 	if f.Check {
