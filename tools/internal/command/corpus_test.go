@@ -54,7 +54,7 @@ var corpusWant = map[string]string{
 	"webhook-example-3.1.yaml":           "",
 	"webhook-example-3.1-multitype.yaml": "warn: webhook-example-3.1-multitype.yaml:33:9: warning OPENAPI_NOT_GENERATED: not generated: the schema with type [string, integer] (OpenAPI 3.1)",
 	"webhook-example-3.1-shared-id.yaml": "warn: webhook-example-3.1-shared-id.yaml:22:5: warning OPENAPI_NOT_GENERATED: not generated: the operationId newPet of webhook newPet (POST), which POST /pets has too (OpenAPI 3.1)",
-	"stripe.json":                       "SourceTypeAchCreditTransfer redeclared",
+	"stripe.json":                        "SourceTypeAchCreditTransfer redeclared",
 }
 
 // TestCorpus runs lint and generate on OpenAPI documents other projects

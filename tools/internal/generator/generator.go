@@ -179,10 +179,10 @@ func generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 	}
 	defer root.Close()
 	var files []File
-	taken := map[string]namer{}    // per module: what its OpenAPI code declares
-	omit := map[string]Skipped{}   // per module path: why it is omitted
+	taken := map[string]namer{}           // per module: what its OpenAPI code declares
+	omit := map[string]Skipped{}          // per module path: why it is omitted
 	openAPI31 := map[string]*openapi3.T{} // the 3.1 documents of the OpenAPI files generated from one
-	targets := map[string]Target{} // by output path
+	targets := map[string]Target{}        // by output path
 	for _, t := range Plan(cfg) {
 		start := time.Now()
 		var content []byte

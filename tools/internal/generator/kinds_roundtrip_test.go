@@ -27,7 +27,7 @@ type kindsHandler struct {
 	// handler with env.DecodeKey.
 	shard    kindsv1.ShardKey
 	shardErr error
-	done chan struct{}
+	done     chan struct{}
 }
 
 func (h *kindsHandler) add(env events.Envelope, evt any) error {
