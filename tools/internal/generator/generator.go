@@ -258,8 +258,12 @@ func generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 		}
 		for _, u := range t.Module.Uses {
 			if s, ok := omit[u.Module]; ok {
+				file := cfg.File
+				if rel, err := filepath.Rel(cfg.Root, cfg.File); err == nil {
+					file = filepath.ToSlash(rel)
+				}
 				files[i] = File{Path: f.Path, Source: f.Source, Inputs: f.Inputs, Omitted: true, Skipped: []Skipped{{
-					Pos: asyncapi.Pos{File: cfg.File, Line: t.Module.Line, Column: t.Module.Column}, OpenAPI: true,
+					Pos: asyncapi.Pos{File: file, Line: t.Module.Line, Column: t.Module.Column}, OpenAPI: true,
 					What: "the clients of module " + t.Module.Path,
 					Why: fmt.Sprintf("the clients of module %s are not generated (%s is left as it is): it uses module %s, whose OpenAPI 3.1 document is not generated (%s:%d)",
 						t.Module.Path, f.Path, u.Module, s.File, s.Line),

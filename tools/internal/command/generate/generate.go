@@ -46,7 +46,10 @@ func NewCommand(name string, configFile *string) *cobra.Command {
 		Short: "Generate Go code from the contracts in keiyaku.yaml",
 		Long: `Generate Go code from the contracts listed in keiyaku.yaml into generate.out
 (default gen/): for each OpenAPI contract, one package with its types, a strict
-net/http server, a client with typed responses and the embedded spec.
+net/http server, a client with typed responses and the embedded spec. What is
+not generated is said with a "skipped" line: AsyncAPI channels and messages of
+other kinds than Kafka + Avro, and OpenAPI 3.1 modules oapi-codegen cannot
+generate (nothing is written for them; exit 0, as lint only warns).
 
 Unchanged files are not rewritten; generated files whose contract is gone are
 removed. When neither the contracts, keiyaku.yaml, the generated files nor the
