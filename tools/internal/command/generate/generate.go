@@ -132,7 +132,13 @@ func run(ctx context.Context, out io.Writer, configFile string, f *flags) (retEr
 			fmt.Fprintf(w, "run \"keiyaku generate\" (make generate) and commit the result\n")
 			return &exitcode.FindingsError{N: bad, What: "generated files out of date"}
 		}
-		fmt.Fprintf(w, "%d generated files up to date (%s)\n", len(files), ms(time.Since(start)))
+		n := 0 // omitted files are not generated, so not "up to date"
+		for _, f := range files {
+			if !f.Omitted {
+				n++
+			}
+		}
+		fmt.Fprintf(w, "%d generated files up to date (%s)\n", n, ms(time.Since(start)))
 		return nil
 	}
 	changes, err := generator.Write(cfg.Root, cfg.Generate.Out, files)
