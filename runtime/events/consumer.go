@@ -774,6 +774,7 @@ func (c *Consumer) processRecord(rs *runState, spanName string, strs interner, r
 	defer span.End()
 
 	env, err := parseEnvelope(rec, strs)
+	env.keys = c.codec
 	if span.IsRecording() {
 		span.SetAttributes(
 			attribute.String("messaging.system", "kafka"),

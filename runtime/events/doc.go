@@ -13,7 +13,9 @@
 //
 //   - key: the aggregate id, from [Type.Key] (e.g. the reservation id).
 //     Records with the same key go to the same partition, so their order is
-//     kept end to end.
+//     kept end to end. A key that is an Avro record is written like a
+//     value, with its own schema, by the producer's codec ([EncodeKey]) and
+//     read with [Envelope.DecodeKey].
 //   - value: Avro binary behind a schema header, written by a
 //     [codec.Codec]: single-object encoding (C3 01 + the 8-byte
 //     little-endian CRC-64-AVRO fingerprint of the writer schema) by

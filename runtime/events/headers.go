@@ -8,6 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/keiyaku/keiyaku/runtime/events/codec"
 )
 
 // Header names and values of the CloudEvents 1.0 Kafka protocol binding,
@@ -84,6 +86,10 @@ type Envelope struct {
 	Headers []kgo.RecordHeader
 	// Attempt counts the handler calls for this record, from 1.
 	Attempt int
+
+	// keys is the codec of the consumer that delivered the record, for
+	// DecodeKey; nil for an envelope of ParseEnvelope.
+	keys codec.Codec
 }
 
 // maxInterned bounds an interner: attributes come from the records, and a

@@ -2,8 +2,6 @@ package codec
 
 import (
 	"encoding/binary"
-	"errors"
-	"fmt"
 )
 
 // Int32Key returns the Kafka record key of an int key as Kafka's
@@ -18,24 +16,4 @@ func Int32Key(v int32) string {
 // messages whose Kafka key schema is a long use it.
 func Int64Key(v int64) string {
 	return string(binary.BigEndian.AppendUint64(nil, uint64(v)))
-}
-
-// RecordKey returns the Kafka record key of an Avro record key: v written
-// with s in Avro single-object encoding (C3 01, the schema's CRC-64-AVRO
-// fingerprint, the binary body), so that a reader knows its schema without
-// a registry. Generated publishers of messages whose Kafka key schema is
-// an Avro record use it.
-func RecordKey(s *Schema, v any) (string, error) {
-	if s == nil {
-		return "", errors.New("record key: nil schema")
-	}
-	ev, err := encodable(v)
-	if err != nil {
-		return "", fmt.Errorf("record key %s: %w", s.name, err)
-	}
-	out, err := s.avro.AppendSingleObject(nil, ev)
-	if err != nil {
-		return "", fmt.Errorf("record key %s: %w", s.name, err)
-	}
-	return string(out), nil
 }

@@ -113,8 +113,13 @@ func compareChannels(base, cur *asyncapi.Operation) []report.Finding {
 				fmt.Sprintf("message %s now carries %s instead of %s: readers of %s cannot resolve it; publish a new message type instead", cm.Name, cn, bn, bn)))
 		}
 		if !sameSchema(bm.Key, cm.Key) {
-			findings = append(findings, finding(RuleMessageKeyChanged, report.Error, cm.Pos,
-				fmt.Sprintf("message %s has a new Kafka key schema: partitioning and order per key change, and consumers that read the key break", cm.Name)))
+			msg := fmt.Sprintf("message %s has a new Kafka key schema: partitioning and order per key change, and consumers that read the key break", cm.Name)
+			if isAvro(bm.Key) && isAvro(cm.Key) {
+				// Whether readers of the key can still decode it is judged
+				// on the key's own subject (Avro), with a counterexample.
+				msg = fmt.Sprintf("message %s has a new version of its Avro record key %s: a key carries its writer schema (fingerprint or registry id), so the same key written before and after the change has other bytes and goes to another partition, and order per key is not kept across it; readers of the key are judged on its subject", cm.Name, cm.Key.Avro.Name)
+			}
+			findings = append(findings, finding(RuleMessageKeyChanged, report.Error, cm.Pos, msg))
 		}
 	}
 	for _, cm := range cc.Messages {

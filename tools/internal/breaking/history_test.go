@@ -487,3 +487,59 @@ func TestAvroSeveralRecordsOnATopic(t *testing.T) {
 		expectRules(t, w.check(".git#branch=main"), tt.want...)
 	}
 }
+
+// keyedStayEvents is stayEvents with an Avro record key, StayKey.
+var keyedStayEvents = strings.Replace(stayEvents, "          key:\n            type: string\n            x-keiyaku-field: id\n",
+	"          key:\n            schemaFormat: application/vnd.apache.avro;version=1.9.0\n            schema:\n              $ref: './avro/StayKey.avsc'\n", 1)
+
+// TestAvroRecordKeySubject pins that an Avro record key is a subject of
+// its own, named by the channel's strategy as Schema Registry names key
+// subjects (<topic>-key, the record's full name, <topic>-<full name>),
+// and judged across the history like a value: a key field added without
+// a default is reported on that subject with a counterexample, an
+// override keyed by the key subject sets its mode, and the value's
+// subject is not involved. Any new key version is also
+// message-key-changed: the key's bytes carry its schema, so partitioning
+// changes.
+func TestAvroRecordKeySubject(t *testing.T) {
+	t.Parallel()
+	const keyFile = "contracts/stays/v1/avro/StayKey.avsc"
+	for _, tt := range []struct {
+		name, breaking, field string
+		want                  []string
+		subject               string // in the Avro finding's message
+	}{
+		{"topic", "", fieldNights, []string{RuleMessageKeyChanged + "/error", "READER_FIELD_MISSING_DEFAULT_VALUE/error"}, "subject stays.events.v1-key,"},
+		{"topic, default", "", fieldNightsDflt, []string{RuleMessageKeyChanged + "/error"}, ""},
+		{"topic, override", "breaking:\n  avro:\n    overrides:\n      stays.events.v1-key: FORWARD\n", fieldNights, []string{RuleMessageKeyChanged + "/error"}, ""},
+		{"value override only", "breaking:\n  avro:\n    overrides:\n      stays.events.v1-value: FORWARD\n", fieldNights, []string{RuleMessageKeyChanged + "/error", "READER_FIELD_MISSING_DEFAULT_VALUE/error"}, "subject stays.events.v1-key,"},
+		{"record", "breaking:\n  avro:\n    strategy: RecordNameStrategy\n", fieldNights, []string{RuleMessageKeyChanged + "/error", "READER_FIELD_MISSING_DEFAULT_VALUE/error"}, "example.stays.v1.StayKey"},
+		{"topic record", "breaking:\n  avro:\n    strategy: TopicRecordNameStrategy\n", fieldNights, []string{RuleMessageKeyChanged + "/error", "READER_FIELD_MISSING_DEFAULT_VALUE/error"}, "subject stays.events.v1-example.stays.v1.StayKey,"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newGitWorkspace(t, tt.breaking)
+			w.write("contracts/stays/v1/asyncapi.yaml", keyedStayEvents)
+			w.write("contracts/guests/v1/asyncapi.yaml", guestEvents)
+			w.write("contracts/stays/v1/avro/StayBooked.avsc", stayBooked("StayBooked", ""))
+			w.write(guestFile, record("example.stays.v1", "Guest", "", fieldID))
+			w.write(keyFile, record("example.stays.v1", "StayKey", "", fieldID))
+			w.commit("v1")
+			w.write(keyFile, record("example.stays.v1", "StayKey", "", fieldID, tt.field))
+			findings := w.check(".git#branch=main")
+			expectRules(t, findings, tt.want...)
+			for _, f := range findings {
+				switch f.Rule {
+				case "READER_FIELD_MISSING_DEFAULT_VALUE":
+					if f.File != keyFile || !strings.Contains(f.Message, tt.subject) || !strings.Contains(f.Message, `counterexample: {"id":`) {
+						t.Errorf("the key finding is not at %s on %q with a counterexample: %s", keyFile, tt.subject, f)
+					}
+				case RuleMessageKeyChanged:
+					if !strings.Contains(f.Message, "example.stays.v1.StayKey") || !strings.Contains(f.Message, "another partition") {
+						t.Errorf("message-key-changed does not name the key record and the partitioning: %s", f)
+					}
+				}
+			}
+		})
+	}
+}

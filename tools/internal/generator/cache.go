@@ -79,8 +79,14 @@ func UpToDate(cfg *config.Config, generator string) bool {
 	return slices.Equal(orphans, slices.Sorted(maps.Keys(e.Outputs)))
 }
 
-// Remember records a generation that wrote files, for UpToDate.
+// Remember records a generation that wrote files, for UpToDate. A
+// generation that omitted a file (see [File.Omitted]) is not recorded, and
+// any record is dropped: the next run generates again and says again what
+// it leaves out.
 func Remember(cfg *config.Config, generator string, files []File) error {
+	if slices.ContainsFunc(files, func(f File) bool { return f.Omitted }) {
+		return Forget(cfg.Root)
+	}
 	e := cacheEntry{
 		Generator: generator,
 		Config:    digestFile(cfg.Root, filepath.Base(cfg.File)),

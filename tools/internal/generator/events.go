@@ -33,7 +33,7 @@ const (
 	keyString = "string" // a string the caller passes
 	keyInt32  = "int32"  // an int the caller passes, 4 bytes big-endian (Kafka's IntegerSerializer)
 	keyInt64  = "int64"  // a long the caller passes, 8 bytes big-endian (Kafka's LongSerializer)
-	keyRecord = "record" // an Avro record the caller passes, single-object encoded with its own schema
+	keyRecord = "record" // an Avro record the caller passes, written with its own schema by the producer's codec
 	keyHeader = "header" // the value of a header the runtime writes (x-keiyaku-header)
 )
 
@@ -65,12 +65,17 @@ type eventMessage struct {
 	Method   string // "PublishReservationCreated" / "OnReservationCreated"
 }
 
-// Skipped is a part of an AsyncAPI document that generate writes no code
-// for, and why: a channel of another protocol, a message whose payload is
-// not Avro. It is no error: lint reports it as information.
+// Skipped is a part of a contract that generate writes no code for, and
+// why: a channel of another protocol, a message whose payload is not Avro
+// (lint reports them as information); or a whole module whose OpenAPI 3.1
+// document oapi-codegen cannot generate (OpenAPI set; lint warns). It is
+// no error.
 type Skipped struct {
 	asyncapi.Pos
 	What, Why string
+	// OpenAPI reports a module skipped for its OpenAPI 3.1 document
+	// ([OpenAPINotGenerated]), or a file that needs such a module.
+	OpenAPI bool
 }
 
 // EventsSkipped returns what generating the events of doc leaves out, in
@@ -217,8 +222,6 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 		switch em.KeyKind {
 		case keyInt32, keyInt64:
 			imports[codecPkg] = ""
-		case keyRecord:
-			imports[codecPkg] = ""
 		}
 	}
 	writeImports(&b, imports)
@@ -331,7 +334,7 @@ func writePublisher(b *bytes.Buffer, doc *asyncapi.Document, sends []eventMessag
 		case keyString, keyInt32, keyInt64:
 			keyDoc = " key is the record key."
 		case keyRecord:
-			keyDoc = " key, single-object encoded with its own schema, is the record key."
+			keyDoc = " key, written with its own schema by the producer's codec\n// (events.EncodeKey), is the record key; a handler reads it with env.DecodeKey."
 		}
 		fmt.Fprintf(b, "// %s publishes evt on %s and waits for the broker (operation\n// %s). %s%s\n", s.Method, s.Channel.Address, s.Op.Name, summary, keyDoc)
 		fmt.Fprintf(b, "func (p *Publisher) %s(ctx context.Context, %sevt *%s) error {\n", s.Method, param, s.Type)
@@ -359,13 +362,13 @@ func writePublisher(b *bytes.Buffer, doc *asyncapi.Document, sends []eventMessag
 	}
 }
 
-// writeRecordKey writes the encoding of an Avro record key into k, for a
-// method returning ret on error.
+// writeRecordKey writes the encoding of an Avro record key into k, by the
+// producer's codec (events.EncodeKey), for a method returning ret on error.
 func writeRecordKey(b *bytes.Buffer, s eventMessage, ret string) {
 	if s.KeyKind != keyRecord {
 		return
 	}
-	fmt.Fprintf(b, "\tk, err := codec.RecordKey(%sSchema, key)\n\tif err != nil {\n\t\treturn %s\n\t}\n", s.KeyType, ret)
+	fmt.Fprintf(b, "\tk, err := events.EncodeKey(ctx, p.p, %sSchema, key)\n\tif err != nil {\n\t\treturn %s\n\t}\n", s.KeyType, ret)
 }
 
 // declaredByAvro reports whether avro.gen.go of module m declares rec: an

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
 	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
 	"github.com/keiyaku/keiyaku/tools/internal/avroschema"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
@@ -47,8 +49,14 @@ type File struct {
 	// Took is how long generating it took.
 	Took time.Duration
 	// Skipped lists what of Source the file holds no code for, and why
-	// (AsyncAPI channels and messages Keiyaku does not generate).
+	// (AsyncAPI channels and messages Keiyaku does not generate), or, for
+	// an Omitted file, why nothing is generated for it.
 	Skipped []Skipped
+	// Omitted reports a file generated for nothing: its module's OpenAPI
+	// 3.1 document is one oapi-codegen cannot generate, or it needs such a
+	// module (a clients file). It has no Content; Write and Check leave
+	// the file on disk, if any, as it is.
+	Omitted bool
 }
 
 // Plan lists the files the configuration asks for, without generating
@@ -132,15 +140,33 @@ func Generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 
 // Verify generates every planned file in memory, type-checks the result
 // and discards it: "keiyaku lint" runs it, so that lint passing means
-// generate works. It does not sync deps: their copies are generated as
-// they are on disk (none before the first "keiyaku deps update" or
-// generate).
-func Verify(ctx context.Context, cfg *config.Config) error {
-	_, err := generate(ctx, cfg)
-	return err
+// generate works. It returns what generate would omit (see
+// [File.Omitted]), which lint reports as warnings. It does not sync deps:
+// their copies are generated as they are on disk (none before the first
+// "keiyaku deps update" or generate).
+func Verify(ctx context.Context, cfg *config.Config) ([]Skipped, error) {
+	files, err := generate(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var out []Skipped
+	for _, f := range files {
+		if f.Omitted {
+			out = append(out, f.Skipped...)
+		}
+	}
+	return out, nil
 }
 
 // generate produces and type-checks the planned files, writing nothing.
+//
+// A module whose OpenAPI 3.1 document loads but that oapi-codegen fails
+// on, or whose generated OpenAPI code does not type-check, is omitted
+// whole: its files are returned Omitted, with the reason; so is the
+// clients file of a module that uses it. Its other contracts are still
+// generated and checked (and their errors are errors), so that generate
+// refuses what lint refuses. The same failures of an OpenAPI 3.0
+// document are errors.
 func generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 	loader, err := openapi.NewLoader(cfg.Root)
 	if err != nil {
@@ -153,17 +179,29 @@ func generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 	}
 	defer root.Close()
 	var files []File
-	taken := map[string]namer{} // per module: what its OpenAPI code declares
+	taken := map[string]namer{}           // per module: what its OpenAPI code declares
+	omit := map[string]Skipped{}          // per module path: why it is omitted
+	openAPI31 := map[string]*openapi3.T{} // the 3.1 documents of the OpenAPI files generated from one
+	targets := map[string]Target{}        // by output path
 	for _, t := range Plan(cfg) {
 		start := time.Now()
 		var content []byte
 		var inputs []string
 		var skipped []Skipped
+		targets[t.Path] = t
 		switch t.kind {
 		case kindOpenAPI:
-			content, err = generateOpenAPI(ctx, loader, t)
+			var doc *openapi3.T
+			content, doc, err = generateOpenAPI(ctx, loader, t)
 			inputs = loader.Reads()
-			if err == nil {
+			if err != nil && doc != nil && is31(doc) {
+				omit[t.Module.Path] = openAPISkip(t, doc, err)
+				content, err = nil, nil
+			}
+			if err == nil && content != nil {
+				if is31(doc) {
+					openAPI31[t.Path] = doc
+				}
 				taken[t.Module.Path], err = declared(content)
 			}
 		case kindAvro:
@@ -186,8 +224,53 @@ func generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 		}
 		files = append(files, File{Path: t.Path, Source: t.Source, Inputs: inputs, Content: content, Took: time.Since(start), Skipped: skipped})
 	}
-	if err := typeCheck(files); err != nil {
-		return nil, err
+	// Type-check, package by package; a failure in the OpenAPI code of a
+	// 3.1 document omits its module, any other is an error.
+	for {
+		var kept []File
+		for _, f := range files {
+			if _, out := omit[targets[f.Path].Module.Path]; !out {
+				kept = append(kept, f)
+			}
+		}
+		bad, err := typeCheck(kept)
+		if err == nil {
+			break
+		}
+		doc := openAPI31[bad.Path]
+		if doc == nil {
+			return nil, err
+		}
+		t := targets[bad.Path]
+		omit[t.Module.Path] = openAPISkip(t, doc, err)
+	}
+	if len(omit) == 0 {
+		return files, nil
+	}
+	for i, f := range files {
+		t := targets[f.Path]
+		if s, ok := omit[t.Module.Path]; ok {
+			files[i] = File{Path: f.Path, Source: f.Source, Inputs: f.Inputs, Omitted: true, Skipped: []Skipped{s}}
+			continue
+		}
+		if t.kind != kindClients {
+			continue
+		}
+		for _, u := range t.Module.Uses {
+			if s, ok := omit[u.Module]; ok {
+				file := cfg.File
+				if rel, err := filepath.Rel(cfg.Root, cfg.File); err == nil {
+					file = filepath.ToSlash(rel)
+				}
+				files[i] = File{Path: f.Path, Source: f.Source, Inputs: f.Inputs, Omitted: true, Skipped: []Skipped{{
+					Pos: asyncapi.Pos{File: file, Line: t.Module.Line, Column: t.Module.Column}, OpenAPI: true,
+					What: "the clients of module " + t.Module.Path,
+					Why: fmt.Sprintf("the clients of module %s are not generated (%s is left as it is): it uses module %s, whose OpenAPI 3.1 document is not generated (%s:%d)",
+						t.Module.Path, f.Path, u.Module, s.File, s.Line),
+				}}}
+				break
+			}
+		}
 	}
 	return files, nil
 }
@@ -254,6 +337,9 @@ func diff(root, out string, files []File) ([]Change, error) {
 	want := make(map[string]bool, len(files))
 	for _, f := range files {
 		want[f.Path] = true
+		if f.Omitted {
+			continue
+		}
 		c := Change{Path: f.Path, Source: f.Source, Took: f.Took, Status: Unchanged}
 		have, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f.Path)))
 		switch {

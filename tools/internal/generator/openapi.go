@@ -21,10 +21,13 @@ import (
 // Bundling (rather than oapi-codegen's import mapping) gives each package
 // its own copy of shared definitions such as Problem, so a generated
 // package never imports another one and consumers can take any one alone.
-func generateOpenAPI(ctx context.Context, loader *openapi.Loader, t Target) ([]byte, error) {
+//
+// It returns the loaded document with the error of a document that loads
+// but does not generate, so that the caller can tell the two apart.
+func generateOpenAPI(ctx context.Context, loader *openapi.Loader, t Target) ([]byte, *openapi3.T, error) {
 	doc, err := loader.Load(ctx, t.Source)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	doc.InternalizeRefs(ctx, componentName)
 	pkg := t.Module.GoPackage()
@@ -64,9 +67,10 @@ func generateOpenAPI(ctx context.Context, loader *openapi.Loader, t Target) ([]b
 		AllowRemoteRefsFrom: []string{},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("generate %s: %w", t.Source, err)
+		return nil, doc, fmt.Errorf("generate %s: %w", t.Source, err)
 	}
-	return withHeader(pkg, t.Source, docTitle(doc), code)
+	content, err := withHeader(pkg, t.Source, docTitle(doc), code)
+	return content, doc, err
 }
 
 // codegenMu serialises calls of codegen.Generate, which is not safe for

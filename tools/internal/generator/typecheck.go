@@ -25,8 +25,9 @@ import (
 // which keeps the check in memory and a few milliseconds long.
 //
 // A failure is a *[diag.Error] at the contract the file came from, naming
-// the generated declaration and the contract element it stands for.
-func typeCheck(files []File) error {
+// the generated declaration and the contract element it stands for; the
+// file it is in is returned with it.
+func typeCheck(files []File) (File, error) {
 	byDir := map[string][]File{}
 	var dirs []string
 	for _, f := range files {
@@ -38,11 +39,11 @@ func typeCheck(files []File) error {
 	}
 	slices.Sort(dirs)
 	for _, d := range dirs {
-		if err := typeCheckPackage(byDir[d]); err != nil {
-			return err
+		if bad, err := typeCheckPackage(byDir[d]); err != nil {
+			return bad, err
 		}
 	}
-	return nil
+	return File{}, nil
 }
 
 // errNotLoaded is what the trusting importer answers: go/types then
@@ -77,14 +78,14 @@ func packageName(p string) string {
 	return strings.NewReplacer("-", "", ".", "").Replace(name)
 }
 
-func typeCheckPackage(files []File) error {
+func typeCheckPackage(files []File) (File, error) {
 	fset := token.NewFileSet()
 	asts := make([]*ast.File, 0, len(files))
 	byName := map[string]File{}
 	for _, f := range files {
 		af, err := parser.ParseFile(fset, f.Path, f.Content, parser.ParseComments|parser.SkipObjectResolution)
 		if err != nil {
-			return compileError(f, fset, nil, err, "")
+			return f, compileError(f, fset, nil, err, "")
 		}
 		asts = append(asts, af)
 		byName[f.Path] = f
@@ -113,14 +114,14 @@ func typeCheckPackage(files []File) error {
 		firstErr = unusedImport(fset, asts, info)
 	}
 	if firstErr == nil {
-		return nil
+		return File{}, nil
 	}
 	file := files[0]
 	var te types.Error
 	if errors.As(firstErr, &te) {
 		file = byName[fset.Position(te.Pos).Filename]
 	}
-	return compileError(file, fset, fileAST(fset, asts, file.Path), firstErr, otherConstruct(fset, asts, other))
+	return file, compileError(file, fset, fileAST(fset, asts, file.Path), firstErr, otherConstruct(fset, asts, other))
 }
 
 // fileAST returns the parsed file named name.

@@ -72,7 +72,7 @@ type Reserved string
 			for p, content := range c.files {
 				files = append(files, File{Path: p, Source: "contracts/pets/v1/openapi.yaml", Content: []byte(head + content)})
 			}
-			err := typeCheck(files)
+			_, err := typeCheck(files)
 			if c.want == "" {
 				if err != nil {
 					t.Fatalf("typeCheck: %v", err)
@@ -106,7 +106,7 @@ func BenchmarkTypeCheck(b *testing.B) {
 		b.Fatalf("read gen/: %v (%d files)", err, len(files))
 	}
 	for b.Loop() {
-		if err := typeCheck(files); err != nil {
+		if _, err := typeCheck(files); err != nil {
 			b.Fatal(err)
 		}
 	}

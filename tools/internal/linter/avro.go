@@ -130,8 +130,7 @@ func checkAsyncAPINotGenerated(doc *asyncapi.Document, m config.Module) []Findin
 	}
 	var findings []Finding
 	for _, s := range generator.EventsSkipped(doc) {
-		findings = append(findings, Finding{Rule: "ASYNCAPI_NOT_GENERATED", Severity: Info, Format: report.FormatAsyncAPI,
-			File: s.File, Line: s.Line, Column: s.Column, Message: "not generated: " + s.Why})
+		findings = append(findings, s.Finding()) // as generate reports it
 	}
 	return findings
 }

@@ -1,6 +1,7 @@
 package mock
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -49,6 +50,10 @@ type EventMessage struct {
 	// KeyField is the payload field the record key carries
 	// (x-keiyaku-field of the key schema), empty if none.
 	KeyField string
+	// KeySchema is the self-contained Avro schema of an Avro record key,
+	// empty for other keys: the mock generates a key record and writes it
+	// with its schema, as generated publishers do (events.EncodeKey).
+	KeySchema string
 }
 
 // SendMessages lists the messages the modules send, in module and
@@ -83,6 +88,9 @@ func SendMessages(ctx context.Context, cfg *config.Config, modules []config.Modu
 				if op.Channel.Kafka != nil {
 					e.Partitions = op.Channel.Kafka.Partitions
 				}
+				if msg.Key != nil && msg.Key.Avro != nil {
+					e.KeySchema = msg.Key.Avro.Schema
+				}
 				out = append(out, e)
 			}
 		}
@@ -110,6 +118,7 @@ func KeyField(s *asyncapi.Schema) string {
 type Publisher struct {
 	msgs      []EventMessage
 	schemas   map[string]*codec.Schema
+	keys      map[string]*codec.Schema    // Avro record key schemas, by message type
 	producers map[string]*events.Producer // by source
 	seed      uint64
 	n         atomic.Uint64
@@ -129,13 +138,18 @@ func NewPublisher(msgs []EventMessage, newProducer NewProducer, seed uint64, log
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Publisher{msgs: msgs, schemas: map[string]*codec.Schema{}, producers: map[string]*events.Producer{}, seed: seed, logger: logger}
+	p := &Publisher{msgs: msgs, schemas: map[string]*codec.Schema{}, keys: map[string]*codec.Schema{}, producers: map[string]*events.Producer{}, seed: seed, logger: logger}
 	for _, m := range msgs {
 		s, err := codec.NewSchema(m.Schema)
 		if err != nil {
 			return nil, fmt.Errorf("message %s: %w", m.Name, err)
 		}
 		p.schemas[m.Type] = s
+		if m.KeySchema != "" {
+			if p.keys[m.Type], err = codec.NewSchema(m.KeySchema); err != nil {
+				return nil, fmt.Errorf("message %s: key schema: %w", m.Name, err)
+			}
+		}
 		if _, ok := p.producers[m.Source]; !ok {
 			prod, err := newProducer(m.Source)
 			if err != nil {
@@ -157,8 +171,10 @@ type Published struct {
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
 	Offset    int64  `json:"offset"`
-	Key       string `json:"key"`
-	ID        string `json:"id"`
+	// Key is the record key; for an Avro record key, the key record in
+	// Avro JSON (the record carries it encoded with its schema).
+	Key string `json:"key"`
+	ID  string `json:"id"`
 }
 
 // ErrBadPayload is returned by [Publisher.Publish] for a body that is not
@@ -208,7 +224,20 @@ func (p *Publisher) Publish(ctx context.Context, name string, body []byte) (Publ
 	if err := schema.Avro().DecodeJSON(raw, &native); err != nil {
 		return Published{}, fmt.Errorf("message %s: %w: it does not fit the schema: %w", m.Name, ErrBadPayload, err)
 	}
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, newSpanContext())
+	}
+	prod := p.producers[m.Source]
+	recordKey, keyJSON := "", ""
+	if ks := p.keys[m.Type]; ks != nil {
+		if recordKey, keyJSON, err = p.recordKey(ctx, prod, g, m, ks); err != nil {
+			return Published{}, err
+		}
+	}
 	keyOf := func(v *any) string {
+		if recordKey != "" {
+			return recordKey
+		}
 		if obj, ok := (*v).(map[string]any); ok && m.KeyField != "" {
 			if k, ok := obj[m.KeyField]; ok {
 				return fmt.Sprint(k)
@@ -216,10 +245,6 @@ func (p *Publisher) Publish(ctx context.Context, name string, body []byte) (Publ
 		}
 		return g.f.UUID()
 	}
-	if !trace.SpanContextFromContext(ctx).IsValid() {
-		ctx = trace.ContextWithRemoteSpanContext(ctx, newSpanContext())
-	}
-	prod := p.producers[m.Source]
 	rec, err := events.NewRecord(ctx, prod, events.Type[any]{Name: m.Type, Topic: m.Topic, Schema: schema, Key: keyOf}, &native)
 	if err != nil {
 		return Published{}, fmt.Errorf("message %s: %w", m.Name, err)
@@ -227,13 +252,36 @@ func (p *Publisher) Publish(ctx context.Context, name string, body []byte) (Publ
 	if err := prod.Send(ctx, rec); err != nil {
 		return Published{}, fmt.Errorf("message %s: %w", m.Name, err)
 	}
-	out := Published{Message: m.Name, Type: m.Type, Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: string(rec.Key)}
+	out := Published{Message: m.Name, Type: m.Type, Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: cmp.Or(keyJSON, string(rec.Key))}
 	for _, h := range rec.Headers {
 		if h.Key == events.HeaderID {
 			out.ID = string(h.Value)
 		}
 	}
 	return out, nil
+}
+
+// recordKey generates a key record of m's Avro key schema ks and writes it
+// with its schema through prod's codec, as generated publishers do; it
+// returns the key and the key record in Avro JSON.
+func (p *Publisher) recordKey(ctx context.Context, prod *events.Producer, g *Generator, m EventMessage, ks *codec.Schema) (string, string, error) {
+	gen, err := g.AvroJSON(m.KeySchema)
+	if err != nil {
+		return "", "", fmt.Errorf("message %s: key: %w", m.Name, err)
+	}
+	raw, err := json.Marshal(gen)
+	if err != nil {
+		return "", "", fmt.Errorf("message %s: key: %w", m.Name, err)
+	}
+	var native any
+	if err := ks.Avro().DecodeJSON(raw, &native); err != nil {
+		return "", "", fmt.Errorf("message %s: key: %w", m.Name, err)
+	}
+	key, err := events.EncodeKey(ctx, prod, ks, native)
+	if err != nil {
+		return "", "", fmt.Errorf("message %s: %w", m.Name, err)
+	}
+	return key, string(raw), nil
 }
 
 // newSpanContext starts a trace for an event published without one.

@@ -73,8 +73,10 @@ type topicMessage struct {
 	msg    *asyncapi.Message
 	reader *codec.Schema
 	key    *openapi3.Schema
-	header *openapi3.Schema
-	count  *MessageCount
+	// keyReader is the schema of an Avro record key, nil for other keys.
+	keyReader *codec.Schema
+	header    *openapi3.Schema
+	count     *MessageCount
 }
 
 // Topic reads topic through client from its start and checks each record
@@ -82,7 +84,9 @@ type topicMessage struct {
 // (required ones present, none repeated, values as the header schema says,
 // ce_type naming a message of the topic, ce_dataschema naming the value's
 // writer schema), traceparent a valid W3C trace context, the key as the key
-// schema says and equal to the payload's key field, and the value decoding
+// schema says and equal to the payload's key field (an Avro record key
+// decoding, as a value does, with a version of its schema the schema topic
+// knows), and the value decoding
 // with a schema version the schema topic knows (its fingerprint) that
 // resolves against the contract's schema. client must be able to read the
 // topic and the schema topic; Topic does not join a consumer group and
@@ -119,6 +123,11 @@ func Topic(ctx context.Context, client *kgo.Client, doc *asyncapi.Document, topi
 			tm := &topicMessage{msg: m, reader: reader}
 			if tm.key, err = jsonSchema(m.Key); err != nil {
 				return res, fmt.Errorf("message %s: key schema: %w", m.Name, err)
+			}
+			if m.Key != nil && m.Key.Avro != nil {
+				if tm.keyReader, err = codec.NewSchema(m.Key.Avro.Schema); err != nil {
+					return res, fmt.Errorf("message %s: key schema: %w", m.Name, err)
+				}
 			}
 			if tm.header, err = jsonSchema(m.Headers); err != nil {
 				return res, fmt.Errorf("message %s: header schema: %w", m.Name, err)
@@ -285,6 +294,13 @@ func (c *recordChecker) check(ctx context.Context, r *kgo.Record) {
 			for _, msg := range visitMessages("key", err) {
 				fail(RuleRecordKey, "%s", msg)
 			}
+		}
+	}
+	if tm.keyReader != nil {
+		// An Avro record key is written like a value, with its own schema.
+		var key map[string]any
+		if err := c.so.Decode(ctx, r.Key, tm.keyReader, &key); err != nil {
+			fail(RuleRecordKey, "key does not decode with a known version of its schema %s: %v", tm.keyReader.FullName(), err)
 		}
 	}
 	var payload map[string]any

@@ -167,3 +167,72 @@ func TestTopicBadRecords(t *testing.T) {
 		t.Errorf("summary:\n%s", out.String())
 	}
 }
+
+// TestTopicRecordKey: a record whose Avro record key was written with its
+// schema by the producer's codec conforms; one whose key is a plain string
+// where the contract declares a record key is named.
+func TestTopicRecordKey(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	doc, err := asyncapi.Load(ctx, filepath.Join("..", "generator", "testdata", "kinds"), "contracts/kinds/v1/asyncapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const topic = "kinds.record-key.v1"
+	var msg *asyncapi.Message
+	for _, ch := range doc.Channels {
+		if ch.Address == topic {
+			msg = ch.Messages[0]
+		}
+	}
+	if msg == nil || msg.Key == nil || msg.Key.Avro == nil {
+		t.Fatalf("no message with an Avro record key on %s", topic)
+	}
+	broker, err := embedded.Start(ctx, embedded.WithTopics(embedded.Topic{Name: topic, Partitions: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Close)
+	opts, err := events.ClientConfig{Brokers: broker.Addrs()}.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := kgo.NewClient(append(opts, events.ProducerClientOptions()...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	store, err := codec.NewTopicStore(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	so, err := codec.NewSingleObject(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	producer, err := events.NewProducer(client, so, "/services/kinds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	value, keySchema := codec.MustSchema(msg.Payload.Avro.Schema), codec.MustSchema(msg.Key.Avro.Schema)
+	key, err := events.EncodeKey(ctx, producer, keySchema, map[string]any{"tenant": "t1", "id": int64(42)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{key, "t1/42"} {
+		typ := events.Type[map[string]any]{Topic: topic, Schema: value, Key: func(*map[string]any) string { return k }}
+		if err := events.Publish(ctx, producer, typ, &map[string]any{"what": "w"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := verify.Topic(ctx, client, doc, topic, verify.TopicOptions{Idle: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Records != 2 || res.Messages[0].Conforming != 1 || res.Messages[0].NonConforming != 1 {
+		t.Fatalf("%d records, counts %+v, findings %v; want one conforming, one not", res.Records, res.Messages, res.Findings)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Rule != verify.RuleRecordKey || !strings.Contains(res.Findings[0].Message, "key does not decode with a known version of its schema example.kinds.v1.ShardKey") {
+		t.Errorf("findings %v, want one VERIFY_RECORD_KEY naming the key schema", res.Findings)
+	}
+}

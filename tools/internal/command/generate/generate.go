@@ -46,7 +46,10 @@ func NewCommand(name string, configFile *string) *cobra.Command {
 		Short: "Generate Go code from the contracts in keiyaku.yaml",
 		Long: `Generate Go code from the contracts listed in keiyaku.yaml into generate.out
 (default gen/): for each OpenAPI contract, one package with its types, a strict
-net/http server, a client with typed responses and the embedded spec.
+net/http server, a client with typed responses and the embedded spec. What is
+not generated is said with a "skipped" line: AsyncAPI channels and messages of
+other kinds than Kafka + Avro, and OpenAPI 3.1 modules oapi-codegen cannot
+generate (nothing is written for them; exit 0, as lint only warns).
 
 Unchanged files are not rewritten; generated files whose contract is gone are
 removed. When neither the contracts, keiyaku.yaml, the generated files nor the
@@ -102,16 +105,13 @@ func run(ctx context.Context, out io.Writer, configFile string, f *flags) (retEr
 		return err
 	}
 	// What generate leaves out is no error, but it is said: in text, and
-	// as info findings in the other formats (lint's ASYNCAPI_NOT_GENERATED).
+	// as findings in the other formats, as lint reports them
+	// (ASYNCAPI_NOT_GENERATED, info; OPENAPI_NOT_GENERATED, a warning).
 	for _, file := range files {
 		for _, s := range file.Skipped {
-			why := s.Why
-			if !strings.Contains(why, s.What) {
-				why = s.What + ": " + why
-			}
-			fmt.Fprintf(w, "%-9s %s:%d:%d: %s\n", "skipped", s.File, s.Line, s.Column, why)
-			findings = append(findings, report.Finding{Rule: "ASYNCAPI_NOT_GENERATED", Severity: report.Info, Format: report.FormatAsyncAPI,
-				File: s.File, Line: s.Line, Column: s.Column, Message: "not generated: " + why})
+			f := s.Finding()
+			fmt.Fprintf(w, "%-9s %s:%d:%d: %s\n", "skipped", s.File, s.Line, s.Column, strings.TrimPrefix(f.Message, "not generated: "))
+			findings = append(findings, f)
 		}
 	}
 	if f.Check {
@@ -132,7 +132,13 @@ func run(ctx context.Context, out io.Writer, configFile string, f *flags) (retEr
 			fmt.Fprintf(w, "run \"keiyaku generate\" (make generate) and commit the result\n")
 			return &exitcode.FindingsError{N: bad, What: "generated files out of date"}
 		}
-		fmt.Fprintf(w, "%d generated files up to date (%s)\n", len(files), ms(time.Since(start)))
+		n := 0 // omitted files are not generated, so not "up to date"
+		for _, f := range files {
+			if !f.Omitted {
+				n++
+			}
+		}
+		fmt.Fprintf(w, "%d generated files up to date (%s)\n", n, ms(time.Since(start)))
 		return nil
 	}
 	changes, err := generator.Write(cfg.Root, cfg.Generate.Out, files)

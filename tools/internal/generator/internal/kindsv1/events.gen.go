@@ -317,9 +317,10 @@ func (p *Publisher) LongKeyedRecord(ctx context.Context, key int64, evt *LongKey
 }
 
 // PublishRecordKeyed publishes evt on kinds.record-key.v1 and waits for the broker (operation
-// publishRecordKey). Sends a RecordKeyed. key, single-object encoded with its own schema, is the record key.
+// publishRecordKey). Sends a RecordKeyed. key, written with its own schema by the producer's codec
+// (events.EncodeKey), is the record key; a handler reads it with env.DecodeKey.
 func (p *Publisher) PublishRecordKeyed(ctx context.Context, key *ShardKey, evt *RecordKeyed) error {
-	k, err := codec.RecordKey(ShardKeySchema, key)
+	k, err := events.EncodeKey(ctx, p.p, ShardKeySchema, key)
 	if err != nil {
 		return err
 	}
@@ -329,9 +330,10 @@ func (p *Publisher) PublishRecordKeyed(ctx context.Context, key *ShardKey, evt *
 }
 
 // RecordKeyedRecord encodes evt as a Kafka record with all its headers, to be
-// sent later (e.g. by a transactional outbox relay). key, single-object encoded with its own schema, is the record key.
+// sent later (e.g. by a transactional outbox relay). key, written with its own schema by the producer's codec
+// (events.EncodeKey), is the record key; a handler reads it with env.DecodeKey.
 func (p *Publisher) RecordKeyedRecord(ctx context.Context, key *ShardKey, evt *RecordKeyed) (*kgo.Record, error) {
-	k, err := codec.RecordKey(ShardKeySchema, key)
+	k, err := events.EncodeKey(ctx, p.p, ShardKeySchema, key)
 	if err != nil {
 		return nil, err
 	}
