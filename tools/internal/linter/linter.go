@@ -86,6 +86,8 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 	}
 	defer root.Close()
 	var findings []Finding
+	// What is loaded here, generate (Verify, below) takes again.
+	avroSets, asyncDocs := map[string]*avroschema.Set{}, map[string]*asyncapi.Document{}
 	for _, m := range cfg.Modules {
 		files, err := openAPIDocs(cfg, m)
 		if err != nil {
@@ -104,6 +106,7 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 			if err != nil {
 				return nil, err
 			}
+			asyncDocs[src] = doc
 			if m.Generated() {
 				if err := generator.CheckEvents(cfg, m, doc); err != nil {
 					return nil, err
@@ -123,6 +126,7 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 			if err != nil {
 				return nil, err
 			}
+			avroSets[dir] = set
 			if m.Generated() {
 				if err := generator.CheckAvro(set, m); err != nil {
 					return nil, err
@@ -143,7 +147,7 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 	}
 	// Every check generate would fail on: generate the modules in memory
 	// and type-check the code, so that lint passing means generate works.
-	if err := generator.Verify(ctx, cfg); err != nil {
+	if err := generator.Verify(ctx, cfg, generator.WithLoaded(avroSets, asyncDocs)); err != nil {
 		return nil, err
 	}
 	for _, r := range rules {
