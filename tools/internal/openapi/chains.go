@@ -105,9 +105,6 @@ func applyShortcuts(data []byte, cuts []shortcut) ([]byte, []shortcut) {
 	applied := make([]shortcut, 0, len(edits))
 	last := 0
 	for _, e := range edits {
-		if e.from < last {
-			continue // cannot happen: one $ref per scalar
-		}
 		out.Write(data[last:e.from])
 		out.Write(e.text)
 		last = e.to
@@ -200,14 +197,18 @@ func scalarSpan(data []byte, lines []int, n *yaml.Node) (from, to int, ok bool) 
 
 // restoreRefs gives every $ref of doc that a shortcut rewrote its written
 // value back, finding it by the position of its key. It reports false when
-// a rewritten $ref cannot be told apart: a value that reached doc without
-// its own origin (kin-openapi copies a path item's target over it), or a
-// "$ref" kept as plain data (an example, an extension). The caller then
-// loads the document as written.
+// a rewritten $ref cannot be told apart: a path item (kin-openapi copies
+// the first link over it, origin included, and resolves no further: a
+// shortened chain of path items would load where the written one does
+// not), a value without its own origin, or a "$ref" kept as plain data (an
+// example, an extension). The caller then loads the document as written.
 func restoreRefs(doc *openapi3.T, cuts map[siteKey]shortcut, written map[string]bool) bool {
-	return walkRefs(doc, func(ref reflect.Value, o *openapi3.Origin) bool {
+	return walkRefs(doc, func(obj, ref reflect.Value, o *openapi3.Origin) bool {
 		if ref.String() == "" {
 			return true
+		}
+		if obj.Type() == reflect.TypeFor[openapi3.PathItem]() {
+			return !written[ref.String()]
 		}
 		var loc openapi3.Location
 		found := false
@@ -226,10 +227,10 @@ func restoreRefs(doc *openapi3.T, cuts map[siteKey]shortcut, written map[string]
 }
 
 // walkRefs calls ref for every object of doc that may be a $ref (a struct
-// with a Ref and an Origin; the Ref is settable) and data for every "$ref"
-// string kept in plain data, until one returns false, and reports whether
-// none did.
-func walkRefs(doc *openapi3.T, ref func(reflect.Value, *openapi3.Origin) bool, data func(string) bool) bool {
+// with a Ref and an Origin: the struct, its Ref, settable, and its Origin)
+// and data for every "$ref" string kept in plain data, until one returns
+// false, and reports whether none did.
+func walkRefs(doc *openapi3.T, ref func(obj, ref reflect.Value, o *openapi3.Origin) bool, data func(string) bool) bool {
 	type fields struct {
 		ref, origin int
 		has         bool
@@ -288,7 +289,7 @@ func walkRefs(doc *openapi3.T, ref func(reflect.Value, *openapi3.Origin) bool, d
 		case reflect.Struct:
 			if f := refField(v.Type()); f.has {
 				o, _ := v.Field(f.origin).Interface().(*openapi3.Origin)
-				if !ref(v.Field(f.ref), o) {
+				if !ref(v, v.Field(f.ref), o) {
 					ok = false
 					return
 				}

@@ -76,6 +76,16 @@ components:
 		{"path item chain", map[string]string{"openapi.yaml": chainHead + `paths:
   /a: {$ref: 'items.yaml#/I1'}
 `, "items.yaml": "I1: {$ref: '#/I2'}\nI2: {$ref: '#/I3'}\nI3: {get: {responses: {'204': {description: none}}}}\n"}, false},
+		{"path item chain in one file", map[string]string{"openapi.yaml": `openapi: 3.1.0
+info: {title: chains, version: '1'}
+paths:
+  /a: {$ref: '#/components/pathItems/P1'}
+components:
+  pathItems:
+    P1: {$ref: '#/components/pathItems/P2'}
+    P2: {$ref: '#/components/pathItems/P3'}
+    P3: {get: {responses: {'204': {description: none}}}}
+`}, false},
 		{"$ref in an example", map[string]string{"openapi.yaml": chainHead + `paths: {}
 components:
   schemas:
@@ -199,7 +209,7 @@ func marshal(t *testing.T, doc *openapi3.T) string {
 // sorted.
 func refSites(doc *openapi3.T) string {
 	var sites []string
-	walkRefs(doc, func(ref reflect.Value, o *openapi3.Origin) bool {
+	walkRefs(doc, func(_, ref reflect.Value, o *openapi3.Origin) bool {
 		if ref.String() == "" {
 			return true
 		}
