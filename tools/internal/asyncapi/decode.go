@@ -853,7 +853,7 @@ func (l *loader) withTraits(file string, n *yaml.Node, what string, allowed []st
 
 // hasRef reports whether the tree n holds a $ref.
 func hasRef(n *yaml.Node) bool {
-	return yamlref.Walk(n, func(*yaml.Node) bool { return true })
+	return yamlref.Walk(n, func(_, _ *yaml.Node) bool { return true })
 }
 
 // mergeUnder merges the mapping trait under the mapping obj: a key obj

@@ -2,6 +2,7 @@ package breaking
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -286,5 +287,45 @@ func TestFilesAvroMode(t *testing.T) {
 	}
 	if _, err := Files(t.Context(), old, cur, "SIDEWAYS"); err == nil || !strings.Contains(err.Error(), "--avro-compatibility") {
 		t.Errorf("unknown mode: %v", err)
+	}
+}
+
+// TestChangeDeepInRefChain pins that a change at the end of a long chain of
+// $refs crossing two files (which the loader shortens for kin-openapi) is
+// reported, at the changed definition, and that nothing else is.
+func TestChangeDeepInRefChain(t *testing.T) {
+	t.Parallel()
+	const links = 300
+	chain := func(required string) string {
+		dir := t.TempDir()
+		root := &strings.Builder{}
+		other := &strings.Builder{}
+		root.WriteString("openapi: 3.0.3\ninfo: {title: chain, version: '1'}\npaths:\n  /x:\n    get:\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {$ref: '#/components/schemas/S0'}\ncomponents:\n  schemas:\n")
+		other.WriteString("components:\n  schemas:\n")
+		for i := range links {
+			if i%2 == 0 {
+				fmt.Fprintf(root, "    S%d: {$ref: 'other.yaml#/components/schemas/S%d'}\n", i, i+1)
+			} else {
+				fmt.Fprintf(other, "    S%d: {$ref: 'openapi.yaml#/components/schemas/S%d'}\n", i, i+1)
+			}
+		}
+		fmt.Fprintf(root, "    S%d:\n      type: object\n      required: [%s]\n      properties: {id: {type: string}, name: {type: string}}\n", links, required)
+		for name, b := range map[string]*strings.Builder{"openapi.yaml": root, "other.yaml": other} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return filepath.Join(dir, "openapi.yaml")
+	}
+	findings, err := Files(t.Context(), chain("id, name"), chain("id"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(findings) != 1 || findings[0].Rule != "response-property-became-optional" || findings[0].Severity != report.Error {
+		t.Fatalf("findings = %v, want one error response-property-became-optional", findings)
+	}
+	// The changed name in "required: [id, name]".
+	if got, want := fmt.Sprintf("%s:%d:%d", findings[0].File, findings[0].Line, findings[0].Column), fmt.Sprintf("openapi.yaml:%d:22", 16+links/2); got != want {
+		t.Errorf("finding at %s, want %s (the changed definition)", got, want)
 	}
 }

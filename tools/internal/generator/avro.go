@@ -158,9 +158,10 @@ func exported(name string) string {
 
 // CheckAvro runs every check generating the Go types of set for module m
 // runs, without writing code: lint calls it, so that lint passing means
-// generate works.
+// generate works. The code is not formatted (only a bug of the generator
+// would make that fail, and lint's [Verify] formats it).
 func CheckAvro(set *avroschema.Set, m config.Module) error {
-	_, err := generateAvro(set, m, namer{})
+	_, _, err := avroBody(set, namer{})
 	return err
 }
 
@@ -168,15 +169,7 @@ func CheckAvro(set *avroschema.Set, m config.Module) error {
 // self-contained schema, its fingerprint and a parsed codec.Schema of each
 // record.
 func generateAvro(set *avroschema.Set, m config.Module, taken namer) ([]byte, error) {
-	// Enums of the folder, those at the top of a file included (a record
-	// field's enum is found through the record too).
-	var enums []*avroschema.Type
-	for _, t := range set.Types() {
-		if t.Kind == avroschema.KindEnum {
-			enums = append(enums, t)
-		}
-	}
-	body, imports, err := avroDecls(set.Records, enums, taken)
+	body, imports, err := avroBody(set, taken)
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +182,20 @@ func generateAvro(set *avroschema.Set, m config.Module, taken namer) ([]byte, er
 		return nil, fmt.Errorf("generate Avro types of %s: format: %w", m.Path, err)
 	}
 	return src, nil
+}
+
+// avroBody returns the declarations of the Go types of set, unformatted,
+// and the imports they need.
+func avroBody(set *avroschema.Set, taken namer) ([]byte, map[string]string, error) {
+	// Enums of the folder, those at the top of a file included (a record
+	// field's enum is found through the record too).
+	var enums []*avroschema.Type
+	for _, t := range set.Types() {
+		if t.Kind == avroschema.KindEnum {
+			enums = append(enums, t)
+		}
+	}
+	return avroDecls(set.Records, enums, taken)
 }
 
 // reachable returns the records roots and every record they use, each

@@ -135,7 +135,7 @@ func Generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 	if err := deps.Sync(ctx, cfg); err != nil {
 		return nil, err
 	}
-	return generate(ctx, cfg)
+	return generate(ctx, cfg, verifyOptions{})
 }
 
 // Verify generates every planned file in memory, type-checks the result
@@ -144,8 +144,12 @@ func Generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 // [File.Omitted]), which lint reports as warnings. It does not sync deps:
 // their copies are generated as they are on disk (none before the first
 // "keiyaku deps update" or generate).
-func Verify(ctx context.Context, cfg *config.Config) ([]Skipped, error) {
-	files, err := generate(ctx, cfg)
+func Verify(ctx context.Context, cfg *config.Config, opts ...VerifyOption) ([]Skipped, error) {
+	var o verifyOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	files, err := generate(ctx, cfg, o)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +162,26 @@ func Verify(ctx context.Context, cfg *config.Config) ([]Skipped, error) {
 	return out, nil
 }
 
-// generate produces and type-checks the planned files, writing nothing.
+// A VerifyOption configures [Verify].
+type VerifyOption func(*verifyOptions)
+
+type verifyOptions struct {
+	avro  map[string]*avroschema.Set
+	async map[string]*asyncapi.Document
+}
+
+// WithLoaded hands Verify contracts the caller has already loaded, by
+// source path relative to the root: Avro folders (module/avro) and AsyncAPI
+// documents. Verify takes them as they are rather than loading them again
+// (lint loads each one for its rules; the large Avro schema of
+// BenchmarkLintLargeAvro is a third of lint's time). By default Verify
+// loads every contract itself.
+func WithLoaded(avro map[string]*avroschema.Set, async map[string]*asyncapi.Document) VerifyOption {
+	return func(o *verifyOptions) { o.avro, o.async = avro, async }
+}
+
+// generate produces and type-checks the planned files, writing nothing;
+// o holds contracts already loaded.
 //
 // A module whose OpenAPI 3.1 document loads but that oapi-codegen fails
 // on, or whose generated OpenAPI code does not type-check, is omitted
@@ -167,7 +190,7 @@ func Verify(ctx context.Context, cfg *config.Config) ([]Skipped, error) {
 // generated and checked (and their errors are errors), so that generate
 // refuses what lint refuses. The same failures of an OpenAPI 3.0
 // document are errors.
-func generate(ctx context.Context, cfg *config.Config) ([]File, error) {
+func generate(ctx context.Context, cfg *config.Config, o verifyOptions) ([]File, error) {
 	loader, err := openapi.NewLoader(cfg.Root)
 	if err != nil {
 		return nil, err
@@ -205,14 +228,20 @@ func generate(ctx context.Context, cfg *config.Config) ([]File, error) {
 				taken[t.Module.Path], err = declared(content)
 			}
 		case kindAvro:
-			var set *avroschema.Set
-			if set, err = avroschema.Load(ctx, root, t.Source); err == nil {
+			set := o.avro[t.Source]
+			if set == nil {
+				set, err = avroschema.Load(ctx, root, t.Source)
+			}
+			if err == nil {
 				content, err = generateAvro(set, t.Module, taken[t.Module.Path])
 				inputs = set.Files
 			}
 		case kindEvents:
-			var doc *asyncapi.Document
-			if doc, err = asyncapi.Load(ctx, cfg.Root, t.Source); err == nil {
+			doc := o.async[t.Source]
+			if doc == nil {
+				doc, err = asyncapi.Load(ctx, cfg.Root, t.Source)
+			}
+			if err == nil {
 				content, err = generateEvents(cfg, t.Module, doc, taken[t.Module.Path])
 				inputs, skipped = doc.Files, EventsSkipped(doc)
 			}

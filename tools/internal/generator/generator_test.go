@@ -339,3 +339,66 @@ func TestUpToDate(t *testing.T) {
 		})
 	}
 }
+
+// TestRefChainNames pins the names of the components taken in from another
+// file through chains of $refs (an alias of an alias): each after the $ref's
+// own target, whatever order kin-openapi resolved the links in and although
+// the loader shortens the chains (before, the response took the name of the
+// chain's end and the schema that of its first link).
+func TestRefChainNames(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	dir := filepath.Join(ws, "contracts", "x", "v1")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for p, content := range map[string]string{
+		filepath.Join(ws, "go.mod"):       "module example.com/x\n",
+		filepath.Join(ws, "keiyaku.yaml"): "version: v1\nmodules:\n  - path: contracts/x/v1\n    package: x\n",
+		filepath.Join(dir, "openapi.yaml"): `openapi: 3.0.3
+info: {title: chains, version: '1'}
+paths:
+  /pets:
+    get:
+      operationId: listPets
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Pet'}
+        default: {$ref: 'common.yaml#/components/responses/ProblemAlias'}
+components:
+  schemas:
+    Pet:
+      type: object
+      required: [id]
+      properties:
+        id: {$ref: 'common.yaml#/components/schemas/IdAlias'}
+`,
+		filepath.Join(dir, "common.yaml"): `components:
+  responses:
+    ProblemAlias: {$ref: '#/components/responses/Problem2'}
+    Problem2: {$ref: '#/components/responses/Problem'}
+    Problem: {description: problem, content: {application/json: {schema: {type: object}}}}
+  schemas:
+    IdAlias: {$ref: '#/components/schemas/Id2'}
+    Id2: {$ref: '#/components/schemas/Id'}
+    Id: {type: string, format: uuid}
+`,
+	} {
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := Generate(t.Context(), loadWS(t, ws))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := string(files[0].Content)
+	for _, want := range []string{"type IdAlias = openapi_types.UUID", "Id IdAlias `json:\"id\"`", "type ProblemAliasJSONResponse "} {
+		if !strings.Contains(code, want) {
+			t.Errorf("generated code lacks %q", want)
+		}
+	}
+}

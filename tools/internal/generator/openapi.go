@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/url"
 	"path"
 	"strings"
 	"sync"
@@ -78,9 +79,17 @@ func generateOpenAPI(ctx context.Context, loader *openapi.Loader, t Target) ([]b
 var codegenMu sync.Mutex
 
 // componentName names a component taken in from another file after the
-// last element of its JSON pointer ("…/schemas/Problem" → "Problem").
+// last element of its JSON pointer ("…/schemas/Problem" → "Problem"), as
+// the $ref writes it. In a chain of $refs (an alias of an alias) that is
+// the first link: where kin-openapi says the $ref led is a later one when
+// the loader shortened the chain (see package openapi), or when
+// kin-openapi happened to resolve the link first.
 func componentName(_ *openapi3.T, ref openapi3.ComponentRef) string {
-	return path.Base(ref.RefPath().Fragment)
+	frag := ref.RefPath().Fragment
+	if u, err := url.Parse(ref.RefString()); err == nil && u.Fragment != "" {
+		frag = u.Fragment
+	}
+	return path.Base(frag)
 }
 
 func docTitle(doc *openapi3.T) string {

@@ -86,6 +86,8 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 	}
 	defer root.Close()
 	var findings []Finding
+	// What is loaded here, generate (Verify, below) takes again.
+	avroSets, asyncDocs := map[string]*avroschema.Set{}, map[string]*asyncapi.Document{}
 	for _, m := range cfg.Modules {
 		files, err := openAPIDocs(cfg, m)
 		if err != nil {
@@ -104,6 +106,7 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 			if err != nil {
 				return nil, err
 			}
+			asyncDocs[src] = doc
 			if m.Generated() {
 				if err := generator.CheckEvents(cfg, m, doc); err != nil {
 					return nil, err
@@ -123,6 +126,7 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 			if err != nil {
 				return nil, err
 			}
+			avroSets[dir] = set
 			if m.Generated() {
 				if err := generator.CheckAvro(set, m); err != nil {
 					return nil, err
@@ -145,7 +149,7 @@ func Run(ctx context.Context, cfg *config.Config) ([]Finding, error) {
 	// and type-check the code, so that lint passing means generate works.
 	// What generate leaves out on purpose (an OpenAPI 3.1 module
 	// oapi-codegen cannot generate) is a warning.
-	omitted, err := generator.Verify(ctx, cfg)
+	omitted, err := generator.Verify(ctx, cfg, generator.WithLoaded(avroSets, asyncDocs))
 	if err != nil {
 		return nil, err
 	}

@@ -15,18 +15,19 @@ import (
 )
 
 // precheck parses the entry file and every file its $refs reach, and checks
-// each $ref, so that YAML and reference errors carry their own position.
-func (l *Loader) precheck(file string, data []byte) error {
+// each $ref, so that YAML and reference errors carry their own position. It
+// returns the shortcuts of the chains of $refs met.
+func (l *Loader) precheck(file string, data []byte) ([]shortcut, error) {
 	root, err := parseYAML(file, data)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if root.Kind != yaml.MappingNode {
-		return &diag.Error{File: file, Line: root.Line, Column: root.Column, Msg: "an OpenAPI document must be a mapping", Hint: `start it with "openapi: 3.0.3"`}
+		return nil, &diag.Error{File: file, Line: root.Line, Column: root.Column, Msg: "an OpenAPI document must be a mapping", Hint: `start it with "openapi: 3.0.3"`}
 	}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		if k, v := root.Content[i], root.Content[i+1]; k.Value == "openapi" && (v.Kind != yaml.ScalarNode || v.Tag != "!!str") {
-			return &diag.Error{File: file, Line: v.Line, Column: v.Column, Msg: fmt.Sprintf("openapi version %s is not a string", v.Value),
+			return nil, &diag.Error{File: file, Line: v.Line, Column: v.Column, Msg: fmt.Sprintf("openapi version %s is not a string", v.Value),
 				Hint: `quote it: openapi: "3.0.3"`}
 		}
 	}

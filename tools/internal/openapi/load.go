@@ -71,10 +71,10 @@ func (l *Loader) Reads() []string {
 // [yamlref.FSReader]'s limits (size cap, UTF-8), and records it; during a
 // load each file is read once.
 func (l *Loader) readFile(p string) ([]byte, error) {
+	l.reads = append(l.reads, p)
 	if data, ok := l.cache[p]; ok {
 		return data, nil
 	}
-	l.reads = append(l.reads, p)
 	if !fs.ValidPath(p) {
 		return nil, &fs.PathError{Op: "read", Path: p, Err: fs.ErrInvalid}
 	}
@@ -119,15 +119,16 @@ func (l *Loader) Load(ctx context.Context, file string) (*openapi3.T, error) {
 // needs no more (the same as oasdiff), and a baseline that was valid under
 // older rules still compares.
 //
-// Resolve checks the YAML and the $refs itself (duplicate keys, cycles)
-// only when kin-openapi fails, to place the error: on a large valid
-// document (the Stripe API is 3.9 MB) that saves a second parse.
+// Resolve reports the errors of the YAML and the $refs it finds itself
+// (duplicate keys, cycles) only when kin-openapi fails, to place the error:
+// a baseline kin-openapi reads still compares. It checks them first all the
+// same, to shorten the chains of $refs (see chains.go).
 func (l *Loader) Resolve(ctx context.Context, file string) (*openapi3.T, error) {
 	return l.resolve(ctx, file, false)
 }
 
-// resolve loads file; strict prechecks before kin-openapi, else only after
-// it failed.
+// resolve loads file; strict refuses what precheck finds before
+// kin-openapi runs, else only when kin-openapi fails too.
 func (l *Loader) resolve(ctx context.Context, file string, strict bool) (*openapi3.T, error) {
 	l.cache = map[string][]byte{}
 	defer func() { l.cache = nil }()
@@ -138,26 +139,98 @@ func (l *Loader) resolve(ctx context.Context, file string, strict bool) (*openap
 		}
 		return nil, &diag.Error{File: file, Msg: fmt.Sprintf("cannot read: %v", err)}
 	}
-	if strict {
-		if err := l.precheck(file, data); err != nil {
-			return nil, err
+	reads := len(l.reads)
+	cuts, perr := l.precheck(file, data)
+	var checked []string
+	switch {
+	case strict && perr != nil:
+		return nil, perr
+	case !strict:
+		// The files read are those kin-openapi reads, as before: the
+		// check also follows $refs that kin-openapi takes as data (in an
+		// example, say).
+		checked = slices.Clone(l.reads[reads:])
+		l.reads = l.reads[:reads]
+		if perr != nil {
+			cuts = nil
 		}
 	}
+	if doc := l.loadShortened(ctx, file, data, cuts); doc != nil {
+		// A shortened chain skips files kin-openapi would have read on
+		// the way: they count as read all the same.
+		l.reads = append(l.reads, checked...)
+		return doc, nil
+	}
+	doc, err := l.kinLoad(ctx, file, data)
+	if err != nil {
+		if perr != nil {
+			return nil, perr
+		}
+		return nil, l.loadError(file, err)
+	}
+	return doc, nil
+}
+
+// kinLoad has kin-openapi load the document file, whose content is data,
+// reading the files its $refs reach through l.read.
+func (l *Loader) kinLoad(ctx context.Context, file string, data []byte) (*openapi3.T, error) {
 	kl := openapi3.NewLoader()
 	kl.Context = ctx
 	kl.IsExternalRefsAllowed = true
 	kl.IncludeOrigin = true
 	kl.ReadFromURIFunc = l.read
-	doc, err := kl.LoadFromDataWithPath(data, &url.URL{Path: file})
-	if err != nil {
-		if !strict {
-			if perr := l.precheck(file, data); perr != nil {
-				return nil, perr
-			}
-		}
-		return nil, l.loadError(file, err)
+	return kl.LoadFromDataWithPath(data, &url.URL{Path: file})
+}
+
+// loadShortened has kin-openapi load the document with the chains of $refs
+// shortened (see chains.go) and gives the $refs their written values back.
+// It returns nil when there is nothing to shorten, or when the shortened
+// load fails or cannot be told apart from the written one: the caller then
+// loads the document as written (and reports its errors as written).
+func (l *Loader) loadShortened(ctx context.Context, file string, data []byte, cuts []shortcut) *openapi3.T {
+	if len(cuts) == 0 {
+		return nil
 	}
-	return doc, nil
+	byFile := map[string][]shortcut{}
+	for _, c := range cuts {
+		byFile[c.file] = append(byFile[c.file], c)
+	}
+	sites := map[siteKey]shortcut{}
+	written := map[string]bool{}
+	originals := map[string][]byte{}
+	defer func() {
+		for f, b := range originals {
+			l.cache[f] = b
+		}
+	}()
+	root := data
+	for f, fc := range byFile {
+		orig, ok := l.cache[f]
+		if !ok {
+			continue
+		}
+		patched, applied := applyShortcuts(orig, fc)
+		if len(applied) == 0 {
+			continue
+		}
+		originals[f] = orig
+		l.cache[f] = patched
+		if f == file {
+			root = patched
+		}
+		for _, c := range applied {
+			sites[siteKey{f, c.key.Line, c.key.Column}] = c
+			written[c.to] = true
+		}
+	}
+	if len(sites) == 0 {
+		return nil
+	}
+	doc, err := l.kinLoad(ctx, file, root)
+	if err != nil || !restoreRefs(doc, sites, written) {
+		return nil
+	}
+	return doc
 }
 
 // read is the loader's only way to the file system: relative paths inside

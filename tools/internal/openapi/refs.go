@@ -25,26 +25,33 @@ func parseYAML(file string, data []byte) (*yaml.Node, error) {
 // checkRefs walks the tree of file and of every file its $refs reach,
 // before kin-openapi loads them, so that each broken $ref is reported at
 // its own line: a missing file or fragment, a URL or a path outside the
-// workspace, a cycle of $refs that never reaches a definition.
-func (l *Loader) checkRefs(file string, root *yaml.Node) error {
+// workspace, a cycle of $refs that never reaches a definition. It returns
+// the shortcuts of the chains of $refs it met (see chains.go).
+func (l *Loader) checkRefs(file string, root *yaml.Node) ([]shortcut, error) {
 	r := yamlref.NewResolver(func(name string) ([]byte, error) {
 		return l.read(nil, &url.URL{Path: name})
 	})
 	r.Add(file, root)
+	var cuts []shortcut
 	todo, done := []string{file}, map[string]bool{file: true}
 	for len(todo) > 0 {
 		cur := todo[0]
 		todo = todo[1:]
 		tree, err := r.File(cur)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var walkErr error
-		yamlref.Walk(tree, func(ref *yaml.Node) bool {
+		yamlref.Walk(tree, func(key, ref *yaml.Node) bool {
 			t, err := r.Follow(cur, ref)
 			if err != nil {
 				walkErr = err
 				return false
+			}
+			if direct, err := r.Resolve(cur, ref); err == nil { // memoised by Follow
+				if c, ok := shortcutFor(cur, key, ref, direct, t); ok {
+					cuts = append(cuts, c)
+				}
 			}
 			if !done[t.File] {
 				done[t.File] = true
@@ -53,8 +60,8 @@ func (l *Loader) checkRefs(file string, root *yaml.Node) error {
 			return true
 		})
 		if walkErr != nil {
-			return walkErr
+			return nil, walkErr
 		}
 	}
-	return nil
+	return cuts, nil
 }

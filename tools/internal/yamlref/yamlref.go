@@ -506,14 +506,14 @@ func RefOf(n *yaml.Node) (key, value *yaml.Node) {
 	return nil, nil
 }
 
-// Walk calls fn with the value node of every "$ref" key below n, in
-// document order, until fn returns false. It does not descend into the
+// Walk calls fn with the key and the value node of every "$ref" below n,
+// in document order, until fn returns false. It does not descend into the
 // mapping holding a $ref, nor into aliases.
-func Walk(n *yaml.Node, fn func(ref *yaml.Node) bool) bool {
+func Walk(n *yaml.Node, fn func(key, ref *yaml.Node) bool) bool {
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if n.Content[i].Value == "$ref" {
-				if !fn(n.Content[i+1]) {
+				if !fn(n.Content[i], n.Content[i+1]) {
 					return false
 				}
 				continue

@@ -282,7 +282,7 @@ func BenchmarkFollowChain(b *testing.B) {
 		}
 		r := yamlref.NewResolver(func(string) ([]byte, error) { return nil, fs.ErrNotExist })
 		r.Add("a.yaml", root)
-		yamlref.Walk(root, func(ref *yaml.Node) bool {
+		yamlref.Walk(root, func(_, ref *yaml.Node) bool {
 			if _, err := r.Follow("a.yaml", ref); err != nil {
 				b.Fatal(err)
 			}
