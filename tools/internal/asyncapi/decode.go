@@ -853,7 +853,8 @@ func (l *loader) withTraits(file string, n *yaml.Node, what string, allowed []st
 
 // hasRef reports whether the tree n holds a $ref.
 func hasRef(n *yaml.Node) bool {
-	return yamlref.Walk(n, func(_, _ *yaml.Node) bool { return true })
+	// Walk stops, returning false, at the first $ref.
+	return !yamlref.Walk(n, func(_, _ *yaml.Node) bool { return false })
 }
 
 // mergeUnder merges the mapping trait under the mapping obj: a key obj

@@ -102,7 +102,7 @@ func TestTraitsApplied(t *testing.T) {
 // TestAccepted loads documents that were once refused and are valid
 // AsyncAPI: a message without a Kafka key or payload, a channel without
 // an address or on an HTTP server, an inline Avro schema, a top-level Avro
-// enum, an operation with an empty messages list.
+// enum, an operation with an empty messages list, traits in another file.
 func TestAccepted(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -155,6 +155,13 @@ func TestAccepted(t *testing.T) {
 				return fmt.Sprintf("message traits: title %q, content type %q", m.Title, m.ContentType)
 			case !strings.Contains(string(m.Headers.JSON), "own") || !strings.Contains(string(m.Headers.JSON), "fromTrait"):
 				return "headers not merged: " + string(m.Headers.JSON)
+			}
+			return ""
+		}},
+		{"trait-other-file", func(d *asyncapi.Document) string {
+			op, m := d.Operations[0], d.Operations[0].Messages[0]
+			if op.Summary != "summary from the shared trait" || m.Title != "title from the shared trait" || m.ContentType != "application/json" {
+				return fmt.Sprintf("traits from another file not applied: summary %q, title %q, content type %q", op.Summary, m.Title, m.ContentType)
 			}
 			return ""
 		}},
