@@ -123,7 +123,8 @@ func enumHasDefault(schema, full string) bool {
 }
 
 // checkAsyncAPINotGenerated reports, as information, each channel and
-// message of doc that generate writes no code for, with the reason.
+// message of doc that generate writes no code for, and each part of a JSON
+// Schema payload it does not type (json.RawMessage), with the reason.
 func checkAsyncAPINotGenerated(doc *asyncapi.Document, m config.Module) []Finding {
 	if !m.Generated() {
 		return nil
@@ -131,7 +132,7 @@ func checkAsyncAPINotGenerated(doc *asyncapi.Document, m config.Module) []Findin
 	var findings []Finding
 	for _, s := range generator.EventsSkipped(doc) {
 		findings = append(findings, Finding{Rule: "ASYNCAPI_NOT_GENERATED", Severity: Info, Format: report.FormatAsyncAPI,
-			File: s.File, Line: s.Line, Column: s.Column, Message: "not generated: " + s.Why})
+			File: s.File, Line: s.Line, Column: s.Column, Message: s.Message()})
 	}
 	return findings
 }

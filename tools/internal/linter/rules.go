@@ -40,7 +40,7 @@ var Rules = []Rule{
 		ID:            "ASYNCAPI_NOT_GENERATED",
 		Severity:      Info,
 		Category:      CategoryConventions,
-		Description:   "Says what of an AsyncAPI document generate leaves out and why: channels of other protocols than Kafka, addresses with parameters or none, messages whose payload is not an Avro record. They are valid AsyncAPI, checked by lint, with no generated code.",
+		Description:   "Says what of an AsyncAPI document generate leaves out and why: channels of other protocols than Kafka, addresses with parameters or none, messages without a payload or whose payload is an Avro schema that is not a record, JSON Schema payloads of a content type that is not JSON; and the parts of JSON Schema payloads it generates untyped (a oneOf or anyOf of several schemas, as json.RawMessage). They are valid AsyncAPI, checked by lint, with no (typed) generated code.",
 		CheckAsyncAPI: checkAsyncAPINotGenerated,
 	},
 	{

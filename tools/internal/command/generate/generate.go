@@ -105,13 +105,15 @@ func run(ctx context.Context, out io.Writer, configFile string, f *flags) (retEr
 	// as info findings in the other formats (lint's ASYNCAPI_NOT_GENERATED).
 	for _, file := range files {
 		for _, s := range file.Skipped {
-			why := s.Why
-			if !strings.Contains(why, s.What) {
-				why = s.What + ": " + why
+			msg := s.Message()
+			_, text, _ := strings.Cut(msg, ": ") // the part and why
+			label := "skipped"
+			if s.Untyped {
+				label = "untyped"
 			}
-			fmt.Fprintf(w, "%-9s %s:%d:%d: %s\n", "skipped", s.File, s.Line, s.Column, why)
+			fmt.Fprintf(w, "%-9s %s:%d:%d: %s\n", label, s.File, s.Line, s.Column, text)
 			findings = append(findings, report.Finding{Rule: "ASYNCAPI_NOT_GENERATED", Severity: report.Info, Format: report.FormatAsyncAPI,
-				File: s.File, Line: s.Line, Column: s.Column, Message: "not generated: " + why})
+				File: s.File, Line: s.Line, Column: s.Column, Message: msg})
 		}
 	}
 	if f.Check {
