@@ -191,4 +191,3 @@ func goDuration(d time.Duration) string {
 	}
 	return fmt.Sprintf("%d * time.Nanosecond", d)
 }
-

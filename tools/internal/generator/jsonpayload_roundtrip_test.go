@@ -21,10 +21,10 @@ import (
 // consumer of testdata/jsonpayload hands it.
 type jsonHandler struct {
 	mu      sync.Mutex
-	got     map[string]any               // by topic
-	keys    map[string][]byte            // by topic
+	got     map[string]any                // by topic
+	keys    map[string][]byte             // by topic
 	headers map[string][]kgo.RecordHeader // by topic
-	ids     map[string]string            // event ids, by topic
+	ids     map[string]string             // event ids, by topic
 	done    chan struct{}
 }
 
