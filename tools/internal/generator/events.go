@@ -55,6 +55,7 @@ type eventMessage struct {
 	Channel  *asyncapi.Channel
 	Type     string // Go type of the payload: "ReservationCreated"
 	Var      string // the events.Type variable: "ReservationCreatedEvent"
+	Event    string // what Var and the methods are named after: the Avro record, or the message of a JSON payload
 	Owned    bool   // the payload schema lives in this module
 	Declared bool   // avro.gen.go declares the type (an .avsc of the module's avro folder)
 	JSON     bool   // the payload is a JSON Schema: a JSON event type
@@ -198,12 +199,12 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 			}
 			declared[em.Var] = em
 			if op.Action == asyncapi.Send {
-				em.Method = "Publish" + em.Type
+				em.Method = "Publish" + em.Event
 				sends = append(sends, em)
 			} else {
 				em.Method = exported(op.Name)
 				if len(msgs) > 1 {
-					em.Method += em.Type
+					em.Method += em.Event
 				}
 				receives = append(receives, em)
 			}
@@ -405,12 +406,12 @@ func writePublisher(b *bytes.Buffer, doc *asyncapi.Document, sends []eventMessag
 		case keyField:
 			fmt.Fprintf(b, "\treturn events.Publish(ctx, p.p, %s, evt)\n}\n\n", s.Var)
 		case keyNone, keyHeader:
-			fmt.Fprintf(b, "\trec, err := p.%sRecord(ctx, evt)\n\tif err != nil {\n\t\treturn err\n\t}\n\treturn p.p.Send(ctx, rec)\n}\n\n", s.Type)
+			fmt.Fprintf(b, "\trec, err := p.%sRecord(ctx, evt)\n\tif err != nil {\n\t\treturn err\n\t}\n\treturn p.p.Send(ctx, rec)\n}\n\n", s.Event)
 		default:
 			writeRecordKey(b, s, "err")
 			fmt.Fprintf(b, "\ttyp := %s\n\ttyp.Key = func(*%s) string { return %s }\n\treturn events.Publish(ctx, p.p, typ, evt)\n}\n\n", s.Var, s.Type, keyExpr)
 		}
-		fmt.Fprintf(b, "// %sRecord encodes evt as a Kafka record with all its headers, to be\n// sent later (e.g. by a transactional outbox relay).%s\nfunc (p *Publisher) %sRecord(ctx context.Context, %sevt *%s) (*kgo.Record, error) {\n", s.Type, keyDoc, s.Type, param, s.Type)
+		fmt.Fprintf(b, "// %sRecord encodes evt as a Kafka record with all its headers, to be\n// sent later (e.g. by a transactional outbox relay).%s\nfunc (p *Publisher) %sRecord(ctx context.Context, %sevt *%s) (*kgo.Record, error) {\n", s.Event, keyDoc, s.Event, param, s.Type)
 		switch s.KeyKind {
 		case keyField:
 			fmt.Fprintf(b, "\treturn events.NewRecord(ctx, p.p, %s, evt)\n}\n\n", s.Var)
@@ -465,14 +466,18 @@ func describe(cfg *config.Config, m config.Module, op *asyncapi.Operation, msg *
 	}
 	em := eventMessage{Msg: msg, Channel: op.Channel, Op: op, Owned: owner.Path == m.Path}
 	if rec != nil {
-		em.Type, em.Var = taken.name(rec.Name), typeName(rec.Name)+"Event"
+		em.Type, em.Event = taken.name(rec.Name), typeName(rec.Name)
+		em.Var = em.Event + "Event"
 		em.Declared = em.Owned && declaredByAvro(m, rec)
 	} else {
 		typ, err := jt.payload(msg)
 		if err != nil {
 			return eventMessage{}, at("%v", err)
 		}
-		em.Type, em.Var, em.JSON = typ, typ+"Event", true
+		// Named after the message, its ce_type: two messages may share
+		// one payload schema.
+		em.Type, em.Event, em.JSON = typ, goIdent(msg.Name), true
+		em.Var = em.Event + "Event"
 		jt.used[em.Var] = true
 	}
 	if op.Action == asyncapi.Send {

@@ -61,6 +61,10 @@ func (h *jsonHandler) OnSession(_ context.Context, env events.Envelope, evt *jso
 	return h.add(env, evt)
 }
 
+func (h *jsonHandler) OnSessionEnded(_ context.Context, env events.Envelope, evt *jsonv1.Session) error {
+	return h.add(env, evt)
+}
+
 func (h *jsonHandler) OnTenant(_ context.Context, env events.Envelope, evt *jsonv1.TenantMoved) error {
 	return h.add(env, evt)
 }
@@ -73,7 +77,8 @@ func (h *jsonHandler) OnPing(_ context.Context, env events.Envelope, evt *jsonv1
 // testdata/jsonpayload through the embedded broker with the generated
 // publisher and reads it back with the generated consumer: the JSON
 // payloads (nested objects, enums, arrays, date-time, a $ref'd file, an
-// allOf, a oneOf kept raw, a map, a string payload) arrive intact, as JSON
+// allOf, a oneOf kept raw, a map, a string payload, one payload schema of
+// two messages) arrive intact, as JSON
 // with content-type application/json, and the record keys are the payload
 // property (required, and optional), the event id header, the string, the
 // big-endian int, the Avro record (single-object encoded) and none.
@@ -131,6 +136,7 @@ func TestJSONPayloadRoundTrip(t *testing.T) {
 	profile := &jsonv1.ProfileUpdated{Version: 3, UserID: str("u-1"), Name: str("Ada"), Attributes: map[string]float64{"height": 1.7}}
 	audit := &jsonv1.AuditEntry{Action: "login", At: at, Detail: json.RawMessage(`{"code":7}`)}
 	session := &jsonv1.Session{SessionID: "s-1", StartedAt: &at, Extra: map[string]any{"ip": "127.0.0.1"}}
+	ended := &jsonv1.Session{SessionID: "s-0"}
 	moved := &jsonv1.TenantMoved{From: str("eu"), To: str("us")}
 	ping := jsonv1.Ping("hello")
 	tenant := &jsonv1.TenantKey{Tenant: "t1", Region: "eu"}
@@ -139,7 +145,8 @@ func TestJSONPayloadRoundTrip(t *testing.T) {
 		func() error { return pub.PublishProfileUpdated(ctx, profile) },
 		func() error { return pub.PublishAuditEntry(ctx, audit) },
 		func() error { return pub.PublishCounterBumped(ctx, 258, &jsonv1.CounterBumped{Counter: 9}) },
-		func() error { return pub.PublishSession(ctx, "k-1", session) },
+		func() error { return pub.PublishSessionStarted(ctx, "k-1", session) },
+		func() error { return pub.PublishSessionEnded(ctx, ended) },
 		func() error { return pub.PublishTenantMoved(ctx, tenant, moved) },
 		func() error { return pub.PublishPing(ctx, &ping) },
 	} {
@@ -165,6 +172,7 @@ func TestJSONPayloadRoundTrip(t *testing.T) {
 		"accounts.audit.v1":           audit,
 		"accounts.counters.v1":        &jsonv1.CounterBumped{Counter: 9},
 		"accounts.sessions.v1":        session,
+		"accounts.sessions-ended.v1":  ended,
 		"accounts.tenants.v1":         moved,
 		"accounts.pings.v1":           &ping,
 	} {
@@ -198,6 +206,14 @@ func TestJSONPayloadRoundTrip(t *testing.T) {
 	} {
 		if len(want) == 0 || !bytes.Equal(h.keys[topic], want) {
 			t.Errorf("%s: key % x, want % x", topic, h.keys[topic], want)
+		}
+	}
+	// One payload schema, two events: each its own ce_type.
+	for topic, want := range map[string]string{"accounts.sessions.v1": "SessionStarted", "accounts.sessions-ended.v1": "SessionEnded"} {
+		for _, hd := range h.headers[topic] {
+			if hd.Key == events.HeaderType && string(hd.Value) != want {
+				t.Errorf("%s: ce_type %q, want %q", topic, hd.Value, want)
+			}
 		}
 	}
 	if k := h.keys["accounts.pings.v1"]; k != nil {

@@ -216,12 +216,24 @@ var ProfileUpdatedEvent = events.Type[ProfileUpdated]{
 	},
 }
 
-// SessionEvent is the SessionStarted message of channel sessions (topic accounts.sessions.v1):
+// SessionEndedEvent is the SessionEnded message of channel sessionsEnded (topic accounts.sessions-ended.v1):
+// its type, topic, schema and key, for events.Publish and events.Handle.
+// Its records have no key (a null key): Key gives none.
+// Its values are JSON (the payload is a JSON Schema); its ce_type is the
+// message name.
+var SessionEndedEvent = events.Type[Session]{
+	Name:        "SessionEnded",
+	Topic:       "accounts.sessions-ended.v1",
+	ContentType: events.ContentTypeJSON,
+	Key:         func(*Session) string { return "" },
+}
+
+// SessionStartedEvent is the SessionStarted message of channel sessions (topic accounts.sessions.v1):
 // its type, topic, schema and key, for events.Publish and events.Handle.
 // Its key (string) is given to each publish call: Key gives none.
 // Its values are JSON (the payload is a JSON Schema); its ce_type is the
 // message name.
-var SessionEvent = events.Type[Session]{
+var SessionStartedEvent = events.Type[Session]{
 	Name:        "SessionStarted",
 	Topic:       "accounts.sessions.v1",
 	ContentType: events.ContentTypeJSON,
@@ -259,12 +271,13 @@ var TopicPartitions = map[string]int32{
 	"accounts.counters.v1":        1,
 	"accounts.pings.v1":           1,
 	"accounts.profile-updated.v1": 1,
+	"accounts.sessions-ended.v1":  1,
 	"accounts.sessions.v1":        1,
 	"accounts.tenants.v1":         1,
 	"accounts.user-signed-up.v1":  2,
 }
 
-// Publisher sends the events of Accounts (operations publishSignedUp, publishProfile, publishAudit, publishCounter, publishSession, publishTenant, publishPing).
+// Publisher sends the events of Accounts (operations publishSignedUp, publishProfile, publishAudit, publishCounter, publishSession, publishSessionEnded, publishTenant, publishPing).
 // It is safe for concurrent use.
 type Publisher struct{ p *events.Producer }
 
@@ -338,20 +351,41 @@ func (p *Publisher) CounterBumpedRecord(ctx context.Context, key int32, evt *Cou
 	return events.NewRecord(ctx, p.p, typ, evt)
 }
 
-// PublishSession publishes evt on accounts.sessions.v1 and waits for the broker (operation
+// PublishSessionStarted publishes evt on accounts.sessions.v1 and waits for the broker (operation
 // publishSession). Sends a Session. key is the record key.
-func (p *Publisher) PublishSession(ctx context.Context, key string, evt *Session) error {
-	typ := SessionEvent
+func (p *Publisher) PublishSessionStarted(ctx context.Context, key string, evt *Session) error {
+	typ := SessionStartedEvent
 	typ.Key = func(*Session) string { return key }
 	return events.Publish(ctx, p.p, typ, evt)
 }
 
-// SessionRecord encodes evt as a Kafka record with all its headers, to be
+// SessionStartedRecord encodes evt as a Kafka record with all its headers, to be
 // sent later (e.g. by a transactional outbox relay). key is the record key.
-func (p *Publisher) SessionRecord(ctx context.Context, key string, evt *Session) (*kgo.Record, error) {
-	typ := SessionEvent
+func (p *Publisher) SessionStartedRecord(ctx context.Context, key string, evt *Session) (*kgo.Record, error) {
+	typ := SessionStartedEvent
 	typ.Key = func(*Session) string { return key }
 	return events.NewRecord(ctx, p.p, typ, evt)
+}
+
+// PublishSessionEnded publishes evt on accounts.sessions-ended.v1 and waits for the broker (operation
+// publishSessionEnded). Sends a Session. The record has no key (a null key).
+func (p *Publisher) PublishSessionEnded(ctx context.Context, evt *Session) error {
+	rec, err := p.SessionEndedRecord(ctx, evt)
+	if err != nil {
+		return err
+	}
+	return p.p.Send(ctx, rec)
+}
+
+// SessionEndedRecord encodes evt as a Kafka record with all its headers, to be
+// sent later (e.g. by a transactional outbox relay). The record has no key (a null key).
+func (p *Publisher) SessionEndedRecord(ctx context.Context, evt *Session) (*kgo.Record, error) {
+	rec, err := events.NewRecord(ctx, p.p, SessionEndedEvent, evt)
+	if err != nil {
+		return nil, err
+	}
+	rec.Key = nil
+	return rec, nil
 }
 
 // PublishTenantMoved publishes evt on accounts.tenants.v1 and waits for the broker (operation
@@ -415,6 +449,8 @@ type EventHandler interface {
 	OnCounter(ctx context.Context, env events.Envelope, evt *CounterBumped) error
 	// OnSession handles Session (operation onSession): Handles a Session.
 	OnSession(ctx context.Context, env events.Envelope, evt *Session) error
+	// OnSessionEnded handles Session (operation onSessionEnded): Handles a Session.
+	OnSessionEnded(ctx context.Context, env events.Envelope, evt *Session) error
 	// OnTenant handles TenantMoved (operation onTenant): Handles a TenantMoved.
 	OnTenant(ctx context.Context, env events.Envelope, evt *TenantMoved) error
 	// OnPing handles Ping (operation onPing): Handles a Ping.
@@ -428,13 +464,14 @@ func RegisterEventHandler(c *events.Consumer, h EventHandler) {
 	events.Handle(c, ProfileUpdatedEvent, h.OnProfile)
 	events.Handle(c, AuditEntryEvent, h.OnAudit)
 	events.Handle(c, CounterBumpedEvent, h.OnCounter)
-	events.Handle(c, SessionEvent, h.OnSession)
+	events.Handle(c, SessionStartedEvent, h.OnSession)
+	events.Handle(c, SessionEndedEvent, h.OnSessionEnded)
 	events.Handle(c, TenantMovedEvent, h.OnTenant)
 	events.Handle(c, PingEvent, h.OnPing)
 }
 
 // ReceivedTopics are the topics to consume for EventHandler.
-var ReceivedTopics = []string{"accounts.user-signed-up.v1", "accounts.profile-updated.v1", "accounts.audit.v1", "accounts.counters.v1", "accounts.sessions.v1", "accounts.tenants.v1", "accounts.pings.v1"}
+var ReceivedTopics = []string{"accounts.user-signed-up.v1", "accounts.profile-updated.v1", "accounts.audit.v1", "accounts.counters.v1", "accounts.sessions.v1", "accounts.sessions-ended.v1", "accounts.tenants.v1", "accounts.pings.v1"}
 
 // ConsumerGroup is the Kafka consumer group of the receive operations
 // (their Kafka binding's groupId).
