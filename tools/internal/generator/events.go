@@ -165,8 +165,10 @@ func CheckEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document) er
 // events and a sync dependency the other way round (Reservation → Member)
 // never makes an import cycle. Payload records that the module's avro
 // folder does not hold (an .avsc elsewhere, a .json file, an inline
-// schema) are declared here too. Channels and messages it cannot generate
-// for ([EventsSkipped]) are left out.
+// schema) are declared here too, and so are the Go types of JSON Schema
+// payloads ([jsonTypes]), whose events.Type is a JSON one named after the
+// message. Channels and messages it cannot generate for ([EventsSkipped])
+// are left out.
 func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document, taken namer) ([]byte, error) {
 	imports := map[string]string{"context": "", eventsPkg: ""}
 	var sends, receives []eventMessage
