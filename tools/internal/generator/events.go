@@ -14,6 +14,7 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/avroschema"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/diag"
+	"github.com/keiyaku/keiyaku/tools/internal/report"
 )
 
 // EventsFile is the generated file of a module's typed producer and
@@ -80,9 +81,17 @@ type Skipped struct {
 	Untyped bool
 }
 
-// Message is what lint and generate report of s (rule
-// ASYNCAPI_NOT_GENERATED): "not generated: …" or "not typed: …", naming
-// the part and why.
+// Rule is the lint rule and severity of s: ASYNCAPI_NOT_GENERATED (info),
+// or ASYNCAPI_PAYLOAD_UNTYPED (warning) for an untyped part.
+func (s Skipped) Rule() (id string, severity report.Severity) {
+	if s.Untyped {
+		return "ASYNCAPI_PAYLOAD_UNTYPED", report.Warning
+	}
+	return "ASYNCAPI_NOT_GENERATED", report.Info
+}
+
+// Message is what lint and generate report of s: "not generated: …" or
+// "not typed: …", naming the part and why.
 func (s Skipped) Message() string {
 	why := s.Why
 	if !strings.Contains(why, s.What) {

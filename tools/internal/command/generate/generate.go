@@ -101,8 +101,9 @@ func run(ctx context.Context, out io.Writer, configFile string, f *flags) (retEr
 	if err != nil {
 		return err
 	}
-	// What generate leaves out is no error, but it is said: in text, and
-	// as info findings in the other formats (lint's ASYNCAPI_NOT_GENERATED).
+	// What generate leaves out or does not type is no error, but it is
+	// said: in text, and as findings in the other formats (lint's
+	// ASYNCAPI_NOT_GENERATED and ASYNCAPI_PAYLOAD_UNTYPED).
 	for _, file := range files {
 		for _, s := range file.Skipped {
 			msg := s.Message()
@@ -112,7 +113,8 @@ func run(ctx context.Context, out io.Writer, configFile string, f *flags) (retEr
 				label = "untyped"
 			}
 			fmt.Fprintf(w, "%-9s %s:%d:%d: %s\n", label, s.File, s.Line, s.Column, text)
-			findings = append(findings, report.Finding{Rule: "ASYNCAPI_NOT_GENERATED", Severity: report.Info, Format: report.FormatAsyncAPI,
+			rule, sev := s.Rule()
+			findings = append(findings, report.Finding{Rule: rule, Severity: sev, Format: report.FormatAsyncAPI,
 				File: s.File, Line: s.Line, Column: s.Column, Message: msg})
 		}
 	}
