@@ -148,7 +148,7 @@ func (g *jsonTypes) note(p *jsonPayload, ptr, why string) {
 func (g *jsonTypes) goType(p *jsonPayload, v any, ptr, name string) (string, bool) {
 	s, ok := v.(map[string]any)
 	if !ok {
-		return "any", false // true, false: a boolean schema
+		return "any", false // a boolean schema (true, false)
 	}
 	if ref := p.nodes[ptr].Ref; ref != "" {
 		name = goIdent(ref)
