@@ -77,8 +77,9 @@ type Consumer struct {
 
 // handler is a registered [Handle] call with its event type erased.
 type handler interface {
-	// decode reads value with the reader schema into a new event.
-	decode(ctx context.Context, value []byte) (any, error)
+	// decode reads the value of a record whose content-type is f into a
+	// new event.
+	decode(ctx context.Context, f format, value []byte) (any, error)
 	// call runs the user's handler on an event returned by decode.
 	call(ctx context.Context, env Envelope, evt any) error
 }
@@ -86,10 +87,14 @@ type handler interface {
 type typedHandler[T any] struct {
 	codec  codec.Codec
 	schema *codec.Schema
+	format format // formatAvro or formatJSON
 	fn     func(context.Context, Envelope, *T) error
 }
 
-func (h *typedHandler[T]) decode(ctx context.Context, value []byte) (any, error) {
+func (h *typedHandler[T]) decode(ctx context.Context, f format, value []byte) (any, error) {
+	if f != formatNone && f != h.format {
+		return nil, fmt.Errorf("%w: content-type %s, but the event type's values are %s", ErrNotEvent, f, h.format)
+	}
 	evt := new(T)
 	if err := h.codec.Decode(ctx, value, h.schema, evt); err != nil {
 		return nil, err
@@ -257,7 +262,8 @@ func Handle[T any](c *Consumer, typ Type[T], h func(ctx context.Context, env Env
 		c.register("", nil, fmt.Errorf("handle: %w", err))
 		return
 	}
-	c.register(name, &typedHandler[T]{codec: c.codec, schema: typ.Schema, fn: h}, nil)
+	cd, ctype := typ.codec(c.codec)
+	c.register(name, &typedHandler[T]{codec: cd, schema: typ.Schema, format: formatOf(ctype), fn: h}, nil)
 }
 
 func (c *Consumer) register(name string, h handler, err error) {
@@ -872,7 +878,7 @@ func (c *Consumer) processRecord(rs *runState, spanName string, strs interner, r
 // already processed.
 func (c *Consumer) attempt(ctx context.Context, h handler, value []byte, env Envelope, evt *any) (dup bool, err error) {
 	if *evt == nil {
-		v, err := h.decode(ctx, value)
+		v, err := h.decode(ctx, env.format, value)
 		if err != nil {
 			return false, fmt.Errorf("decode %s: %w", env.Type, err)
 		}

@@ -1,8 +1,8 @@
 // Package events publishes and consumes the typed events of Keiyaku
 // services on Kafka, with franz-go.
 //
-// Generated code declares one [Type] per Avro record of a service's
-// contracts and thin typed wrappers around [Publish], [NewRecord] and
+// Generated code declares one [Type] per message payload of a service's
+// contracts (an Avro record, or a JSON Schema) and thin typed wrappers around [Publish], [NewRecord] and
 // [Handle]; services use those. Everything below holds for any Kafka
 // protocol broker: Apache Kafka, Redpanda, or the embedded broker of
 // package runtime/events/embedded that `make demo` runs.
@@ -30,6 +30,14 @@
 //     writer schema: "urn:avro:fingerprint:<16 hex>" or the registry URL of
 //     the schema id) — plus the W3C trace context, traceparent and
 //     tracestate (and baggage if the propagator writes it).
+//
+// An event type whose [Type.ContentType] is [ContentTypeJSON] (a contract
+// whose payload is a JSON Schema) differs in the value and two headers
+// only: the value is the JSON of the event ([codec.JSON], encoding/json)
+// with no schema header, content-type is "application/json", ce_type is
+// the type's Name (the AsyncAPI message name), and there is no
+// ce_dataschema. Avro and JSON event types may share a producer, a
+// consumer and a topic.
 //
 // A consumer built against one version of a schema reads records written
 // with any version its schema can resolve (Avro schema resolution): adding a
@@ -72,9 +80,10 @@
 // once. [NewMemoryProcessed] serves tests and in-memory handlers.
 //
 // A record that is not an event of this format (a missing or repeated
-// CloudEvents attribute, another content type) or whose value cannot be
-// decoded (bad header, malformed Avro, a writer schema the reader cannot
-// resolve, a writer schema still unknown after 5 tries) is poison: it goes
+// CloudEvents attribute, a content type other than Avro or JSON, or not
+// the one of its event type) or whose value cannot be decoded (bad header,
+// malformed Avro or JSON, a writer schema the reader cannot resolve, a
+// writer schema still unknown after 5 tries) is poison: it goes
 // to the dead-letter topic at once. An event of a type no handler is
 // registered for is committed without a handler call and logged at debug
 // level, so an old consumer survives a new event type on its topic.

@@ -26,9 +26,13 @@ const (
 
 	// SpecVersion is the CloudEvents version written to ce_specversion.
 	SpecVersion = "1.0"
-	// ContentType is the content-type of every event value: Avro binary
+	// ContentType is the content-type of Avro event values: Avro binary
 	// behind a schema header.
 	ContentType = "application/avro"
+	// ContentTypeJSON is the content-type of JSON event values (a [Type]
+	// whose ContentType is ContentTypeJSON): the JSON of the event, with no
+	// schema header.
+	ContentTypeJSON = "application/json"
 )
 
 // Headers that [Consumer] adds to a record it copies to a dead-letter topic.
@@ -57,7 +61,8 @@ const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 // ErrNotEvent is wrapped by the errors of records that are not CloudEvents
 // this package can read: a required attribute (ce_specversion, ce_id,
 // ce_type, ce_source) is missing or repeated, the spec version is not 1.0,
-// ce_time is not RFC 3339, or the content-type is not application/avro.
+// ce_time is not RFC 3339, the content-type is neither application/avro nor
+// application/json, or it is not the one of the handler's event type.
 // Such records go to the dead-letter topic without a handler call.
 var ErrNotEvent = errors.New("not a keiyaku event")
 
@@ -89,8 +94,18 @@ type Envelope struct {
 
 	// keys is the codec of the consumer that delivered the record, for
 	// DecodeKey; nil for an envelope of ParseEnvelope.
-	keys codec.Codec
+	keys   codec.Codec
+	format format // what the content-type header names
 }
+
+// format is the value format a record's content-type names.
+type format uint8
+
+const (
+	formatNone format = iota // no content-type header: the event type's own
+	formatAvro
+	formatJSON
+)
 
 // maxInterned bounds an interner: attributes come from the records, and a
 // hostile producer must not make it grow without end.
@@ -175,8 +190,11 @@ func parseEnvelope(rec *kgo.Record, in interner) (Envelope, error) {
 		return env, fmt.Errorf("%w: no %s header", ErrNotEvent, HeaderType)
 	case env.Source == "":
 		return env, fmt.Errorf("%w: no %s header", ErrNotEvent, HeaderSource)
-	case seen[6] && !isAvro(ctype):
-		return env, fmt.Errorf("%w: content-type %q, want %q", ErrNotEvent, truncate(ctype, 64), ContentType)
+	}
+	if seen[6] {
+		if env.format = formatOf(ctype); env.format == formatNone {
+			return env, fmt.Errorf("%w: content-type %q, want %q or %q", ErrNotEvent, truncate(ctype, 64), ContentType, ContentTypeJSON)
+		}
 	}
 	if seen[4] {
 		t, err := time.Parse(time.RFC3339Nano, ts)
@@ -188,10 +206,27 @@ func parseEnvelope(rec *kgo.Record, in interner) (Envelope, error) {
 	return env, nil
 }
 
-// isAvro reports whether a content-type names Avro, parameters aside.
-func isAvro(ctype string) bool {
+func (f format) String() string {
+	switch f {
+	case formatAvro:
+		return ContentType
+	case formatJSON:
+		return ContentTypeJSON
+	}
+	return "unknown"
+}
+
+// formatOf returns the format a content-type names, parameters aside:
+// formatNone for one that is neither Avro nor JSON.
+func formatOf(ctype string) format {
 	mt, _, _ := strings.Cut(ctype, ";")
-	return strings.EqualFold(strings.TrimSpace(mt), ContentType)
+	switch mt = strings.TrimSpace(mt); {
+	case strings.EqualFold(mt, ContentType):
+		return formatAvro
+	case strings.EqualFold(mt, ContentTypeJSON):
+		return formatJSON
+	}
+	return formatNone
 }
 
 // truncate shortens s to at most n bytes, not splitting a UTF-8 sequence,

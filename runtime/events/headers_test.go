@@ -58,7 +58,7 @@ func TestParseEnvelope(t *testing.T) {
 		{"empty id", replace(HeaderID, ""), "no ce_id"},
 		{"no type", without(HeaderType), "no ce_type"},
 		{"no source", without(HeaderSource), "no ce_source"},
-		{"json", replace(HeaderContentType, "application/json"), "content-type"},
+		{"xml", replace(HeaderContentType, "application/xml"), "content-type"},
 		{"bad time", replace(HeaderTime, "yesterday"), "not RFC 3339"},
 		{"two ids", with(HeaderID, "id-2"), "ce_id repeated"},
 		{"two types", with(HeaderType, "x.Y"), "ce_type repeated"},

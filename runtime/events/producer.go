@@ -24,18 +24,28 @@ import (
 // instrumentation is the name of this package's tracer and meter.
 const instrumentation = "github.com/keiyaku/keiyaku/runtime/events"
 
-// Type describes one event type. Generated code declares one per Avro
-// record of a contract; a Type is a plain value, safe to copy and share.
+// Type describes one event type. Generated code declares one per message
+// payload of a contract (an Avro record or a JSON Schema); a Type is a
+// plain value, safe to copy and share.
 type Type[T any] struct {
-	// Name is the ce_type of the event: the Avro full name, e.g.
-	// "hotel.reservation.v1.ReservationCreated". Empty means
-	// Schema.FullName().
+	// Name is the ce_type of the event. For Avro it is the record's full
+	// name, e.g. "hotel.reservation.v1.ReservationCreated"; empty means
+	// Schema.FullName(). A JSON event type must set it (generated code
+	// writes the AsyncAPI message's name).
 	Name string
 	// Topic is the Kafka topic, the AsyncAPI channel address.
 	Topic string
-	// Schema is the schema this build was generated from: the writer
-	// schema on produce, the reader schema on consume.
+	// Schema is the Avro schema this build was generated from: the writer
+	// schema on produce, the reader schema on consume. A JSON event type
+	// has none.
 	Schema *codec.Schema
+	// ContentType is the format of the event's values, the record's
+	// content-type header (the CloudEvents datacontenttype): empty or
+	// [ContentType] for Avro, written and read with the codec of the
+	// Producer or Consumer and Schema; [ContentTypeJSON] for JSON, written
+	// and read with [codec.JSON] (encoding/json), without a schema header
+	// or a ce_dataschema header.
+	ContentType string
 	// Key returns the aggregate id of an event, the record key. Records
 	// with the same key go to the same partition and are consumed in
 	// order.
@@ -44,6 +54,19 @@ type Type[T any] struct {
 
 // name returns the ce_type of t after checking the fields every use needs.
 func (t *Type[T]) name() (string, error) {
+	switch t.ContentType {
+	case "", ContentType:
+	case ContentTypeJSON:
+		switch {
+		case t.Name == "":
+			return "", errors.New("event type: a JSON event type needs a Name")
+		case t.Schema != nil:
+			return "", fmt.Errorf("event type %q: a JSON event type has no Avro Schema", t.Name)
+		}
+		return t.Name, nil
+	default:
+		return "", fmt.Errorf("event type %q: content type %q, want %q or %q", t.Name, t.ContentType, ContentType, ContentTypeJSON)
+	}
 	if t.Schema == nil {
 		return "", fmt.Errorf("event type %q: nil Schema", t.Name)
 	}
@@ -52,6 +75,14 @@ func (t *Type[T]) name() (string, error) {
 		return "", fmt.Errorf("event type %q: schema is %q", t.Name, full)
 	}
 	return full, nil
+}
+
+// codec returns the codec of t's values, c for Avro, and its content-type.
+func (t *Type[T]) codec(c codec.Codec) (codec.Codec, string) {
+	if t.ContentType == ContentTypeJSON {
+		return codec.JSON{}, ContentTypeJSON
+	}
+	return c, ContentType
 }
 
 // Producer publishes events: it encodes them with a [codec.Codec], adds the
@@ -250,7 +281,8 @@ func newRecord[T any](ctx context.Context, p *Producer, typ Type[T], evt *T, id 
 	case evt == nil:
 		return nil, fmt.Errorf("new record %s: nil event", name)
 	}
-	dataschema, err := p.dataSchema(ctx, typ.Schema)
+	c, ctype := typ.codec(p.codec)
+	dataschema, err := p.dataSchema(ctx, c, typ.Schema)
 	if err != nil {
 		return nil, fmt.Errorf("new record %s: data schema: %w", name, err)
 	}
@@ -259,7 +291,7 @@ func newRecord[T any](ctx context.Context, p *Producer, typ Type[T], evt *T, id 
 	// One buffer holds the header values, the key and then the value,
 	// which the codec appends (reallocating if the guess is short).
 	const idLen, timeLen = 36, len("2006-01-02T15:04:05.000Z")
-	fixed := len(SpecVersion) + idLen + len(name) + len(p.source) + timeLen + len(ContentType) + len(dataschema) + len(key)
+	fixed := len(SpecVersion) + idLen + len(name) + len(p.source) + timeLen + len(ctype) + len(dataschema) + len(key)
 	buf := make([]byte, 0, fixed+int(p.valueGuess.Load()))
 	var hs [7]kgo.RecordHeader
 	var spans [8]int // the end of each piece in buf
@@ -273,7 +305,7 @@ func newRecord[T any](ctx context.Context, p *Producer, typ Type[T], evt *T, id 
 	spans[3] = len(buf)
 	buf = time.Now().UTC().AppendFormat(buf, timeLayout)
 	spans[4] = len(buf)
-	buf = append(buf, ContentType...)
+	buf = append(buf, ctype...)
 	spans[5] = len(buf)
 	buf = append(buf, dataschema...)
 	spans[6] = len(buf)
@@ -289,10 +321,14 @@ func newRecord[T any](ctx context.Context, p *Producer, typ Type[T], evt *T, id 
 	for i, k := range [7]string{HeaderSpecVersion, HeaderID, HeaderType, HeaderSource, HeaderTime, HeaderContentType, HeaderDataSchema} {
 		hs[i] = kgo.RecordHeader{Key: k, Value: piece(i)}
 	}
+	nh := len(hs)
+	if dataschema == "" {
+		nh-- // no writer schema to name (JSON): no ce_dataschema
+	}
 	keyBytes := piece(7)
 
 	start := len(buf)
-	out, err := p.codec.Encode(ctx, buf, typ.Schema, evt)
+	out, err := c.Encode(ctx, buf, typ.Schema, evt)
 	if err != nil {
 		return nil, fmt.Errorf("new record %s: encode: %w", name, err)
 	}
@@ -305,9 +341,9 @@ func newRecord[T any](ctx context.Context, p *Producer, typ Type[T], evt *T, id 
 		Topic:   typ.Topic,
 		Key:     keyBytes,
 		Value:   value,
-		Headers: make([]kgo.RecordHeader, len(hs), len(hs)+3), // + traceparent, tracestate, baggage
+		Headers: make([]kgo.RecordHeader, nh, len(hs)+3), // + traceparent, tracestate, baggage
 	}
-	copy(rec.Headers, hs[:])
+	copy(rec.Headers, hs[:nh])
 	p.prop.Inject(ctx, headerCarrier{rec})
 	return rec, nil
 }
@@ -330,13 +366,16 @@ func appendUUID(dst []byte, id uuid.UUID) []byte {
 	return append(dst, text[:]...)
 }
 
-// dataSchema returns the ce_dataschema of s, asking the codec once per
-// schema.
-func (p *Producer) dataSchema(ctx context.Context, s *codec.Schema) (string, error) {
+// dataSchema returns the ce_dataschema of s, asking c once per schema; ""
+// for a type without one (JSON).
+func (p *Producer) dataSchema(ctx context.Context, c codec.Codec, s *codec.Schema) (string, error) {
+	if s == nil {
+		return "", nil
+	}
 	if v, ok := p.schemas.Load(s); ok {
 		return v.(string), nil
 	}
-	ds, err := p.codec.DataSchema(ctx, s)
+	ds, err := c.DataSchema(ctx, s)
 	if err != nil {
 		return "", err
 	}

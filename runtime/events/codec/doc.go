@@ -1,13 +1,17 @@
 // Package codec writes and reads event values as Avro binary behind a schema
 // header, the value format of every Keiyaku Kafka record.
 //
-// Two wire formats are supported, both implementing [Codec]:
+// Two Avro wire formats are supported, both implementing [Codec]:
 //
 //   - [SingleObject] (the default): Avro single-object encoding, the bytes
 //     C3 01, the 8-byte little-endian CRC-64-AVRO fingerprint of the writer
 //     schema's Parsing Canonical Form, then the Avro binary body.
 //   - [Confluent] (when a Schema Registry is configured): the byte 00, the
 //     4-byte big-endian registry schema id, then the Avro binary body.
+//
+// [JSON], the third implementation, writes the JSON of a value with no
+// header: the values of events whose contract describes their payload with
+// a JSON Schema. It needs no schema and no store.
 //
 // # Schema evolution without redeploying
 //

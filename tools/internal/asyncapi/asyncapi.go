@@ -11,7 +11,9 @@
 // own values win. A payload is an Avro schema (a $ref to an .avsc or .json
 // file anywhere in the workspace, loaded with the .avsc files of its
 // folder by [avroschema.Load], or written inline in the document) or a
-// JSON Schema kept as raw JSON. Bindings of protocols other than Kafka are
+// JSON Schema kept as JSON with its $refs inlined, with the names of the
+// definitions they pointed at and the place of each object
+// ([Schema.Nodes]). Bindings of protocols other than Kafka are
 // checked only for their shape. A channel Keiyaku cannot generate code for
 // (another protocol, an address with parameters or none) has a non-empty
 // [Channel.Skip] saying why; it is no error of the document.
@@ -305,7 +307,23 @@ type Schema struct {
 	// JSON is the JSON Schema, with its $refs inlined, of a schema that is
 	// not Avro; nil for Avro.
 	JSON []byte
+	// Nodes are the objects of JSON by their JSON Pointer ("" the top,
+	// "/properties/user" a property): where each is written, and the name
+	// of its definition when a $ref led to it. nil for Avro.
+	Nodes map[string]JSONNode
 	Pos
+}
+
+// JSONNode is an object of a JSON Schema.
+type JSONNode struct {
+	// Pos is where the object is written (after its $refs).
+	Pos
+	// Ref is the name of the definition a $ref led to, empty for an
+	// object written in place: the last part of the $ref's pointer ("User"
+	// for #/components/schemas/User), or the name of the file without
+	// extension for a $ref to a whole file. The top of a components schema
+	// is named by its key.
+	Ref string
 }
 
 // Components holds the reusable definitions of a document, by name.

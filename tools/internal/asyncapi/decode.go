@@ -983,6 +983,9 @@ func (l *loader) components(file string, doc *Document, n *yaml.Node) (Component
 	err := fields(file, n, "components", map[string]field{
 		"schemas": each(func(k, v *yaml.Node) error {
 			s, err := l.schema(file, v, "schema "+k.Value)
+			if err == nil {
+				s.name(k.Value)
+			}
 			c.Schemas[k.Value] = s
 			return err
 		}),

@@ -6,6 +6,7 @@ import (
 	"math"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/twmb/avro"
@@ -24,11 +25,13 @@ const maxSchemaNodes = 200_000
 // schema decodes a schema: a Multi Format Schema Object, or a schema in
 // the default format, either possibly behind a $ref.
 func (l *loader) schema(file string, n *yaml.Node, what string) (*Schema, error) {
+	refName := l.refName(file, n)
 	file, n, _, err := l.follow(file, n, "schema")
 	if err != nil {
 		return nil, err
 	}
 	if s := l.schemas[n]; s != nil {
+		s.name(refName)
 		return s, nil
 	}
 	var s *Schema
@@ -36,13 +39,48 @@ func (l *loader) schema(file string, n *yaml.Node, what string) (*Schema, error)
 		s, err = l.multiFormat(file, n, what)
 	} else {
 		s = &Schema{Format: "application/vnd.aai.asyncapi+json;version=" + l.version, Pos: posOf(file, n)}
-		s.JSON, err = l.jsonSchema(file, n)
+		s.JSON, s.Nodes, err = l.jsonSchema(file, n)
 	}
 	if err != nil {
 		return nil, err
 	}
+	s.name(refName)
 	l.schemas[n] = s
 	return s, nil
+}
+
+// name sets the name of the definition of a JSON Schema that has none yet.
+func (s *Schema) name(name string) {
+	if top, ok := s.Nodes[""]; ok && top.Ref == "" && name != "" {
+		top.Ref = name
+		s.Nodes[""] = top
+	}
+}
+
+// refName returns the name of the definition that n, when it is a $ref,
+// points at (see [JSONNode]); "" when n is no $ref or it cannot be
+// resolved (the caller reports that).
+func (l *loader) refName(file string, n *yaml.Node) string {
+	_, ref := yamlref.RefOf(deref(n))
+	if ref == nil {
+		return ""
+	}
+	t, err := l.res.Follow(file, ref)
+	if err != nil {
+		return ""
+	}
+	return targetName(t)
+}
+
+// targetName is the name of the definition at t: the last part of its
+// pointer, or the name of its file without extension for a whole file.
+func targetName(t yamlref.Target) string {
+	if t.Pointer == "" {
+		base := path.Base(t.File)
+		return strings.TrimSuffix(base, path.Ext(base))
+	}
+	name := t.Pointer[strings.LastIndexByte(t.Pointer, '/')+1:]
+	return strings.ReplaceAll(strings.ReplaceAll(name, "~1", "/"), "~0", "~")
 }
 
 func hasKey(n *yaml.Node, key string) bool {
@@ -81,8 +119,10 @@ func (l *loader) multiFormat(file string, n *yaml.Node, what string) (*Schema, e
 	case slices.Contains(jsonSchemaFormats, s.Format):
 		var sf string
 		var sn *yaml.Node
+		refName := l.refName(file, schema)
 		if sf, sn, _, err = l.follow(file, schema, "schema"); err == nil {
-			s.JSON, err = l.jsonSchema(sf, sn)
+			s.JSON, s.Nodes, err = l.jsonSchema(sf, sn)
+			s.name(refName)
 		}
 	default:
 		return nil, errAt(file, format, fmt.Sprintf("schemaFormat %q is not supported", s.Format),
@@ -136,7 +176,7 @@ func (l *loader) avroSchema(file string, n *yaml.Node, what string) (*avroschema
 
 // inlineAvro loads an Avro schema written in the document.
 func (l *loader) inlineAvro(file string, n *yaml.Node, what string) (*avroschema.Record, *avroschema.Type, *avro.Schema, error) {
-	v, err := l.jsonValue(file, n, nil)
+	v, err := l.jsonValue(file, n, nil, "", nil)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -156,22 +196,25 @@ func (l *loader) inlineAvro(file string, n *yaml.Node, what string) (*avroschema
 	return set.FileType(file).Record, set.FileType(file), set.FileSchema(file), nil
 }
 
-// jsonSchema converts a JSON Schema to JSON, inlining its $refs.
-func (l *loader) jsonSchema(file string, n *yaml.Node) ([]byte, error) {
-	v, err := l.jsonValue(file, n, nil)
+// jsonSchema converts a JSON Schema to JSON, inlining its $refs, and
+// returns where each of its objects is written (see [Schema.Nodes]).
+func (l *loader) jsonSchema(file string, n *yaml.Node) ([]byte, map[string]JSONNode, error) {
+	nodes := map[string]JSONNode{}
+	v, err := l.jsonValue(file, n, nil, "", nodes)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	data, err := json.Marshal(v)
 	if err != nil {
-		return nil, errAt(file, n, fmt.Sprintf("the schema cannot be written as JSON: %v", err), "")
+		return nil, nil, errAt(file, n, fmt.Sprintf("the schema cannot be written as JSON: %v", err), "")
 	}
-	return data, nil
+	return data, nodes, nil
 }
 
 // jsonValue converts a YAML node of file to a JSON value, inlining each
 // $ref. stack holds the definitions being inlined, to refuse recursion.
-func (l *loader) jsonValue(file string, n *yaml.Node, stack []*yaml.Node) (any, error) {
+// When nodes is not nil, it records each object at its JSON Pointer ptr.
+func (l *loader) jsonValue(file string, n *yaml.Node, stack []*yaml.Node, ptr string, nodes map[string]JSONNode) (any, error) {
 	if l.budget--; l.budget < 0 {
 		return nil, errAt(file, n, fmt.Sprintf("the JSON Schemas expand to more than %d nodes through their $refs", maxSchemaNodes), "reference fewer schemas, or simplify them")
 	}
@@ -191,7 +234,17 @@ func (l *loader) jsonValue(file string, n *yaml.Node, stack []*yaml.Node) (any, 
 			if slices.Contains(stack, t.Node) {
 				return nil, errAt(file, ref, fmt.Sprintf("recursive schema: $ref %q leads back into itself", ref.Value), "JSON Schemas here are inlined, so they may not be recursive")
 			}
-			return l.jsonValue(t.File, t.Node, append(stack, t.Node))
+			v, err := l.jsonValue(t.File, t.Node, append(stack, t.Node), ptr, nodes)
+			if nodes != nil {
+				if node, ok := nodes[ptr]; ok && node.Ref == "" {
+					node.Ref = targetName(t)
+					nodes[ptr] = node
+				}
+			}
+			return v, err
+		}
+		if nodes != nil {
+			nodes[ptr] = JSONNode{Pos: posOf(file, n)}
 		}
 		out := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -199,7 +252,7 @@ func (l *loader) jsonValue(file string, n *yaml.Node, stack []*yaml.Node) (any, 
 			if _, dup := out[k.Value]; dup {
 				return nil, errAt(file, k, fmt.Sprintf("key %q twice", k.Value), "remove one")
 			}
-			v, err := l.jsonValue(file, n.Content[i+1], stack)
+			v, err := l.jsonValue(file, n.Content[i+1], stack, ptr+"/"+pointerEscaper.Replace(k.Value), nodes)
 			if err != nil {
 				return nil, err
 			}
@@ -208,8 +261,8 @@ func (l *loader) jsonValue(file string, n *yaml.Node, stack []*yaml.Node) (any, 
 		return out, nil
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
-		for _, c := range n.Content {
-			v, err := l.jsonValue(file, c, stack)
+		for i, c := range n.Content {
+			v, err := l.jsonValue(file, c, stack, ptr+"/"+strconv.Itoa(i), nodes)
 			if err != nil {
 				return nil, err
 			}
@@ -221,6 +274,9 @@ func (l *loader) jsonValue(file string, n *yaml.Node, stack []*yaml.Node) (any, 
 	}
 	return nil, errAt(file, n, "unresolvable alias", "")
 }
+
+// pointerEscaper escapes a key for a JSON Pointer (RFC 6901).
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
 
 // scalar converts a YAML scalar to a JSON value by its resolved tag.
 func scalar(file string, n *yaml.Node) (any, error) {

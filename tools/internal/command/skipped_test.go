@@ -48,3 +48,24 @@ func TestGenerateSaysWhatItSkips(t *testing.T) {
 		t.Errorf("no info finding for the skipped channel in\n%s", out)
 	}
 }
+
+// TestGenerateSaysWhatItDoesNotType pins that generate names each part of
+// a JSON Schema payload it generates untyped (a oneOf, as
+// json.RawMessage), as lint does: an "untyped" line in text, an info
+// finding "not typed: …" in the other formats.
+func TestGenerateSaysWhatItDoesNotType(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	if err := os.CopyFS(ws, os.DirFS("../generator/testdata/jsonpayload")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(ws, "keiyaku.yaml")
+	out, code := keiyaku(t, "--config", cfg, "generate", "--no-cache")
+	if code != exitcode.OK || !strings.Contains(out, "untyped") || !strings.Contains(out, "message AuditEntry: payload at /properties/detail: oneOf of 2 schemas") {
+		t.Fatalf("generate = %d, want 0 naming the untyped oneOf\n%s", code, out)
+	}
+	out, code = keiyaku(t, "--config", cfg, "generate", "--no-cache", "--format", "json")
+	if code != exitcode.OK || !strings.Contains(out, `"message": "not typed: message AuditEntry: payload at /properties/detail`) {
+		t.Errorf("generate --format json = %d, want an info finding for the untyped oneOf\n%s", code, out)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/keiyaku/keiyaku/tools/internal/avroschema"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
@@ -151,9 +153,28 @@ func exported(name string) string {
 			b.WriteString(up)
 			continue
 		}
-		b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+		r, size := utf8.DecodeRuneInString(w)
+		b.WriteRune(unicode.ToUpper(r))
+		b.WriteString(w[size:])
 	}
 	return b.String()
+}
+
+// goIdent turns any name (a JSON property, "user-name", "@type", "2fa")
+// into an exported Go identifier: [exported], with every character that
+// cannot be in one taken as a word break, and an X in front of one that
+// would not start with an upper-case letter.
+func goIdent(name string) string {
+	id := exported(strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return r
+		}
+		return ' '
+	}, name))
+	if r, _ := utf8.DecodeRuneInString(id); !unicode.IsUpper(r) {
+		id = "X" + id
+	}
+	return id
 }
 
 // CheckAvro runs every check generating the Go types of set for module m
@@ -341,6 +362,9 @@ func comment(b *bytes.Buffer, indent, name, doc, fallback string) {
 	text := name + " " + fallback
 	if doc = strings.TrimSpace(doc); doc != "" {
 		text = name + ": " + doc
+		if name == "Deprecated" {
+			text = name + " holds: " + doc // "Deprecated:" would mark the field deprecated
+		}
 	}
 	for _, line := range wrap(text, 76-len(indent)) {
 		fmt.Fprintf(b, "%s// %s\n", indent, line)

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"text/template"
 	"time"
-	"unicode"
 
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 )
@@ -191,22 +190,4 @@ func goDuration(d time.Duration) string {
 		}
 	}
 	return fmt.Sprintf("%d * time.Nanosecond", d)
-}
-
-// goIdent turns "member" or "room-service" into "Member", "RoomService".
-func goIdent(s string) string {
-	var b strings.Builder
-	upper := true
-	for _, r := range s {
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
-			upper = true
-			continue
-		}
-		if upper {
-			r = unicode.ToUpper(r)
-			upper = false
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/avroschema"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/diag"
+	"github.com/keiyaku/keiyaku/tools/internal/report"
 )
 
 // EventsFile is the generated file of a module's typed producer and
@@ -55,8 +56,11 @@ type eventMessage struct {
 	Channel  *asyncapi.Channel
 	Type     string // Go type of the payload: "ReservationCreated"
 	Var      string // the events.Type variable: "ReservationCreatedEvent"
-	Owned    bool   // the Avro schema lives in this module
+	Event    string // what Var and the methods are named after: the Avro record, or the message of a JSON payload
+	Owned    bool   // the payload schema lives in this module
 	Declared bool   // avro.gen.go declares the type (an .avsc of the module's avro folder)
+	JSON     bool   // the payload is a JSON Schema: a JSON event type
+	KeyPtr   bool   // the key field is optional: a *string
 	KeyKind  string // one of the key kinds
 	KeyField string // Go field of the key: "ReservationID"
 	KeyType  string // Go type of an Avro record key: "ReservationKey"
@@ -65,17 +69,41 @@ type eventMessage struct {
 	Method   string // "PublishReservationCreated" / "OnReservationCreated"
 }
 
-// Skipped is a part of a contract that generate writes no code for, and
-// why: a channel of another protocol, a message whose payload is not Avro
-// (lint reports them as information); or a whole module whose OpenAPI 3.1
-// document oapi-codegen cannot generate (OpenAPI set; lint warns). It is
-// no error.
+// Skipped is a part of a contract that generate writes no code for, or
+// no typed code, and why: a channel of another protocol, a message without
+// a payload (lint reports them as information); a oneOf in a JSON Schema
+// payload, generated as json.RawMessage (Untyped; lint warns); or a whole
+// module whose OpenAPI 3.1 document oapi-codegen cannot generate (OpenAPI;
+// lint warns). It is no error.
 type Skipped struct {
 	asyncapi.Pos
 	What, Why string
 	// OpenAPI reports a module skipped for its OpenAPI 3.1 document
 	// ([OpenAPINotGenerated]), or a file that needs such a module.
 	OpenAPI bool
+	// Untyped marks a part that is generated, but not typed: a oneOf of a
+	// JSON Schema payload as json.RawMessage.
+	Untyped bool
+}
+
+// Finding is how lint and generate report s: ASYNCAPI_NOT_GENERATED
+// (information) for a part of an AsyncAPI document, "not generated: …";
+// ASYNCAPI_PAYLOAD_UNTYPED (a warning) for an untyped part, "not typed:
+// …"; [OpenAPINotGenerated] (a warning) for an OpenAPI module.
+func (s Skipped) Finding() report.Finding {
+	why := s.Why
+	if !strings.Contains(why, s.What) {
+		why = s.What + ": " + why
+	}
+	f := report.Finding{Rule: "ASYNCAPI_NOT_GENERATED", Severity: report.Info, Format: report.FormatAsyncAPI,
+		File: s.File, Line: s.Line, Column: s.Column, Message: "not generated: " + why}
+	switch {
+	case s.OpenAPI:
+		f.Rule, f.Severity, f.Format = OpenAPINotGenerated, report.Warning, report.FormatOpenAPI
+	case s.Untyped:
+		f.Rule, f.Severity, f.Message = "ASYNCAPI_PAYLOAD_UNTYPED", report.Warning, "not typed: "+why
+	}
+	return f
 }
 
 // EventsSkipped returns what generating the events of doc leaves out, in
@@ -93,9 +121,17 @@ func EventsSkipped(doc *asyncapi.Document) []Skipped {
 			continue
 		}
 		for _, msg := range op.Messages {
-			if why := messageSkip(msg); why != "" && !seen[msg] {
-				seen[msg] = true
+			if seen[msg] {
+				continue
+			}
+			seen[msg] = true
+			if why := messageSkip(msg); why != "" {
 				out = append(out, Skipped{Pos: msg.Pos, What: "message " + msg.Name, Why: why})
+			} else if msg.Payload.AvroType == nil {
+				jt := newJSONTypes(nil)
+				if _, err := jt.payload(msg); err == nil {
+					out = append(out, jt.notes...)
+				}
 			}
 		}
 	}
@@ -106,13 +142,23 @@ func EventsSkipped(doc *asyncapi.Document) []Skipped {
 func messageSkip(msg *asyncapi.Message) string {
 	switch {
 	case msg.Payload == nil:
-		return fmt.Sprintf("message %s has no payload; generated producers and consumers carry an Avro record", msg.Name)
+		return fmt.Sprintf("message %s has no payload; generated producers and consumers carry an Avro record or a JSON Schema payload", msg.Name)
+	case msg.Payload.AvroType == nil && !jsonContent(msg.ContentType):
+		return fmt.Sprintf("message %s has a JSON Schema payload in content type %s; generated producers and consumers write it as JSON (application/json), so it is checked by lint only", msg.Name, msg.ContentType)
 	case msg.Payload.AvroType == nil:
-		return fmt.Sprintf("the payload of message %s is a JSON Schema (%s); generated producers and consumers carry an Avro record, so it is checked by lint only", msg.Name, msg.Payload.Format)
+		return ""
 	case msg.Payload.Avro == nil:
 		return fmt.Sprintf("the Avro payload of message %s is a %s, not a record; generated producers and consumers carry an Avro record", msg.Name, msg.Payload.AvroType.Kind)
 	}
 	return ""
+}
+
+// jsonContent reports whether a message content type is JSON (or unset):
+// application/json, text/json or a +json type.
+func jsonContent(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	return mt == "" || mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json")
 }
 
 // CheckEvents runs every check generating the events of doc for module m
@@ -131,12 +177,20 @@ func CheckEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document) er
 // events and a sync dependency the other way round (Reservation → Member)
 // never makes an import cycle. Payload records that the module's avro
 // folder does not hold (an .avsc elsewhere, a .json file, an inline
-// schema) are declared here too. Channels and messages it cannot generate
-// for ([EventsSkipped]) are left out.
+// schema) are declared here too, and so are the Go types of JSON Schema
+// payloads ([jsonTypes]), whose events.Type is a JSON one named after the
+// message. Channels and messages it cannot generate for ([EventsSkipped])
+// are left out.
 func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document, taken namer) ([]byte, error) {
 	imports := map[string]string{"context": "", eventsPkg: ""}
 	var sends, receives []eventMessage
 	declared := map[string]eventMessage{} // events.Type vars this package declares
+	used := map[string]bool{"Publisher": true, "NewPublisher": true, "EventHandler": true, "RegisterEventHandler": true,
+		"ReceivedTopics": true, "ConsumerGroup": true, "TopicPartitions": true}
+	for n := range taken {
+		used[n] = true
+	}
+	jt := newJSONTypes(used)
 	for _, op := range doc.Operations {
 		if op.Channel.Skip != "" {
 			continue
@@ -148,23 +202,23 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 			}
 		}
 		for _, msg := range msgs {
-			em, err := describe(cfg, m, op, msg, imports, taken)
+			em, err := describe(cfg, m, op, msg, imports, taken, jt)
 			if err != nil {
 				return nil, err
 			}
-			if prev, ok := declared[em.Var]; ok && prev.Msg.Payload.Avro.Canonical != em.Msg.Payload.Avro.Canonical {
+			if prev, ok := declared[em.Var]; ok && !samePayload(prev.Msg.Payload, em.Msg.Payload) {
 				return nil, &diag.Error{File: msg.File, Line: msg.Line, Column: msg.Column,
-					Msg:  fmt.Sprintf("message %s: its payload %s differs from the payload of the same name of message %s", msg.Name, em.Msg.Payload.Avro.Name, prev.Msg.Name),
-					Hint: "give the records different names, or make them identical"}
+					Msg:  fmt.Sprintf("message %s: its payload %s differs from the payload of the same name of message %s", msg.Name, em.Type, prev.Msg.Name),
+					Hint: "give the payloads different names, or make them identical"}
 			}
 			declared[em.Var] = em
 			if op.Action == asyncapi.Send {
-				em.Method = "Publish" + em.Type
+				em.Method = "Publish" + em.Event
 				sends = append(sends, em)
 			} else {
 				em.Method = exported(op.Name)
 				if len(msgs) > 1 {
-					em.Method += em.Type
+					em.Method += em.Event
 				}
 				receives = append(receives, em)
 			}
@@ -172,7 +226,7 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 	}
 	if i := slices.IndexFunc(sends, func(e eventMessage) bool { return !e.Owned }); i >= 0 {
 		return nil, &diag.Error{File: sends[i].Op.File, Line: sends[i].Op.Line, Column: sends[i].Op.Column,
-			Msg:  fmt.Sprintf("operation %s sends %s, whose Avro schema another module owns", sends[i].Op.Name, sends[i].Type),
+			Msg:  fmt.Sprintf("operation %s sends %s, whose schema another module owns", sends[i].Op.Name, sends[i].Type),
 			Hint: "a service sends only events whose schemas live in its own contract folder"}
 	}
 	// The types that avro.gen.go does not declare: events received from
@@ -180,7 +234,7 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 	var roots []*avroschema.Record
 	for _, n := range slices.Sorted(maps.Keys(declared)) {
 		em := declared[n]
-		if !em.Declared {
+		if !em.Declared && !em.JSON {
 			roots = append(roots, em.Msg.Payload.Avro)
 		}
 		if k := em.Msg.Key; em.KeyKind == keyRecord && !declaredByAvro(m, k.Avro) {
@@ -202,6 +256,10 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 			imports[k] = v
 		}
 	}
+	decls = append(decls, jt.code()...)
+	for imp := range jt.imports {
+		imports[imp] = ""
+	}
 	if len(declared) == 0 {
 		// Nothing to publish or handle (every channel or message skipped):
 		// the file holds TopicPartitions only.
@@ -210,12 +268,21 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s\n// source: %s\n\n", Header, doc.File)
-	if skipped := EventsSkipped(doc); len(skipped) > 0 {
-		b.WriteString("// Not generated (see keiyaku lint):\n")
-		for _, s := range skipped {
-			fmt.Fprintf(&b, "//   - %s (%s:%d): %s\n", s.What, s.File, s.Line, s.Why)
+	skipped := EventsSkipped(doc)
+	for _, untyped := range []bool{false, true} {
+		title := "// Not generated (see keiyaku lint):\n"
+		if untyped {
+			title = "// Not typed (see keiyaku lint):\n"
 		}
-		b.WriteString("\n")
+		for _, s := range skipped {
+			if s.Untyped == untyped {
+				fmt.Fprintf(&b, "%s//   - %s (%s:%d): %s\n", title, s.What, s.File, s.Line, s.Why)
+				title = ""
+			}
+		}
+		if title == "" {
+			b.WriteString("\n")
+		}
 	}
 	fmt.Fprintf(&b, "package %s\n\n", m.GoPackage())
 	for _, em := range declared {
@@ -235,12 +302,21 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 		switch em.KeyKind {
 		case keyField:
 			key = fmt.Sprintf("func(e *%s) string { return e.%s }", em.Type, em.KeyField)
+			if em.KeyPtr {
+				b.WriteString("// Its key field is optional: an event without one has an empty key.\n")
+				key = fmt.Sprintf("func(e *%s) string {\n\t\tif e.%s == nil {\n\t\t\treturn \"\"\n\t\t}\n\t\treturn *e.%s\n\t}", em.Type, em.KeyField, em.KeyField)
+			}
 		case keyNone:
 			b.WriteString("// Its records have no key (a null key): Key gives none.\n")
 		case keyHeader:
 			fmt.Fprintf(&b, "// Its record key is the value of its header %s: Key gives none.\n", em.KeyField)
 		default:
 			fmt.Fprintf(&b, "// Its key (%s) is given to each publish call: Key gives none.\n", em.KeyKind)
+		}
+		if em.JSON {
+			fmt.Fprintf(&b, "// Its values are JSON (the payload is a JSON Schema); its ce_type is the\n// message name.\nvar %s = events.Type[%s]{\n\tName: %q,\n\tTopic: %q,\n\tContentType: events.ContentTypeJSON,\n\tKey: %s,\n}\n\n",
+				em.Var, em.Type, em.Msg.Name, em.Channel.Address, key)
+			continue
 		}
 		fmt.Fprintf(&b, "var %s = events.Type[%s]{\n\tName: %q,\n\tTopic: %q,\n\tSchema: %sSchema,\n\tKey: %s,\n}\n\n",
 			em.Var, em.Type, em.Msg.Payload.Avro.Name, em.Channel.Address, em.Type, key)
@@ -342,12 +418,12 @@ func writePublisher(b *bytes.Buffer, doc *asyncapi.Document, sends []eventMessag
 		case keyField:
 			fmt.Fprintf(b, "\treturn events.Publish(ctx, p.p, %s, evt)\n}\n\n", s.Var)
 		case keyNone, keyHeader:
-			fmt.Fprintf(b, "\trec, err := p.%sRecord(ctx, evt)\n\tif err != nil {\n\t\treturn err\n\t}\n\treturn p.p.Send(ctx, rec)\n}\n\n", s.Type)
+			fmt.Fprintf(b, "\trec, err := p.%sRecord(ctx, evt)\n\tif err != nil {\n\t\treturn err\n\t}\n\treturn p.p.Send(ctx, rec)\n}\n\n", s.Event)
 		default:
 			writeRecordKey(b, s, "err")
 			fmt.Fprintf(b, "\ttyp := %s\n\ttyp.Key = func(*%s) string { return %s }\n\treturn events.Publish(ctx, p.p, typ, evt)\n}\n\n", s.Var, s.Type, keyExpr)
 		}
-		fmt.Fprintf(b, "// %sRecord encodes evt as a Kafka record with all its headers, to be\n// sent later (e.g. by a transactional outbox relay).%s\nfunc (p *Publisher) %sRecord(ctx context.Context, %sevt *%s) (*kgo.Record, error) {\n", s.Type, keyDoc, s.Type, param, s.Type)
+		fmt.Fprintf(b, "// %sRecord encodes evt as a Kafka record with all its headers, to be\n// sent later (e.g. by a transactional outbox relay).%s\nfunc (p *Publisher) %sRecord(ctx context.Context, %sevt *%s) (*kgo.Record, error) {\n", s.Event, keyDoc, s.Event, param, s.Type)
 		switch s.KeyKind {
 		case keyField:
 			fmt.Fprintf(b, "\treturn events.NewRecord(ctx, p.p, %s, evt)\n}\n\n", s.Var)
@@ -377,18 +453,45 @@ func declaredByAvro(m config.Module, rec *avroschema.Record) bool {
 	return path.Dir(rec.File) == path.Join(m.Path, AvroDir) && path.Ext(rec.File) == avroschema.Extension
 }
 
-// describe resolves what code needs of one message of an operation.
-func describe(cfg *config.Config, m config.Module, op *asyncapi.Operation, msg *asyncapi.Message, imports map[string]string, taken namer) (eventMessage, error) {
+// samePayload reports whether two payloads are the same schema.
+func samePayload(a, b *asyncapi.Schema) bool {
+	if a.Avro != nil || b.Avro != nil {
+		return a.Avro != nil && b.Avro != nil && a.Avro.Canonical == b.Avro.Canonical
+	}
+	return bytes.Equal(a.JSON, b.JSON)
+}
+
+// describe resolves what code needs of one message of an operation,
+// declaring the Go types of a JSON Schema payload in jt.
+func describe(cfg *config.Config, m config.Module, op *asyncapi.Operation, msg *asyncapi.Message, imports map[string]string, taken namer, jt *jsonTypes) (eventMessage, error) {
 	at := func(format string, args ...any) error {
 		return &diag.Error{File: msg.File, Line: msg.Line, Column: msg.Column, Msg: fmt.Sprintf(format, args...)}
 	}
 	rec := msg.Payload.Avro
-	owner, ok := ownerOf(cfg, rec.File)
-	if !ok {
-		return eventMessage{}, at("message %s: no module of keiyaku.yaml holds %s", msg.Name, rec.File)
+	file := msg.Payload.File
+	if rec != nil {
+		file = rec.File
 	}
-	em := eventMessage{Msg: msg, Channel: op.Channel, Op: op, Type: taken.name(rec.Name), Var: typeName(rec.Name) + "Event", Owned: owner.Path == m.Path}
-	em.Declared = em.Owned && declaredByAvro(m, rec)
+	owner, ok := ownerOf(cfg, file)
+	if !ok {
+		return eventMessage{}, at("message %s: no module of keiyaku.yaml holds %s", msg.Name, file)
+	}
+	em := eventMessage{Msg: msg, Channel: op.Channel, Op: op, Owned: owner.Path == m.Path}
+	if rec != nil {
+		em.Type, em.Event = taken.name(rec.Name), typeName(rec.Name)
+		em.Var = em.Event + "Event"
+		em.Declared = em.Owned && declaredByAvro(m, rec)
+	} else {
+		typ, err := jt.payload(msg)
+		if err != nil {
+			return eventMessage{}, at("%v", err)
+		}
+		// Named after the message, its ce_type: two messages may share
+		// one payload schema.
+		em.Type, em.Event, em.JSON = typ, goIdent(msg.Name), true
+		em.Var = em.Event + "Event"
+		jt.used[em.Var] = true
+	}
 	if op.Action == asyncapi.Send {
 		imports["github.com/twmb/franz-go/pkg/kgo"] = ""
 	}
@@ -409,6 +512,17 @@ func describe(cfg *config.Config, m config.Module, op *asyncapi.Operation, msg *
 	if kind != keyField {
 		return em, nil
 	}
+	if em.JSON {
+		f, ok := jt.field(em.Type, field)
+		switch {
+		case !ok:
+			return eventMessage{}, jsonKeyError(msg, jt, em.Type, fmt.Sprintf("message %s: the key field %q (%s) is not a property of its payload %s", msg.Name, field, KeyFieldExtension, em.Type))
+		case f.Type != "string" && f.Type != "*string":
+			return eventMessage{}, jsonKeyError(msg, jt, em.Type, fmt.Sprintf("message %s: the key field %q is not a string (it generates as %s); %s names a string property", msg.Name, field, f.Type, KeyFieldExtension))
+		}
+		em.KeyField, em.KeyPtr = f.Go, f.Type == "*string"
+		return em, nil
+	}
 	i := slices.IndexFunc(rec.Fields, func(f *avroschema.Field) bool { return f.Name == field })
 	if i < 0 {
 		return eventMessage{}, keyError(msg, rec, fmt.Sprintf("message %s: the key field %q (%s) is not a field of %s", msg.Name, field, KeyFieldExtension, rec.Name))
@@ -418,6 +532,27 @@ func describe(cfg *config.Config, m config.Module, op *asyncapi.Operation, msg *
 	}
 	em.KeyField = exported(field)
 	return em, nil
+}
+
+// jsonKeyError is keyError for a JSON Schema payload, the struct typ: its
+// hint names a string property that could hold the key.
+func jsonKeyError(msg *asyncapi.Message, jt *jsonTypes, typ, text string) error {
+	p := msg.Key.Pos
+	var props []string
+	if d := jt.decls[typ]; d != nil {
+		for _, f := range d.fields {
+			if f.Type == "string" || f.Type == "*string" {
+				props = append(props, f.Prop)
+			}
+		}
+	}
+	hint := fmt.Sprintf("%s names a string property of the payload %s, the aggregate id", KeyFieldExtension, typ)
+	if f := keyCandidate(props); f != "" {
+		hint = fmt.Sprintf("write %s: %s (a string property of %s), or drop %s to pass the key to each publish call", KeyFieldExtension, f, typ, KeyFieldExtension)
+	} else {
+		hint += "; it has none: drop " + KeyFieldExtension + " to pass the key to each publish call"
+	}
+	return &diag.Error{File: p.File, Line: p.Line, Column: p.Column, Msg: text, Hint: hint}
 }
 
 // keyError is an error in the key schema of msg, with a hint naming a
@@ -437,19 +572,28 @@ func keyError(msg *asyncapi.Message, rec *avroschema.Record, text string) error 
 // aggregate id: the first whose name ends in "id" (any case), else the
 // first string field; empty when rec has no string field.
 func KeyCandidate(rec *avroschema.Record) string {
-	first := ""
+	var names []string
 	for _, f := range rec.Fields {
-		if f.Type.Kind != avroschema.KindString {
-			continue
-		}
-		if strings.HasSuffix(strings.ToLower(f.Name), "id") {
-			return f.Name
-		}
-		if first == "" {
-			first = f.Name
+		if f.Type.Kind == avroschema.KindString {
+			names = append(names, f.Name)
 		}
 	}
-	return first
+	return keyCandidate(names)
+}
+
+// keyCandidate returns the name of names, string fields in order, most
+// likely to be the aggregate id: the first ending in "id" (any case), else
+// the first; empty for none.
+func keyCandidate(names []string) string {
+	for _, n := range names {
+		if strings.HasSuffix(strings.ToLower(n), "id") {
+			return n
+		}
+	}
+	if len(names) > 0 {
+		return names[0]
+	}
+	return ""
 }
 
 // keyOf reads the kind of the record key from the message's Kafka key

@@ -13,7 +13,6 @@ import (
 
 	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
 	"github.com/keiyaku/keiyaku/tools/internal/diag"
-	"github.com/keiyaku/keiyaku/tools/internal/report"
 )
 
 // OpenAPINotGenerated is the rule id of the warning for an OpenAPI 3.1
@@ -27,22 +26,6 @@ const OpenAPINotGenerated = "OPENAPI_NOT_GENERATED"
 
 // is31 reports whether doc is an OpenAPI 3.1 document.
 func is31(doc *openapi3.T) bool { return strings.HasPrefix(doc.OpenAPI, "3.1") }
-
-// Finding is s as a report finding: ASYNCAPI_NOT_GENERATED (info) for a
-// part of an AsyncAPI document, [OpenAPINotGenerated] (a warning) for a
-// module generate writes nothing for.
-func (s Skipped) Finding() report.Finding {
-	why := s.Why
-	if !strings.Contains(why, s.What) {
-		why = s.What + ": " + why
-	}
-	f := report.Finding{Rule: "ASYNCAPI_NOT_GENERATED", Severity: report.Info, Format: report.FormatAsyncAPI,
-		File: s.File, Line: s.Line, Column: s.Column, Message: "not generated: " + why}
-	if s.OpenAPI {
-		f.Rule, f.Severity, f.Format = OpenAPINotGenerated, report.Warning, report.FormatOpenAPI
-	}
-	return f
-}
 
 // openAPISkip is why nothing is generated for the module of t, whose
 // OpenAPI 3.1 document doc oapi-codegen failed on with err (an error of

@@ -22,10 +22,11 @@ const realWorld = "../asyncapi/testdata/real-world"
 
 // TestRealWorldGenerate generates the events of every official AsyncAPI
 // example that loads, each as the contract of a module of a scratch
-// workspace, and type-checks the result: what is Kafka is generated, the
-// rest (MQTT, WebSocket, AMQP channels, addresses with parameters, JSON
-// payloads) is left out and listed by EventsSkipped — never code that does
-// not compile, never an error for a valid document.
+// workspace, and type-checks the result: what is Kafka is generated, JSON
+// Schema payloads included (typed Go structs and a JSON event type), the
+// rest (MQTT, WebSocket, AMQP channels, addresses with parameters) is left
+// out and listed by EventsSkipped — never code that does not compile,
+// never an error for a valid document.
 func TestRealWorldGenerate(t *testing.T) {
 	t.Parallel()
 	var docs []string
@@ -68,6 +69,17 @@ func TestRealWorldGenerate(t *testing.T) {
 	fset := token.NewFileSet()
 	imp := importer.ForCompiler(fset, "source", nil)
 	skipped := 0
+	// The JSON-only documents whose Kafka channels generate typed JSON
+	// event types (they were skipped as "JSON Schema payload" before), with
+	// a type each must declare.
+	jsonTyped := map[string]string{
+		"asyncapi-3.0/oneof-asyncapi.yml":              "type ObjectWithKey struct",
+		"asyncapi-3.1/oneof-asyncapi.yml":              "type ObjectWithKey struct",
+		"asyncapi-3.0/not-asyncapi.yml":                "type TestSchema struct",
+		"asyncapi-3.0/anyof-asyncapi.yml":              "type TestMessages = json.RawMessage",
+		"asyncapi-3.0/operation-security-asyncapi.yml": "type AuthorizationRevocationData struct",
+		"asyncapi-3.1/operation-security-asyncapi.yml": "type AuthorizationRevocationData struct",
+	}
 	for _, d := range docs {
 		file := path.Join("contracts", d)
 		doc, err := asyncapi.Load(t.Context(), ws, file)
@@ -81,7 +93,17 @@ func TestRealWorldGenerate(t *testing.T) {
 			t.Errorf("%s: generate: %v", d, err)
 			continue
 		}
-		skipped += len(EventsSkipped(doc))
+		for _, s := range EventsSkipped(doc) {
+			if strings.Contains(s.Why, "JSON Schema") {
+				t.Errorf("%s: %s skipped: %s", d, s.What, s.Why)
+			}
+			if !s.Untyped {
+				skipped++
+			}
+		}
+		if want, ok := jsonTyped[d]; ok && (!strings.Contains(string(src), want) || !strings.Contains(string(src), "ContentType: events.ContentTypeJSON")) {
+			t.Errorf("%s: no typed JSON event (%q) in\n%s", d, want, src)
+		}
 		f, err := parser.ParseFile(fset, d, src, 0)
 		if err != nil {
 			t.Errorf("%s: %v", d, err)

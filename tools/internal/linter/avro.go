@@ -125,12 +125,28 @@ func enumHasDefault(schema, full string) bool {
 // checkAsyncAPINotGenerated reports, as information, each channel and
 // message of doc that generate writes no code for, with the reason.
 func checkAsyncAPINotGenerated(doc *asyncapi.Document, m config.Module) []Finding {
+	return skippedFindings(doc, m, false)
+}
+
+// checkAsyncAPIPayloadUntyped warns of each part of a JSON Schema payload
+// of doc that generate does not type (json.RawMessage, or left out), with
+// the reason.
+func checkAsyncAPIPayloadUntyped(doc *asyncapi.Document, m config.Module) []Finding {
+	return skippedFindings(doc, m, true)
+}
+
+// skippedFindings are the findings of what generating doc leaves out
+// (untyped false) or does not type (untyped true), as generate reports
+// them.
+func skippedFindings(doc *asyncapi.Document, m config.Module, untyped bool) []Finding {
 	if !m.Generated() {
 		return nil
 	}
 	var findings []Finding
 	for _, s := range generator.EventsSkipped(doc) {
-		findings = append(findings, s.Finding()) // as generate reports it
+		if s.Untyped == untyped {
+			findings = append(findings, s.Finding()) // as generate reports it
+		}
 	}
 	return findings
 }

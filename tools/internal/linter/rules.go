@@ -40,8 +40,15 @@ var Rules = []Rule{
 		ID:            "ASYNCAPI_NOT_GENERATED",
 		Severity:      Info,
 		Category:      CategoryConventions,
-		Description:   "Says what of an AsyncAPI document generate leaves out and why: channels of other protocols than Kafka, addresses with parameters or none, messages whose payload is not an Avro record. They are valid AsyncAPI, checked by lint, with no generated code.",
+		Description:   "Says what of an AsyncAPI document generate leaves out and why: channels of other protocols than Kafka, addresses with parameters or none, messages without a payload or whose payload is an Avro schema that is not a record, JSON Schema payloads of a content type that is not JSON. They are valid AsyncAPI, checked by lint, with no generated code.",
 		CheckAsyncAPI: checkAsyncAPINotGenerated,
+	},
+	{
+		ID:            "ASYNCAPI_PAYLOAD_UNTYPED",
+		Severity:      Warning,
+		Category:      CategoryConventions,
+		Description:   "Names each part of a JSON Schema payload that generate does not type: a oneOf or anyOf of several schemas (generated as json.RawMessage, for the handler to decode), a property encoding/json cannot name in a struct tag (left out). The code compiles and carries the rest typed.",
+		CheckAsyncAPI: checkAsyncAPIPayloadUntyped,
 	},
 	{
 		ID:          "AVRO_DOC_REQUIRED",

@@ -104,13 +104,19 @@ func run(ctx context.Context, out io.Writer, configFile string, f *flags) (retEr
 	if err != nil {
 		return err
 	}
-	// What generate leaves out is no error, but it is said: in text, and
-	// as findings in the other formats, as lint reports them
-	// (ASYNCAPI_NOT_GENERATED, info; OPENAPI_NOT_GENERATED, a warning).
+	// What generate leaves out or does not type is no error, but it is
+	// said: in text, and as findings in the other formats, as lint reports
+	// them (ASYNCAPI_NOT_GENERATED, info; ASYNCAPI_PAYLOAD_UNTYPED and
+	// OPENAPI_NOT_GENERATED, warnings).
 	for _, file := range files {
 		for _, s := range file.Skipped {
 			f := s.Finding()
-			fmt.Fprintf(w, "%-9s %s:%d:%d: %s\n", "skipped", s.File, s.Line, s.Column, strings.TrimPrefix(f.Message, "not generated: "))
+			label := "skipped"
+			if s.Untyped {
+				label = "untyped"
+			}
+			_, text, _ := strings.Cut(f.Message, ": ") // the part and why
+			fmt.Fprintf(w, "%-9s %s:%d:%d: %s\n", label, s.File, s.Line, s.Column, text)
 			findings = append(findings, f)
 		}
 	}
