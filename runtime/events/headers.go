@@ -91,31 +91,44 @@ type Envelope struct {
 const maxInterned = 64
 
 // interner reuses the strings of attributes that repeat from record to
-// record (type, source, data schema), saving an allocation each. It is not
-// safe for concurrent use; each partition worker has its own.
-type interner map[string]string
+// record (spec version, type, source, data schema, content-type), saving
+// an allocation each. It first compares with the last value of the same
+// attribute, which is all a partition of one event type needs, then looks
+// in a bounded map. It is not safe for concurrent use; each partition
+// worker has its own.
+type interner struct {
+	last [7]string // by attribute, as parseEnvelope numbers them
+	m    map[string]string
+}
 
-func (in interner) str(b []byte) string {
-	if s, ok := in[string(b)]; ok {
-		return s
+func (in *interner) str(attr int, b []byte) string {
+	if string(b) == in.last[attr] {
+		return in.last[attr]
 	}
-	s := string(b)
-	if len(in) < maxInterned && len(s) <= 256 {
-		in[s] = s
+	s, ok := in.m[string(b)]
+	if !ok {
+		s = string(b)
+		if len(in.m) < maxInterned && len(s) <= 256 {
+			if in.m == nil {
+				in.m = make(map[string]string)
+			}
+			in.m[s] = s
+		}
 	}
+	in.last[attr] = s
 	return s
 }
 
-// parseEnvelope reads the CloudEvents attributes of rec. Attempt is left 0.
-// in may be nil.
 // ParseEnvelope reads the CloudEvents attributes of rec as a [Consumer]
 // does; an error wraps [ErrNotEvent]. Tools use it to check records (the
 // dev broker's contract enforcement).
 func ParseEnvelope(rec *kgo.Record) (Envelope, error) {
-	return parseEnvelope(rec, interner{})
+	return parseEnvelope(rec, nil)
 }
 
-func parseEnvelope(rec *kgo.Record, in interner) (Envelope, error) {
+// parseEnvelope reads the CloudEvents attributes of rec. Attempt is left 0.
+// in may be nil: no string is reused then.
+func parseEnvelope(rec *kgo.Record, in *interner) (Envelope, error) {
 	env := Envelope{
 		Topic:     rec.Topic,
 		Partition: rec.Partition,
@@ -152,7 +165,7 @@ func parseEnvelope(rec *kgo.Record, in interner) (Envelope, error) {
 		}
 		seen[i] = true
 		if intern {
-			*dst = in.str(h.Value)
+			*dst = in.str(i, h.Value)
 		} else {
 			*dst = string(h.Value)
 		}
@@ -184,6 +197,9 @@ func parseEnvelope(rec *kgo.Record, in interner) (Envelope, error) {
 
 // isAvro reports whether a content-type names Avro, parameters aside.
 func isAvro(ctype string) bool {
+	if ctype == ContentType {
+		return true
+	}
 	mt, _, _ := strings.Cut(ctype, ";")
 	return strings.EqualFold(strings.TrimSpace(mt), ContentType)
 }

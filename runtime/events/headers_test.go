@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func TestParseEnvelope(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			env, err := parseEnvelope(&kgo.Record{Topic: "t", Partition: 2, Offset: 9, Key: []byte("k"), Headers: hdrs(tt.kv...)}, interner{})
+			env, err := parseEnvelope(&kgo.Record{Topic: "t", Partition: 2, Offset: 9, Key: []byte("k"), Headers: hdrs(tt.kv...)}, &interner{})
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("parseEnvelope: %v", err)
@@ -89,6 +90,35 @@ func TestParseEnvelope(t *testing.T) {
 	env, err := parseEnvelope(&kgo.Record{Headers: hdrs(valid...)}, nil)
 	if err != nil || !env.Time.Equal(time.Date(2026, 1, 2, 3, 4, 5, 678e6, time.UTC)) {
 		t.Fatalf("time = %v, %v", env.Time, err)
+	}
+}
+
+// TestInternerAcrossRecords pins a partition worker's interner over a
+// run of records whose attributes change: each record reads its own
+// values whatever the last one held, and the strings kept stay bounded
+// (maxInterned) however many distinct values a producer sends.
+func TestInternerAcrossRecords(t *testing.T) {
+	t.Parallel()
+	var in interner
+	typs := []string{"a.b.C", "a.b.D", "a.b.C", "", strings.Repeat("x", 300), "a.b.C"}
+	for i := range 200 {
+		typs = append(typs, fmt.Sprintf("t.T%d", i))
+	}
+	for i, typ := range typs {
+		kv := []string{HeaderSpecVersion, "1.0", HeaderID, fmt.Sprint("id-", i), HeaderType, typ, HeaderSource, fmt.Sprint("/s", i%3)}
+		env, err := parseEnvelope(&kgo.Record{Headers: hdrs(kv...)}, &in)
+		if typ == "" {
+			if err == nil {
+				t.Errorf("record %d: empty type accepted", i)
+			}
+			continue
+		}
+		if err != nil || env.Type != typ || env.Source != fmt.Sprint("/s", i%3) || env.ID != fmt.Sprint("id-", i) {
+			t.Errorf("record %d: type %q source %q id %q (%v), want %q /s%d id-%d", i, env.Type, env.Source, env.ID, err, typ, i%3, i)
+		}
+	}
+	if len(in.m) > maxInterned {
+		t.Errorf("interner holds %d strings, want at most %d", len(in.m), maxInterned)
 	}
 }
 
