@@ -149,11 +149,7 @@ func (l *Loader) resolve(ctx context.Context, file string, strict bool) (*openap
 	kl.IsExternalRefsAllowed = true
 	kl.IncludeOrigin = true
 	kl.ReadFromURIFunc = l.read
-	in := withDocumentStart(data)
-	doc, err := kl.LoadFromDataWithPath(in, &url.URL{Path: file})
-	if err == nil && len(in) > len(data) && doc.Origin != nil && doc.Origin.Key != nil && doc.Origin.Key.Line == 1 {
-		doc.Origin.Key.Column -= len(documentStart) // the marker's, not the file's
-	}
+	doc, err := kl.LoadFromDataWithPath(withDocumentStart(data), &url.URL{Path: file})
 	if err != nil {
 		if !strict {
 			if perr := l.precheck(file, data); perr != nil {
@@ -172,11 +168,13 @@ const documentStart = "--- "
 // withDocumentStart returns data, a document that kin-openapi parses with
 // go.yaml.in/yaml/v4, with "--- " before it when its first line is a lone
 // "{", as in pretty-printed JSON. The marker changes nothing in the
-// document, nor a line number, nor a column but the root's (which the
-// caller corrects), and it makes the parse several times faster: yaml v4
-// takes a "{" at the start of the stream for a possible mapping key and
-// queues the tokens of the whole document before it can tell (1 s of the
-// 1.4 s a 3.9 MB Stripe spec took to load); after "--- " it cannot be one.
+// document, nor a line number, nor a position kin-openapi records (only
+// the "{" on line 1 moves, and its position is not kept: the root's
+// origin is its first key's). It makes the parse several times faster:
+// yaml v4 takes a "{" at the start of the stream for a possible mapping
+// key and queues the tokens of the whole document before it can tell (1 s
+// of the 1.4 s a 3.9 MB Stripe spec took to load); after "--- " it cannot
+// be one.
 func withDocumentStart(data []byte) []byte {
 	if !bytes.HasPrefix(data, []byte("{\n")) && !bytes.HasPrefix(data, []byte("{\r\n")) {
 		return data
