@@ -136,9 +136,11 @@ func parseEnvelope(rec *kgo.Record, in *interner) (Envelope, error) {
 		Key:       rec.Key,
 		Headers:   rec.Headers,
 	}
-	var spec, ctype, ts string
+	var spec, ctype string
+	var ts []byte
 	var seen [7]bool
-	for _, h := range rec.Headers {
+	for k := range rec.Headers {
+		h := &rec.Headers[k]
 		var dst *string
 		var i int
 		intern := in != nil
@@ -152,7 +154,7 @@ func parseEnvelope(rec *kgo.Record, in *interner) (Envelope, error) {
 		case HeaderSource:
 			dst, i = &env.Source, 3
 		case HeaderTime:
-			dst, i, intern = &ts, 4, false
+			i = 4
 		case HeaderDataSchema:
 			dst, i = &env.DataSchema, 5
 		case HeaderContentType:
@@ -164,9 +166,12 @@ func parseEnvelope(rec *kgo.Record, in *interner) (Envelope, error) {
 			return env, fmt.Errorf("%w: header %s repeated", ErrNotEvent, h.Key)
 		}
 		seen[i] = true
-		if intern {
+		switch {
+		case dst == nil:
+			ts = h.Value
+		case intern:
 			*dst = in.str(i, h.Value)
-		} else {
+		default:
 			*dst = string(h.Value)
 		}
 	}
@@ -186,13 +191,50 @@ func parseEnvelope(rec *kgo.Record, in *interner) (Envelope, error) {
 		return env, fmt.Errorf("%w: content-type %q, want %q", ErrNotEvent, truncate(ctype, 64), ContentType)
 	}
 	if seen[4] {
-		t, err := time.Parse(time.RFC3339Nano, ts)
-		if err != nil {
-			return env, fmt.Errorf("%w: %s %q: not RFC 3339", ErrNotEvent, HeaderTime, truncate(ts, 64))
+		t, ok := parseMillis(ts)
+		if !ok {
+			var err error
+			if t, err = time.Parse(time.RFC3339Nano, string(ts)); err != nil {
+				return env, fmt.Errorf("%w: %s %q: not RFC 3339", ErrNotEvent, HeaderTime, truncate(string(ts), 64))
+			}
 		}
 		env.Time = t
 	}
 	return env, nil
+}
+
+// parseMillis reads a time in the layout the producer writes to ce_time
+// (timeLayout in UTC: "2006-01-02T15:04:05.000Z") without the string and
+// the general parse of time.Parse; ok is false for any other text, which
+// time.Parse then reads (or rejects).
+func parseMillis(b []byte) (t time.Time, ok bool) {
+	const layout = "2006-01-02T15:04:05.000Z"
+	if len(b) != len(layout) {
+		return t, false
+	}
+	var v [7]int // year, month, day, hour, minute, second, millisecond
+	f := 0
+	for i := range len(layout) {
+		switch c := b[i]; {
+		case layout[i] >= '0' && layout[i] <= '9':
+			if c < '0' || c > '9' {
+				return t, false
+			}
+			v[f] = v[f]*10 + int(c-'0')
+		case c != layout[i]:
+			return t, false
+		default:
+			f++
+		}
+	}
+	if v[1] < 1 || v[1] > 12 || v[3] > 23 || v[4] > 59 || v[5] > 59 {
+		return t, false
+	}
+	t = time.Date(v[0], time.Month(v[1]), v[2], v[3], v[4], v[5], v[6]*1e6, time.UTC)
+	if t.Day() != v[2] {
+		return time.Time{}, false // day 0 or past the month's end
+	}
+	return t, true
 }
 
 // isAvro reports whether a content-type names Avro, parameters aside.

@@ -93,6 +93,58 @@ func TestParseEnvelope(t *testing.T) {
 	}
 }
 
+// TestParseMillis pins the fast path for ce_time against time.Parse: the
+// producer's layout is read by it, to the same instant in UTC, and what it
+// reads, time.Parse reads the same; anything else (another precision, an
+// offset, a date that does not exist) is left to time.Parse.
+func TestParseMillis(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in   string
+		fast bool
+	}{
+		{"2026-01-02T03:04:05.678Z", true},
+		{"2024-02-29T23:59:59.999Z", true},
+		{"0001-01-01T00:00:00.000Z", true},
+		{"2023-02-29T00:00:00.000Z", false}, // not a leap year
+		{"2026-04-31T00:00:00.000Z", false},
+		{"2026-00-10T00:00:00.000Z", false},
+		{"2026-13-10T00:00:00.000Z", false},
+		{"2026-01-00T00:00:00.000Z", false},
+		{"2026-01-02T24:00:00.000Z", false},
+		{"2026-01-02T03:60:00.000Z", false},
+		{"2026-01-02T03:04:60.000Z", false},
+		{"2026-01-02t03:04:05.678Z", false},
+		{"2026-01-02T03:04:05.678z", false},
+		{"2026-01-02T03:04:05.67Z", false},
+		{"2026-01-02T03:04:05.6789Z", false},
+		{"2026-01-02T03:04:05+01:00", false},
+		{"2026-01-02T03:04:05.678+01", false},
+		{"2026-01-02T03:04:0x.678Z", false},
+		{"", false},
+	} {
+		got, ok := parseMillis([]byte(tt.in))
+		if ok != tt.fast {
+			t.Errorf("parseMillis(%q) ok = %v, want %v", tt.in, ok, tt.fast)
+		}
+		if !ok {
+			continue
+		}
+		want, err := time.Parse(time.RFC3339Nano, tt.in)
+		if err != nil || !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("parseMillis(%q) = %v; time.Parse = %v, %v", tt.in, got, want, err)
+		}
+	}
+	for i := range 1000 {
+		at := time.Unix(int64(i)*7919_0000+int64(i%7)*86400*365, int64(i)*1_000_003).UTC()
+		b := at.AppendFormat(nil, timeLayout)
+		got, ok := parseMillis(b)
+		if !ok || !got.Equal(at.Truncate(time.Millisecond)) {
+			t.Fatalf("parseMillis(%s) = %v, %v; want %v", b, got, ok, at.Truncate(time.Millisecond))
+		}
+	}
+}
+
 // TestInternerAcrossRecords pins a partition worker's interner over a
 // run of records whose attributes change: each record reads its own
 // values whatever the last one held, and the strings kept stay bounded
