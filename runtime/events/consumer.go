@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
@@ -61,6 +63,9 @@ type Consumer struct {
 	cfg    consumerConfig
 	group  string
 	tracer trace.Tracer
+	// global is the tracer provider when it is OpenTelemetry's global
+	// one, nil otherwise: see untraced.
+	global trace.TracerProvider
 	prop   propagation.TextMapPropagator
 	log    *slog.Logger
 
@@ -200,6 +205,9 @@ func NewConsumer(client *kgo.Client, c codec.Codec, opts ...ConsumerOption) (*Co
 		handlers: make(map[string]handler),
 		lag:      &lagTracker{parts: make(map[topicPartition]*lagPos)},
 	}
+	if isGlobal(cfg.tracer) {
+		cons.global = cfg.tracer
+	}
 	meter := cfg.meter.Meter(instrumentation)
 	counters := []struct {
 		dst        *metric.Int64Counter
@@ -228,6 +236,25 @@ func NewConsumer(client *kgo.Client, c codec.Codec, opts ...ConsumerOption) (*Co
 		return nil, fmt.Errorf("new consumer: gauge keiyaku.events.consumer_lag: %w", err)
 	}
 	return cons, nil
+}
+
+// untraced reports whether the consumer's tracer records nothing now: it
+// is OpenTelemetry's global tracer and no SDK has been installed
+// (otel.SetTracerProvider not called). Its Start would then only wrap the
+// producer's span context, which the record's context carries already, at
+// the cost of two allocations per record; the consumer skips it. Workers
+// ask once per batch, so an SDK installed later traces from the next
+// batch on. (A process under OpenTelemetry's eBPF auto-instrumentation
+// without an SDK gets no consumer spans from this.)
+func (c *Consumer) untraced() bool {
+	return c.global != nil && otel.GetTracerProvider() == c.global
+}
+
+// isGlobal reports whether tp is OpenTelemetry's global delegating tracer
+// provider, the one otel.GetTracerProvider returns until an SDK is set.
+func isGlobal(tp trace.TracerProvider) bool {
+	t := reflect.TypeOf(tp)
+	return t.Kind() == reflect.Pointer && t.Elem().PkgPath() == "go.opentelemetry.io/otel/internal/global"
 }
 
 // DeadLetterTopic is the default dead-letter topic of topic for the
@@ -456,6 +483,9 @@ type runState struct {
 	// retries holds the failures so far of the first unfinished record
 	// of a partition, kept while the partition is rewound and paused.
 	retries map[topicPartition]*retryState
+	// nretries is len(retries), readable without mu: a worker looks at
+	// its partition's entry, which only it creates, so 0 means none.
+	nretries atomic.Int64
 	// quiet is closed while a commit window waits: a worker about to
 	// wait for a retry parks its record instead.
 	quiet chan struct{}
@@ -468,12 +498,38 @@ type runState struct {
 type worker struct {
 	tp       topicPartition
 	spanName string
-	strs     interner // used by the running worker goroutine only
+	// Used by the running worker goroutine only:
+	strs     interner
+	untraced bool    // for the current batch: see Consumer.untraced
+	consumed counted // handled records not yet added to the metric
 	queue    []*kgo.Record
 	running  bool
 	stopped  bool        // a record was left unfinished: take no more
 	finished *kgo.Record // the last finished record not yet committed
 	park     *parking    // the record left to retry later, if any
+}
+
+// counted is a worker's tally of handled records of one type, not yet
+// added to the consumed metric: it is added once per batch (and when the
+// type changes), not once per record.
+type counted struct {
+	typ string
+	n   int64
+}
+
+func (w *worker) countConsumed(ctx context.Context, c *Consumer, typ string) {
+	if typ != w.consumed.typ {
+		w.flushConsumed(ctx, c)
+		w.consumed.typ = typ
+	}
+	w.consumed.n++
+}
+
+func (w *worker) flushConsumed(ctx context.Context, c *Consumer) {
+	if w.consumed.n > 0 {
+		c.consumed.Add(ctx, w.consumed.n, c.metricAttrs(w.tp.topic, w.consumed.typ, ""))
+		w.consumed.n = 0
+	}
 }
 
 // parking is a record to fetch again at resume.
@@ -512,7 +568,7 @@ func (rs *runState) dispatch(recs []*kgo.Record) {
 		k := topicPartition{r.Topic, r.Partition}
 		w := rs.workers[k]
 		if w == nil {
-			w = &worker{tp: k, spanName: "process " + r.Topic, strs: interner{}}
+			w = &worker{tp: k, spanName: "process " + r.Topic}
 			rs.workers[k] = w
 		}
 		if w.stopped {
@@ -547,19 +603,25 @@ func (rs *runState) work(w *worker) {
 		var last *kgo.Record
 		out := finished
 		var park parking
+		w.untraced = rs.c.untraced()
+		rs.sem <- struct{}{}
 		for _, rec := range batch {
 			if rs.ctx.Err() != nil {
 				out = stopped
 				break
 			}
-			rs.sem <- struct{}{}
-			out, park.resume = rs.process(w, rec)
-			<-rs.sem
+			out, park.resume = rs.c.processRecord(rs, w, rec)
 			if out != finished {
 				park.offset = rec.Offset
 				break
 			}
+			rs.forget(rec)
 			last = rec
+		}
+		<-rs.sem
+		w.flushConsumed(rs.base, rs.c)
+		if last != nil {
+			rs.c.lag.processed(w.tp, last.Offset)
 		}
 
 		rs.mu.Lock()
@@ -699,6 +761,9 @@ func (rs *runState) resumeDue() time.Time {
 // record that failed last on its partition; with create, a fresh state
 // then.
 func (rs *runState) retryState(rec *kgo.Record, create bool) *retryState {
+	if !create && rs.nretries.Load() == 0 {
+		return nil // the common case, without the lock
+	}
 	k := topicPartition{rec.Topic, rec.Partition}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
@@ -712,6 +777,7 @@ func (rs *runState) retryState(rec *kgo.Record, create bool) *retryState {
 		}}
 		st.bo.Reset()
 		rs.retries[k] = st
+		rs.nretries.Store(int64(len(rs.retries)))
 	}
 	if st != nil && st.offset != rec.Offset {
 		return nil
@@ -721,14 +787,15 @@ func (rs *runState) retryState(rec *kgo.Record, create bool) *retryState {
 
 // forget drops the failures of a finished record.
 func (rs *runState) forget(rec *kgo.Record) {
+	if rs.nretries.Load() == 0 {
+		return
+	}
 	k := topicPartition{rec.Topic, rec.Partition}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if len(rs.retries) == 0 {
-		return
-	}
 	if st := rs.retries[k]; st != nil && st.offset <= rec.Offset {
 		delete(rs.retries, k)
+		rs.nretries.Store(int64(len(rs.retries)))
 	}
 }
 
@@ -760,26 +827,21 @@ func (rs *runState) wait(d time.Duration, n int) (outcome, time.Time) {
 	}
 }
 
-// process runs one record through decode, handler, retries and the
-// dead-letter topic.
-func (rs *runState) process(w *worker, rec *kgo.Record) (outcome, time.Time) {
-	c := rs.c
-	out, due := c.processRecord(rs, w.spanName, w.strs, rec)
-	if out == finished {
-		rs.forget(rec)
-		c.lag.processed(w.tp, rec.Offset)
+// processRecord runs one record of w through decode, handler, retries and
+// the dead-letter topic.
+func (c *Consumer) processRecord(rs *runState, w *worker, rec *kgo.Record) (outcome, time.Time) {
+	sctx := c.prop.Extract(rs.base, headerCarrier{rec})
+	var span trace.Span
+	if w.untraced {
+		// What Start would return: a span that records nothing, with
+		// the producer's span context, which ctx carries already.
+		span = trace.SpanFromContext(sctx)
+	} else {
+		sctx, span = c.tracer.Start(sctx, w.spanName, consumerSpan)
 	}
-	return out, due
-}
-
-// processRecord runs one record through decode, handler, retries and the
-// dead-letter topic.
-func (c *Consumer) processRecord(rs *runState, spanName string, strs interner, rec *kgo.Record) (outcome, time.Time) {
-	pctx := c.prop.Extract(rs.base, headerCarrier{rec})
-	sctx, span := c.tracer.Start(pctx, spanName, consumerSpan)
 	defer span.End()
 
-	env, err := parseEnvelope(rec, strs)
+	env, err := parseEnvelope(rec, &w.strs)
 	env.keys = c.codec
 	if span.IsRecording() {
 		span.SetAttributes(
@@ -832,7 +894,7 @@ func (c *Consumer) processRecord(rs *runState, spanName string, strs interner, r
 				c.log.LogAttrs(sctx, slog.LevelDebug, "events: already processed; skipped",
 					slog.String("type", env.Type), slog.String("id", env.ID))
 			} else {
-				c.consumed.Add(sctx, 1, c.metricAttrs(rec.Topic, env.Type, ""))
+				w.countConsumed(rs.base, c, env.Type)
 			}
 			return finished, time.Time{}
 		}
@@ -887,9 +949,15 @@ func (c *Consumer) attempt(ctx context.Context, h handler, value []byte, env Env
 	if c.cfg.processed == nil {
 		return false, c.call(ctx, h, env, *evt)
 	}
-	v := *evt
+	return c.processOnce(ctx, h, env, *evt)
+}
+
+// processOnce calls the handler through the Processed. It is apart from
+// attempt so that only this path moves env to the heap (the closure
+// keeps it).
+func (c *Consumer) processOnce(ctx context.Context, h handler, env Envelope, evt any) (dup bool, err error) {
 	return c.cfg.processed.Process(ctx, env.ID, func(ctx context.Context) error {
-		return c.call(ctx, h, env, v)
+		return c.call(ctx, h, env, evt)
 	})
 }
 

@@ -144,7 +144,12 @@
 // invalid under W3C trace context and starts a new trace. Spans, the
 // propagator and metrics come from the global OpenTelemetry providers
 // unless [WithTracerProvider], [WithPropagator] and [WithMeterProvider] say
-// otherwise. Counters: keiyaku.events.published, keiyaku.events.consumed,
+// otherwise. With the global tracer provider and no SDK installed, the
+// consumer starts no span (one would record nothing): the handler's
+// context carries the producer's span context from the headers all the
+// same, and an SDK installed later (otel.SetTracerProvider) traces from
+// the next batch of records on. keiyaku.events.consumed is added once per
+// batch a partition worker handles, not once per record. Counters: keiyaku.events.published, keiyaku.events.consumed,
 // keiyaku.events.retried, keiyaku.events.dead_lettered,
 // keiyaku.events.dead_letter_failures and keiyaku.events.skipped; gauge:
 // keiyaku.events.consumer_lag per group, topic and partition (the high

@@ -112,31 +112,44 @@ const (
 const maxInterned = 64
 
 // interner reuses the strings of attributes that repeat from record to
-// record (type, source, data schema), saving an allocation each. It is not
-// safe for concurrent use; each partition worker has its own.
-type interner map[string]string
+// record (spec version, type, source, data schema, content-type), saving
+// an allocation each. It first compares with the last value of the same
+// attribute, which is all a partition of one event type needs, then looks
+// in a bounded map. It is not safe for concurrent use; each partition
+// worker has its own.
+type interner struct {
+	last [7]string // by attribute, as parseEnvelope numbers them
+	m    map[string]string
+}
 
-func (in interner) str(b []byte) string {
-	if s, ok := in[string(b)]; ok {
-		return s
+func (in *interner) str(attr int, b []byte) string {
+	if string(b) == in.last[attr] {
+		return in.last[attr]
 	}
-	s := string(b)
-	if len(in) < maxInterned && len(s) <= 256 {
-		in[s] = s
+	s, ok := in.m[string(b)]
+	if !ok {
+		s = string(b)
+		if len(in.m) < maxInterned && len(s) <= 256 {
+			if in.m == nil {
+				in.m = make(map[string]string)
+			}
+			in.m[s] = s
+		}
 	}
+	in.last[attr] = s
 	return s
 }
 
-// parseEnvelope reads the CloudEvents attributes of rec. Attempt is left 0.
-// in may be nil.
 // ParseEnvelope reads the CloudEvents attributes of rec as a [Consumer]
 // does; an error wraps [ErrNotEvent]. Tools use it to check records (the
 // dev broker's contract enforcement).
 func ParseEnvelope(rec *kgo.Record) (Envelope, error) {
-	return parseEnvelope(rec, interner{})
+	return parseEnvelope(rec, nil)
 }
 
-func parseEnvelope(rec *kgo.Record, in interner) (Envelope, error) {
+// parseEnvelope reads the CloudEvents attributes of rec. Attempt is left 0.
+// in may be nil: no string is reused then.
+func parseEnvelope(rec *kgo.Record, in *interner) (Envelope, error) {
 	env := Envelope{
 		Topic:     rec.Topic,
 		Partition: rec.Partition,
@@ -144,9 +157,11 @@ func parseEnvelope(rec *kgo.Record, in interner) (Envelope, error) {
 		Key:       rec.Key,
 		Headers:   rec.Headers,
 	}
-	var spec, ctype, ts string
+	var spec, ctype string
+	var ts []byte
 	var seen [7]bool
-	for _, h := range rec.Headers {
+	for k := range rec.Headers {
+		h := &rec.Headers[k]
 		var dst *string
 		var i int
 		intern := in != nil
@@ -160,7 +175,7 @@ func parseEnvelope(rec *kgo.Record, in interner) (Envelope, error) {
 		case HeaderSource:
 			dst, i = &env.Source, 3
 		case HeaderTime:
-			dst, i, intern = &ts, 4, false
+			i = 4
 		case HeaderDataSchema:
 			dst, i = &env.DataSchema, 5
 		case HeaderContentType:
@@ -172,9 +187,12 @@ func parseEnvelope(rec *kgo.Record, in interner) (Envelope, error) {
 			return env, fmt.Errorf("%w: header %s repeated", ErrNotEvent, h.Key)
 		}
 		seen[i] = true
-		if intern {
-			*dst = in.str(h.Value)
-		} else {
+		switch {
+		case dst == nil:
+			ts = h.Value
+		case intern:
+			*dst = in.str(i, h.Value)
+		default:
 			*dst = string(h.Value)
 		}
 	}
@@ -197,13 +215,50 @@ func parseEnvelope(rec *kgo.Record, in interner) (Envelope, error) {
 		}
 	}
 	if seen[4] {
-		t, err := time.Parse(time.RFC3339Nano, ts)
-		if err != nil {
-			return env, fmt.Errorf("%w: %s %q: not RFC 3339", ErrNotEvent, HeaderTime, truncate(ts, 64))
+		t, ok := parseMillis(ts)
+		if !ok {
+			var err error
+			if t, err = time.Parse(time.RFC3339Nano, string(ts)); err != nil {
+				return env, fmt.Errorf("%w: %s %q: not RFC 3339", ErrNotEvent, HeaderTime, truncate(string(ts), 64))
+			}
 		}
 		env.Time = t
 	}
 	return env, nil
+}
+
+// parseMillis reads a time in the layout the producer writes to ce_time
+// (timeLayout in UTC: "2006-01-02T15:04:05.000Z") without the string and
+// the general parse of time.Parse; ok is false for any other text, which
+// time.Parse then reads (or rejects).
+func parseMillis(b []byte) (t time.Time, ok bool) {
+	const layout = "2006-01-02T15:04:05.000Z"
+	if len(b) != len(layout) {
+		return t, false
+	}
+	var v [7]int // year, month, day, hour, minute, second, millisecond
+	f := 0
+	for i := range len(layout) {
+		switch c := b[i]; {
+		case layout[i] >= '0' && layout[i] <= '9':
+			if c < '0' || c > '9' {
+				return t, false
+			}
+			v[f] = v[f]*10 + int(c-'0')
+		case c != layout[i]:
+			return t, false
+		default:
+			f++
+		}
+	}
+	if v[1] < 1 || v[1] > 12 || v[3] > 23 || v[4] > 59 || v[5] > 59 {
+		return t, false
+	}
+	t = time.Date(v[0], time.Month(v[1]), v[2], v[3], v[4], v[5], v[6]*1e6, time.UTC)
+	if t.Day() != v[2] {
+		return time.Time{}, false // day 0 or past the month's end
+	}
+	return t, true
 }
 
 func (f format) String() string {
@@ -219,6 +274,12 @@ func (f format) String() string {
 // formatOf returns the format a content-type names, parameters aside:
 // formatNone for one that is neither Avro nor JSON.
 func formatOf(ctype string) format {
+	switch ctype { // the producer's own, without parameters
+	case ContentType:
+		return formatAvro
+	case ContentTypeJSON:
+		return formatJSON
+	}
 	mt, _, _ := strings.Cut(ctype, ";")
 	switch mt = strings.TrimSpace(mt); {
 	case strings.EqualFold(mt, ContentType):

@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func TestParseEnvelope(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			env, err := parseEnvelope(&kgo.Record{Topic: "t", Partition: 2, Offset: 9, Key: []byte("k"), Headers: hdrs(tt.kv...)}, interner{})
+			env, err := parseEnvelope(&kgo.Record{Topic: "t", Partition: 2, Offset: 9, Key: []byte("k"), Headers: hdrs(tt.kv...)}, &interner{})
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("parseEnvelope: %v", err)
@@ -89,6 +90,87 @@ func TestParseEnvelope(t *testing.T) {
 	env, err := parseEnvelope(&kgo.Record{Headers: hdrs(valid...)}, nil)
 	if err != nil || !env.Time.Equal(time.Date(2026, 1, 2, 3, 4, 5, 678e6, time.UTC)) {
 		t.Fatalf("time = %v, %v", env.Time, err)
+	}
+}
+
+// TestParseMillis pins the fast path for ce_time against time.Parse: the
+// producer's layout is read by it, to the same instant in UTC, and what it
+// reads, time.Parse reads the same; anything else (another precision, an
+// offset, a date that does not exist) is left to time.Parse.
+func TestParseMillis(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in   string
+		fast bool
+	}{
+		{"2026-01-02T03:04:05.678Z", true},
+		{"2024-02-29T23:59:59.999Z", true},
+		{"0001-01-01T00:00:00.000Z", true},
+		{"2023-02-29T00:00:00.000Z", false}, // not a leap year
+		{"2026-04-31T00:00:00.000Z", false},
+		{"2026-00-10T00:00:00.000Z", false},
+		{"2026-13-10T00:00:00.000Z", false},
+		{"2026-01-00T00:00:00.000Z", false},
+		{"2026-01-02T24:00:00.000Z", false},
+		{"2026-01-02T03:60:00.000Z", false},
+		{"2026-01-02T03:04:60.000Z", false},
+		{"2026-01-02t03:04:05.678Z", false},
+		{"2026-01-02T03:04:05.678z", false},
+		{"2026-01-02T03:04:05.67Z", false},
+		{"2026-01-02T03:04:05.6789Z", false},
+		{"2026-01-02T03:04:05+01:00", false},
+		{"2026-01-02T03:04:05.678+01", false},
+		{"2026-01-02T03:04:0x.678Z", false},
+		{"", false},
+	} {
+		got, ok := parseMillis([]byte(tt.in))
+		if ok != tt.fast {
+			t.Errorf("parseMillis(%q) ok = %v, want %v", tt.in, ok, tt.fast)
+		}
+		if !ok {
+			continue
+		}
+		want, err := time.Parse(time.RFC3339Nano, tt.in)
+		if err != nil || !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("parseMillis(%q) = %v; time.Parse = %v, %v", tt.in, got, want, err)
+		}
+	}
+	for i := range 1000 {
+		at := time.Unix(int64(i)*7919_0000+int64(i%7)*86400*365, int64(i)*1_000_003).UTC()
+		b := at.AppendFormat(nil, timeLayout)
+		got, ok := parseMillis(b)
+		if !ok || !got.Equal(at.Truncate(time.Millisecond)) {
+			t.Fatalf("parseMillis(%s) = %v, %v; want %v", b, got, ok, at.Truncate(time.Millisecond))
+		}
+	}
+}
+
+// TestInternerAcrossRecords pins a partition worker's interner over a
+// run of records whose attributes change: each record reads its own
+// values whatever the last one held, and the strings kept stay bounded
+// (maxInterned) however many distinct values a producer sends.
+func TestInternerAcrossRecords(t *testing.T) {
+	t.Parallel()
+	var in interner
+	typs := []string{"a.b.C", "a.b.D", "a.b.C", "", strings.Repeat("x", 300), "a.b.C"}
+	for i := range 200 {
+		typs = append(typs, fmt.Sprintf("t.T%d", i))
+	}
+	for i, typ := range typs {
+		kv := []string{HeaderSpecVersion, "1.0", HeaderID, fmt.Sprint("id-", i), HeaderType, typ, HeaderSource, fmt.Sprint("/s", i%3)}
+		env, err := parseEnvelope(&kgo.Record{Headers: hdrs(kv...)}, &in)
+		if typ == "" {
+			if err == nil {
+				t.Errorf("record %d: empty type accepted", i)
+			}
+			continue
+		}
+		if err != nil || env.Type != typ || env.Source != fmt.Sprint("/s", i%3) || env.ID != fmt.Sprint("id-", i) {
+			t.Errorf("record %d: type %q source %q id %q (%v), want %q /s%d id-%d", i, env.Type, env.Source, env.ID, err, typ, i%3, i)
+		}
+	}
+	if len(in.m) > maxInterned {
+		t.Errorf("interner holds %d strings, want at most %d", len(in.m), maxInterned)
 	}
 }
 

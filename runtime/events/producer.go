@@ -175,30 +175,7 @@ func NewProducer(client *kgo.Client, c codec.Codec, source string, opts ...Produ
 // trace. Publish is safe for concurrent use; the order of two concurrent
 // calls is not defined.
 func Publish[T any](ctx context.Context, p *Producer, typ Type[T], evt *T) error {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return fmt.Errorf("publish: event id: %w", err)
-	}
-	ctx, span := p.tracer.Start(ctx, "send "+typ.Topic, producerSpan)
-	defer span.End()
-	if span.IsRecording() {
-		span.SetAttributes(
-			attribute.String("messaging.system", "kafka"),
-			attribute.String("messaging.operation.type", "send"),
-			attribute.String("messaging.destination.name", typ.Topic),
-			attribute.String("messaging.message.id", id.String()),
-		)
-	}
-	rec, err := newRecord(ctx, p, typ, evt, id)
-	if err == nil {
-		err = p.Send(ctx, rec)
-	}
-	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
-		return err
-	}
-	return nil
+	return publish(ctx, p, typ, []*T{evt}, false)
 }
 
 // PublishBatch encodes evts as events of type typ and produces them
@@ -216,26 +193,43 @@ func PublishBatch[T any](ctx context.Context, p *Producer, typ Type[T], evts []*
 	if len(evts) == 0 {
 		return nil
 	}
+	return publish(ctx, p, typ, evts, true)
+}
+
+// publish is Publish (batch false, one event) and PublishBatch: one
+// "send <topic>" producer span, the records made in it, then Send. The
+// span names the event id of a single event, the count of a batch.
+func publish[T any](ctx context.Context, p *Producer, typ Type[T], evts []*T, batch bool) error {
+	op := "publish"
+	if batch {
+		op = "publish batch"
+	}
 	ctx, span := p.tracer.Start(ctx, "send "+typ.Topic, producerSpan)
 	defer span.End()
-	if span.IsRecording() {
-		span.SetAttributes(
-			attribute.String("messaging.system", "kafka"),
-			attribute.String("messaging.operation.type", "send"),
-			attribute.String("messaging.destination.name", typ.Topic),
-			attribute.Int("messaging.batch.message_count", len(evts)),
-		)
-	}
 	recs := make([]*kgo.Record, len(evts))
 	var err error
 	for i, evt := range evts {
 		var id uuid.UUID
 		if id, err = uuid.NewV7(); err != nil {
-			err = fmt.Errorf("publish batch: event id: %w", err)
+			err = fmt.Errorf("%s: event id: %w", op, err)
 			break
 		}
+		if i == 0 && span.IsRecording() {
+			span.SetAttributes(
+				attribute.String("messaging.system", "kafka"),
+				attribute.String("messaging.operation.type", "send"),
+				attribute.String("messaging.destination.name", typ.Topic),
+			)
+			if batch {
+				span.SetAttributes(attribute.Int("messaging.batch.message_count", len(evts)))
+			} else {
+				span.SetAttributes(attribute.String("messaging.message.id", id.String()))
+			}
+		}
 		if recs[i], err = newRecord(ctx, p, typ, evt, id); err != nil {
-			err = fmt.Errorf("publish batch: event %d: %w", i, err)
+			if batch {
+				err = fmt.Errorf("%s: event %d: %w", op, i, err)
+			}
 			break
 		}
 	}

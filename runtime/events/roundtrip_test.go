@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -203,5 +204,90 @@ func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGlobalTracerUnsetThenSet pins the consumer with the default tracer,
+// OpenTelemetry's global one: while no SDK is installed it starts no span
+// of its own, and the handler's context carries the producer's span
+// context (same trace, the send span as remote parent), so what the
+// handler calls stays in the trace; once an SDK is installed with
+// otel.SetTracerProvider, the consumer spans are recorded, children of the
+// send spans. It sets the global provider, so it does not run in
+// parallel.
+func TestGlobalTracerUnsetThenSet(t *testing.T) {
+	if _, ok := otel.GetTracerProvider().(*sdktrace.TracerProvider); ok {
+		t.Skip("an earlier run of this test (-count) installed an SDK as the global tracer provider")
+	}
+	b := newBroker(t, embedded.Topic{Name: orderTopic, Partitions: 2})
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	prop := propagation.TraceContext{}
+	c := memoryCodec(t)
+	p := newProducer(t, b, c, events.WithTracerProvider(tp), events.WithPropagator(prop))
+	cons, err := events.NewConsumer(consumerClient(t, b, "global-tracer", orderTopic), c, events.WithPropagator(prop))
+	if err != nil {
+		t.Fatalf("NewConsumer: %v", err)
+	}
+	var mu sync.Mutex
+	got := map[string]trace.SpanContext{} // by order id
+	events.Handle(cons, orderType(orderTopic), func(ctx context.Context, _ events.Envelope, evt *OrderPlaced) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got[evt.OrderID] = trace.SpanContextFromContext(ctx)
+		return nil
+	})
+	stop := runConsumer(t, cons)
+	publish := func(prefix string, n int) map[string]trace.SpanContext {
+		sent := map[string]trace.SpanContext{} // the send span of each
+		for i := range n {
+			id := fmt.Sprintf("%s-%02d", prefix, i)
+			ctx, span := tp.Tracer("test").Start(t.Context(), "request")
+			if err := events.Publish(ctx, p, orderType(orderTopic), &OrderPlaced{OrderID: id}); err != nil {
+				t.Fatalf("Publish %s: %v", id, err)
+			}
+			span.End()
+			for _, s := range exp.GetSpans() { // the consumer's too, once the SDK is set
+				if s.Name == "send "+orderTopic && s.SpanContext.TraceID() == span.SpanContext().TraceID() {
+					sent[id] = s.SpanContext
+				}
+			}
+		}
+		waitUntil(t, prefix+" events handled", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			for id := range sent {
+				if _, ok := got[id]; !ok {
+					return false
+				}
+			}
+			return true
+		})
+		return sent
+	}
+
+	for id, send := range publish("unset", 10) {
+		if h := got[id]; h.TraceID() != send.TraceID() || h.SpanID() != send.SpanID() || !h.IsRemote() {
+			t.Errorf("no SDK: handler of %s sees span %v, want the send span %v as remote parent", id, h, send)
+		}
+	}
+
+	otel.SetTracerProvider(tp)
+	exp.Reset()
+	sent := publish("set", 10)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	byID := map[trace.SpanID]tracetest.SpanStub{}
+	for _, s := range exp.GetSpans() {
+		byID[s.SpanContext.SpanID()] = s
+	}
+	for id, send := range sent {
+		h := got[id]
+		cs, ok := byID[h.SpanID()]
+		if !ok || h.TraceID() != send.TraceID() || cs.SpanKind != trace.SpanKindConsumer || cs.Parent.SpanID() != send.SpanID() {
+			t.Errorf("SDK set: handler of %s sees span %v, want a recorded consumer span, child of %v", id, h, send)
+		}
 	}
 }

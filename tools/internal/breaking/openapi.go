@@ -8,8 +8,11 @@ package breaking
 import (
 	"cmp"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/oasdiff/oasdiff/checker"
@@ -36,8 +39,63 @@ func OpenAPI(baseFile string, base *openapi3.T, revFile string, rev *openapi3.T,
 	}
 	// WARN and up, as "oasdiff breaking": info-level changes are changelog
 	// material, not breaks.
-	changes := checker.CheckBackwardCompatibilityUntilLevel(checker.NewConfig(checker.GetAllChecks()), d, sources, checker.WARN)
+	changes := checker.CheckBackwardCompatibilityUntilLevel(checker.NewConfig(concurrent(checker.GetAllChecks())), d, sources, checker.WARN)
 	return group(changes, revFile, read), nil
+}
+
+// concurrent returns checks that give what checks give, computed on
+// GOMAXPROCS goroutines: the first call runs every check with its
+// arguments, and each call returns its own check's changes.
+// CheckBackwardCompatibilityUntilLevel calls its checks one after the
+// other with the same diff, sources and config, and keeps their changes in
+// that order, so its result is the same; the checks only read the diff
+// (oasdiff copies the parts its pipeline writes before they run). On the
+// Stripe pair they are most of the work after loading: dozens of rules
+// walk every modified response schema.
+func concurrent(checks checker.BackwardCompatibilityChecks) checker.BackwardCompatibilityChecks {
+	var (
+		once    sync.Once
+		results = make([]checker.Changes, len(checks))
+		panicV  any
+	)
+	runAll := func(d *diff.Diff, sources *diff.OperationsSourcesMap, cfg *checker.Config) {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for range min(runtime.GOMAXPROCS(0), len(checks)) {
+			wg.Go(func() {
+				defer func() {
+					if v := recover(); v != nil {
+						mu.Lock()
+						if panicV == nil {
+							panicV = v
+						}
+						mu.Unlock()
+					}
+				}()
+				for i := int(next.Add(1)) - 1; i < len(checks); i = int(next.Add(1)) - 1 {
+					if checks[i] != nil {
+						results[i] = checks[i](d, sources, cfg)
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	out := make(checker.BackwardCompatibilityChecks, len(checks))
+	for i, c := range checks {
+		if c == nil {
+			continue // skipped by the checker, as before
+		}
+		out[i] = func(d *diff.Diff, sources *diff.OperationsSourcesMap, cfg *checker.Config) checker.Changes {
+			once.Do(func() { runAll(d, sources, cfg) })
+			if panicV != nil {
+				panic(panicV) // a check's panic, on the caller's goroutine as before
+			}
+			return results[i]
+		}
+	}
+	return out
 }
 
 // severity maps oasdiff's levels to Keiyaku's severities.

@@ -1,8 +1,10 @@
 package breaking
 
 import (
+	"maps"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -41,39 +43,50 @@ func (p *pointers) index() {
 	for w := range p.want {
 		files[fileKey{w.base, w.file}] = true
 	}
+	// The files (the baseline's and the revision's, 3.9 MB each for the
+	// Stripe pair) are parsed at once; the walks record under mu.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
 	for fk := range files {
-		data, err := p.read(fk.base, fk.file)
-		if err != nil {
-			continue // no place for this file's changes: they keep their line
-		}
-		var doc yaml.Node
-		if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
-			continue
-		}
-		p.walk(fk.base, fk.file, doc.Content[0], "#")
+		wg.Go(func() {
+			data, err := p.read(fk.base, fk.file)
+			if err != nil {
+				return // no place for this file's changes: they keep their line
+			}
+			var doc yaml.Node
+			if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+				return
+			}
+			got := map[pos]string{}
+			p.walk(got, fk.base, fk.file, doc.Content[0], "#")
+			mu.Lock()
+			maps.Copy(p.got, got)
+			mu.Unlock()
+		})
 	}
+	wg.Wait()
 }
 
-func (p *pointers) record(base bool, file string, n *yaml.Node, ptr string) {
+func (p *pointers) record(got map[pos]string, base bool, file string, n *yaml.Node, ptr string) {
 	k := pos{base, file, n.Line, n.Column}
 	if p.want[k] {
-		if _, ok := p.got[k]; !ok {
-			p.got[k] = ptr
+		if _, ok := got[k]; !ok {
+			got[k] = ptr
 		}
 	}
 }
 
 var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
 
-func (p *pointers) walk(base bool, file string, n *yaml.Node, ptr string) {
-	p.record(base, file, n, ptr)
+func (p *pointers) walk(got map[pos]string, base bool, file string, n *yaml.Node, ptr string) {
+	p.record(got, base, file, n, ptr)
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			child := ptr + "/" + pointerEscaper.Replace(k.Value)
-			p.record(base, file, k, child)
-			p.walk(base, file, v, child)
+			p.record(got, base, file, k, child)
+			p.walk(got, base, file, v, child)
 		}
 	case yaml.SequenceNode:
 		for i, v := range n.Content {
@@ -82,7 +95,7 @@ func (p *pointers) walk(base bool, file string, n *yaml.Node, ptr string) {
 				// An entry of "required" is about the property it names.
 				child = strings.TrimSuffix(ptr, "/required") + "/properties/" + pointerEscaper.Replace(v.Value)
 			}
-			p.walk(base, file, v, child)
+			p.walk(got, base, file, v, child)
 		}
 	}
 }

@@ -1,12 +1,18 @@
 package openapi
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"testing/fstest"
+
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/keiyaku/keiyaku/tools/internal/diag"
 	"github.com/keiyaku/keiyaku/tools/internal/yamlref"
@@ -150,5 +156,58 @@ func write(t *testing.T, dir, name, content string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestJSONDocumentStartKeepsPositions pins that the document start marker
+// put before a pretty-printed JSON document (withDocumentStart, for
+// speed) changes no position kin-openapi records: the root's, an
+// operation's, a component schema's and a property's are those of the
+// same document loaded by kin-openapi as it is.
+func TestJSONDocumentStartKeepsPositions(t *testing.T) {
+	t.Parallel()
+	const doc = `{
+  "openapi": "3.0.3",
+  "info": {"title": "t", "version": "1"},
+  "paths": {
+    "/pets": {
+      "get": {
+        "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Pet"}}}}}
+      }
+    }
+  },
+  "components": {"schemas": {"Pet": {"type": "object", "properties": {"name": {"type": "string"}}}}}
+}
+`
+	if !bytes.HasPrefix(withDocumentStart([]byte(doc)), []byte(documentStart)) {
+		t.Fatal("no document start marker before a pretty-printed JSON document")
+	}
+	got, err := NewLoaderFS(fstest.MapFS{"openapi.json": {Data: []byte(doc)}}).Resolve(t.Context(), "openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kl := openapi3.NewLoader()
+	kl.IncludeOrigin = true
+	want, err := kl.LoadFromDataWithPath([]byte(doc), &url.URL{Path: "openapi.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	origins := func(d *openapi3.T) map[string]*openapi3.Origin {
+		pet := d.Components.Schemas["Pet"].Value
+		return map[string]*openapi3.Origin{
+			"root":          d.Origin,
+			"GET /pets":     d.Paths.Value("/pets").Get.Origin,
+			"schema Pet":    pet.Origin,
+			"property name": pet.Properties["name"].Value.Origin,
+		}
+	}
+	g, w := origins(got), origins(want)
+	for name, o := range w {
+		if o == nil || o.Key == nil {
+			t.Fatalf("%s: kin-openapi recorded no origin", name)
+		}
+		if !reflect.DeepEqual(g[name], o) {
+			t.Errorf("%s: origin %+v, want %+v", name, g[name].Key, o.Key)
+		}
 	}
 }
