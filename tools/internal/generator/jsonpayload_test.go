@@ -1,10 +1,6 @@
 package generator
 
 import (
-	"bytes"
-	"os"
-	"path"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -23,30 +19,7 @@ const jsonGolden = "internal/jsonv1"
 // internal/jsonv1, which the module builds; -update rewrites it.
 func TestJSONPayloadGolden(t *testing.T) {
 	t.Parallel()
-	cfg := loadWS(t, "testdata/jsonpayload")
-	files, err := Generate(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) != 2 {
-		t.Fatalf("%d files generated, want avro (the record key) and events", len(files))
-	}
-	for _, f := range files {
-		golden := filepath.Join(jsonGolden, path.Base(f.Path))
-		if *update {
-			if err := os.WriteFile(golden, f.Content, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update)", err)
-		}
-		if !bytes.Equal(want, f.Content) {
-			t.Errorf("%s differs from %s; run go test -update and review the diff", f.Path, golden)
-		}
-	}
+	files := goldenPackage(t, "testdata/jsonpayload", jsonGolden)
 	// The oneOf is the one part not typed, and lint is told so.
 	var notes []string
 	for _, f := range files {

@@ -1,10 +1,6 @@
 package generator
 
 import (
-	"bytes"
-	"os"
-	"path"
-	"path/filepath"
 	"testing"
 )
 
@@ -22,28 +18,5 @@ const kindsGolden = "internal/kindsv1"
 // builds; -update rewrites it.
 func TestKindsGolden(t *testing.T) {
 	t.Parallel()
-	cfg := loadWS(t, "testdata/kinds")
-	files, err := Generate(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) != 2 {
-		t.Fatalf("%d files generated, want avro and events", len(files))
-	}
-	for _, f := range files {
-		golden := filepath.Join(kindsGolden, path.Base(f.Path))
-		if *update {
-			if err := os.WriteFile(golden, f.Content, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update)", err)
-		}
-		if !bytes.Equal(want, f.Content) {
-			t.Errorf("%s differs from %s; run go test -update and review the diff", f.Path, golden)
-		}
-	}
+	goldenPackage(t, "testdata/kinds", kindsGolden)
 }
