@@ -227,3 +227,21 @@ func (t *groupTx) call(db *DB, tx *sql.Tx) {
 	}()
 	t.err = t.fn(context.WithValue(t.ctx, txKey{}, txValue{db: db, tx: tx}), tx)
 }
+
+// execGrouped runs one statement as db.ExecContext does, except that on
+// a DB with group commit it runs in a transaction of InTx, so that it
+// commits with the other transactions waiting rather than on its own
+// (elsewhere a transaction around one statement would only add round
+// trips).
+func (db *DB) execGrouped(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if db.group == nil {
+		return db.ExecContext(ctx, query, args...)
+	}
+	var r sql.Result
+	err := db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		r, err = tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	return r, err
+}

@@ -216,15 +216,8 @@ func (s *IdempotencyStore) Complete(ctx context.Context, key, token string, res 
 	if res.Body != nil {
 		body = res.Body
 	}
-	// In a transaction of InTx, not an Exec of its own, so that SQLite
-	// commits it with the other transactions waiting (group commit).
-	var r sql.Result
-	err := s.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		now := time.Now()
-		var err error
-		r, err = tx.ExecContext(ctx, s.complete, res.Status, header, body, now.Add(ttl).UnixNano(), key, token, now.UnixNano())
-		return err
-	})
+	now := time.Now()
+	r, err := s.db.execGrouped(ctx, s.complete, res.Status, header, body, now.Add(ttl).UnixNano(), key, token, now.UnixNano())
 	if err != nil {
 		return fmt.Errorf("idempotency: complete: %w", err)
 	}
@@ -236,12 +229,7 @@ func (s *IdempotencyStore) Release(ctx context.Context, key, token string) error
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("idempotency: release: %w", err)
 	}
-	var r sql.Result
-	err := s.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var err error
-		r, err = tx.ExecContext(ctx, s.release, key, token, time.Now().UnixNano())
-		return err
-	})
+	r, err := s.db.execGrouped(ctx, s.release, key, token, time.Now().UnixNano())
 	if err != nil {
 		return fmt.Errorf("idempotency: release: %w", err)
 	}
