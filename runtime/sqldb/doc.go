@@ -32,6 +32,11 @@
 // touching the lock at all. Other processes on the same file queue on the
 // busy timeout; what still fails with SQLITE_BUSY is retried by InTx.
 //
+// The queue is also what makes one writer fast: the InTx transactions
+// that wait while one runs are run together, each in a savepoint, and
+// committed once (group commit, [WithGroupCommit]), so that the pages
+// they share are written to the WAL once per group, not once each.
+//
 // The price of one connection: inside [DB.InTx] the transaction holds the
 // pool's only connection, so a function that queries db instead of tx
 // waits until its context ends. Always use the tx you are given, or

@@ -217,7 +217,7 @@ func (s *IdempotencyStore) Complete(ctx context.Context, key, token string, res 
 		body = res.Body
 	}
 	now := time.Now()
-	r, err := s.db.ExecContext(ctx, s.complete, res.Status, header, body, now.Add(ttl).UnixNano(), key, token, now.UnixNano())
+	r, err := s.db.execGrouped(ctx, s.complete, res.Status, header, body, now.Add(ttl).UnixNano(), key, token, now.UnixNano())
 	if err != nil {
 		return fmt.Errorf("idempotency: complete: %w", err)
 	}
@@ -229,7 +229,7 @@ func (s *IdempotencyStore) Release(ctx context.Context, key, token string) error
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("idempotency: release: %w", err)
 	}
-	r, err := s.db.ExecContext(ctx, s.release, key, token, time.Now().UnixNano())
+	r, err := s.db.execGrouped(ctx, s.release, key, token, time.Now().UnixNano())
 	if err != nil {
 		return fmt.Errorf("idempotency: release: %w", err)
 	}

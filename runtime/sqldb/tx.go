@@ -70,8 +70,13 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx)
 		MaxInterval:         txBackoffMax,
 	}
 	for attempt := 1; ; attempt++ {
-		err := db.runTx(ctx, fn)
-		if err == nil || attempt >= attempts || !Retryable(err) || ctx.Err() != nil {
+		var err error
+		if db.group != nil {
+			err = db.group.run(ctx, fn)
+		} else {
+			err = db.runTx(ctx, fn)
+		}
+		if err == nil || attempt >= attempts || !(Retryable(err) || errors.Is(err, errGroupAborted)) || ctx.Err() != nil {
 			return err
 		}
 		wait := b.NextBackOff()

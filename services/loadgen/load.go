@@ -63,6 +63,7 @@ type config struct {
 	start       string
 	verbose     bool
 	cpuProfile  string
+	memProfile  string
 
 	startDay time.Time
 }
@@ -79,6 +80,7 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.start, "start", "", "first night booked, YYYY-MM-DD (default 2031-01-01 with -embedded, else a day in 2200–2299 picked at random so that reruns do not collide)")
 	fs.BoolVar(&c.verbose, "v", false, "print the services' warnings (with -embedded) to stderr")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with -embedded: write a CPU profile of the run (services included) to this file")
+	fs.StringVar(&c.memProfile, "memprofile", "", "with -embedded: write an allocation profile of the run (services included; go tool pprof -sample_index=alloc_space) to this file")
 }
 
 func (c *config) check(nargs int) error {
@@ -104,6 +106,9 @@ func (c *config) check(nargs int) error {
 	}
 	if !c.embedded && c.cpuProfile != "" {
 		errs = append(errs, errors.New("-cpuprofile goes with -embedded (the services run in this process)"))
+	}
+	if !c.embedded && c.memProfile != "" {
+		errs = append(errs, errors.New("-memprofile goes with -embedded (the services run in this process)"))
 	}
 	if c.postgres != "" && (!c.embedded || !sqldb.IsPostgresDSN(c.postgres)) {
 		errs = append(errs, errors.New("-postgres takes a postgres:// URL and goes with -embedded"))
@@ -395,6 +400,11 @@ func measure(ctx context.Context, cfg config, sys *system) (*report, error) {
 	}
 	wg.Wait()
 	rep.elapsed = time.Since(start)
+	if cfg.memProfile != "" {
+		if err := writeHeapProfile(cfg.memProfile); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.embedded {
 		rep.cpu = cpuTime() - cpu0
 	}
@@ -560,6 +570,19 @@ func (r *report) write(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeHeapProfile writes the allocations so far (the run's, with the
+// start of the stack) to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		return errors.Join(fmt.Errorf("memory profile: %w", err), f.Close())
+	}
+	return f.Close()
 }
 
 // cpuTime returns the user and system CPU time this process used so far.

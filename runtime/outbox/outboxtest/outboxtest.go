@@ -52,6 +52,7 @@ func Run(t *testing.T, newDB func(t *testing.T) *sqldb.DB) {
 		{"RolledBackNeverSent", testRolledBack},
 		{"OrderPerKeyWithConcurrentWriters", testOrderPerKey},
 		{"FailingSendIsRetried", testFailingSend},
+		{"FailingMarkSendsAgain", testFailingMark},
 		{"RestartLosesNothing", testRestart},
 		{"TwoRelaysInParallel", testTwoRelays},
 		{"NotifyWakesRelay", testNotify},
@@ -432,6 +433,43 @@ func testFailingSend(t *testing.T, db *sqldb.DB) {
 	k.mu.Unlock()
 	if calls <= failures {
 		t.Errorf("send called %d times, want more than the %d failures", calls, failures)
+	}
+}
+
+// testFailingMark pins that records sent whose mark fails are sent
+// again, and that nothing is lost: the mark is refused by a trigger until
+// some records went out a second time. SQLite only (the trigger's
+// syntax).
+func testFailingMark(t *testing.T, db *sqldb.DB) {
+	if db.Dialect != sqldb.SQLite {
+		t.Skip("the refusing trigger is written for SQLite")
+	}
+	s := newStore(t, db)
+	for _, q := range []string{
+		`CREATE TABLE mark_refused (refused INTEGER NOT NULL)`,
+		`INSERT INTO mark_refused VALUES (1)`,
+		`CREATE TRIGGER refuse_mark BEFORE UPDATE OF sent_at ON keiyaku_outbox
+WHEN (SELECT refused FROM mark_refused) = 1 BEGIN SELECT RAISE(ABORT, 'mark refused'); END`,
+	} {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 6
+	for i := range n {
+		add(t, db, s, event("a", i))
+	}
+	k := newSink()
+	start(t, newRelay(t, s, k, outbox.WithBatchSize(2)))
+	k.waitFor(t, n+2) // some sent twice: their mark failed
+	if _, err := db.ExecContext(t.Context(), `UPDATE mark_refused SET refused = 0`); err != nil {
+		t.Fatal(err)
+	}
+	waitPending(t, s, 0)
+	got := k.got()
+	checkDelivery(t, got, map[string]int{"a": n}, false)
+	if len(got) <= n {
+		t.Errorf("%d records sent, want more than %d: the unmarked ones again", len(got), n)
 	}
 }
 
