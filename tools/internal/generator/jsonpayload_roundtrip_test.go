@@ -12,8 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/keiyaku/keiyaku/runtime/events"
-	"github.com/keiyaku/keiyaku/runtime/events/codec"
-	"github.com/keiyaku/keiyaku/runtime/events/embedded"
 	jsonv1 "github.com/keiyaku/keiyaku/tools/internal/generator/internal/jsonv1"
 )
 
@@ -90,37 +88,7 @@ func (h *jsonHandler) OnPing(_ context.Context, env events.Envelope, evt *jsonv1
 func TestJSONPayloadRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	var topics []embedded.Topic
-	for name, n := range jsonv1.TopicPartitions {
-		topics = append(topics, embedded.Topic{Name: name, Partitions: n})
-	}
-	broker, err := embedded.Start(ctx, embedded.WithTopics(topics...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(broker.Close)
-	c, err := codec.NewSingleObject(codec.NewMemoryStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := kgo.NewClient(append(events.ProducerClientOptions(), kgo.SeedBrokers(broker.Addrs()...))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pc.Close)
-	producer, err := events.NewProducer(pc, c, "/services/accounts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := kgo.NewClient(append(events.ConsumerClientOptions(jsonv1.ConsumerGroup, jsonv1.ReceivedTopics...), kgo.SeedBrokers(broker.Addrs()...))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cc.Close)
-	consumer, err := events.NewConsumer(cc, c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	producer, consumer, _ := roundTripClients(t, jsonv1.TopicPartitions, "/services/accounts", jsonv1.ConsumerGroup, jsonv1.ReceivedTopics)
 	h := &jsonHandler{got: map[string]any{}, keys: map[string][]byte{}, headers: map[string][]kgo.RecordHeader{}, ids: map[string]string{}, done: make(chan struct{})}
 	jsonv1.RegisterEventHandler(consumer, h)
 	runCtx, stop := context.WithCancel(ctx)

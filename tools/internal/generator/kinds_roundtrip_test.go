@@ -8,11 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/keiyaku/keiyaku/runtime/events"
 	"github.com/keiyaku/keiyaku/runtime/events/codec"
-	"github.com/keiyaku/keiyaku/runtime/events/embedded"
 	kindsv1 "github.com/keiyaku/keiyaku/tools/internal/generator/internal/kindsv1"
 )
 
@@ -95,37 +92,7 @@ func (h *kindsHandler) OnLongKey(_ context.Context, env events.Envelope, evt *ki
 func TestKindsRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	var topics []embedded.Topic
-	for name, n := range kindsv1.TopicPartitions {
-		topics = append(topics, embedded.Topic{Name: name, Partitions: n})
-	}
-	broker, err := embedded.Start(ctx, embedded.WithTopics(topics...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(broker.Close)
-	c, err := codec.NewSingleObject(codec.NewMemoryStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := kgo.NewClient(append(events.ProducerClientOptions(), kgo.SeedBrokers(broker.Addrs()...))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pc.Close)
-	producer, err := events.NewProducer(pc, c, "/services/kinds")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := kgo.NewClient(append(events.ConsumerClientOptions(kindsv1.ConsumerGroup, kindsv1.ReceivedTopics...), kgo.SeedBrokers(broker.Addrs()...))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cc.Close)
-	consumer, err := events.NewConsumer(cc, c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	producer, consumer, c := roundTripClients(t, kindsv1.TopicPartitions, "/services/kinds", kindsv1.ConsumerGroup, kindsv1.ReceivedTopics)
 	h := &kindsHandler{got: map[string]any{}, keys: map[string][]byte{}, ids: map[string]string{}, done: make(chan struct{})}
 	kindsv1.RegisterEventHandler(consumer, h)
 	runCtx, stop := context.WithCancel(ctx)
