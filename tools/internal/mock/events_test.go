@@ -14,11 +14,10 @@ import (
 
 	reservationv1 "github.com/keiyaku/keiyaku/gen/reservation/v1"
 	"github.com/keiyaku/keiyaku/runtime/events"
-	"github.com/keiyaku/keiyaku/runtime/events/codec"
-	"github.com/keiyaku/keiyaku/runtime/events/embedded"
 	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/mock"
+	"github.com/keiyaku/keiyaku/tools/internal/testkafka"
 	"github.com/keiyaku/keiyaku/tools/internal/verify"
 )
 
@@ -44,28 +43,7 @@ func TestMockEvents(t *testing.T) {
 	if len(msgs) != 2 || msgs[0].Name != "ReservationCreated" || msgs[1].Name != "ReservationCancelled" || msgs[0].KeyField != "reservationId" {
 		t.Fatalf("send messages %+v, want the reservation events (member sends none)", msgs)
 	}
-	broker, err := embedded.Start(ctx, embedded.WithTopics(embedded.Topic{Name: msgs[0].Topic, Partitions: 3}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(broker.Close)
-	opts, err := events.ClientConfig{Brokers: broker.Addrs()}.Options()
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := kgo.NewClient(append(opts, events.ProducerClientOptions()...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(client.Close)
-	store, err := codec.NewTopicStore(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	so, err := codec.NewSingleObject(store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, so, opts := testkafka.Start(t, msgs[0].Topic, 3)
 	pub, err := mock.NewPublisher(msgs, func(source string) (*events.Producer, error) {
 		return events.NewProducer(client, so, source, events.WithPropagator(propagation.TraceContext{}))
 	}, 1, nil)
@@ -176,28 +154,7 @@ func TestMockRecordKey(t *testing.T) {
 	if len(msgs) != 1 || !strings.Contains(msgs[0].KeySchema, `"ShardKey"`) {
 		t.Fatalf("send messages %+v, want RecordKeyed with its ShardKey key schema", msgs)
 	}
-	broker, err := embedded.Start(ctx, embedded.WithTopics(embedded.Topic{Name: msgs[0].Topic, Partitions: 1}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(broker.Close)
-	opts, err := events.ClientConfig{Brokers: broker.Addrs()}.Options()
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := kgo.NewClient(append(opts, events.ProducerClientOptions()...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(client.Close)
-	store, err := codec.NewTopicStore(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	so, err := codec.NewSingleObject(store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, so, _ := testkafka.Start(t, msgs[0].Topic, 1)
 	pub, err := mock.NewPublisher(msgs, func(source string) (*events.Producer, error) {
 		return events.NewProducer(client, so, source)
 	}, 1, nil)

@@ -14,8 +14,8 @@ import (
 	reservationv1 "github.com/keiyaku/keiyaku/gen/reservation/v1"
 	"github.com/keiyaku/keiyaku/runtime/events"
 	"github.com/keiyaku/keiyaku/runtime/events/codec"
-	"github.com/keiyaku/keiyaku/runtime/events/embedded"
 	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
+	"github.com/keiyaku/keiyaku/tools/internal/testkafka"
 	"github.com/keiyaku/keiyaku/tools/internal/verify"
 )
 
@@ -28,28 +28,7 @@ func topicWithEvents(t *testing.T, n int, bad bool) *kgo.Client {
 	t.Helper()
 	ctx := t.Context()
 	topic := reservationv1.ReservationCreatedEvent.Topic
-	broker, err := embedded.Start(ctx, embedded.WithTopics(embedded.Topic{Name: topic, Partitions: 2}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(broker.Close)
-	opts, err := events.ClientConfig{Brokers: broker.Addrs()}.Options()
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := kgo.NewClient(append(opts, events.ProducerClientOptions()...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(client.Close)
-	store, err := codec.NewTopicStore(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	so, err := codec.NewSingleObject(store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, so, opts := testkafka.Start(t, topic, 2)
 	producer, err := events.NewProducer(client, so, "/services/reservation", events.WithPropagator(propagation.TraceContext{}))
 	if err != nil {
 		t.Fatal(err)
@@ -188,28 +167,7 @@ func TestTopicRecordKey(t *testing.T) {
 	if msg == nil || msg.Key == nil || msg.Key.Avro == nil {
 		t.Fatalf("no message with an Avro record key on %s", topic)
 	}
-	broker, err := embedded.Start(ctx, embedded.WithTopics(embedded.Topic{Name: topic, Partitions: 1}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(broker.Close)
-	opts, err := events.ClientConfig{Brokers: broker.Addrs()}.Options()
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := kgo.NewClient(append(opts, events.ProducerClientOptions()...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(client.Close)
-	store, err := codec.NewTopicStore(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	so, err := codec.NewSingleObject(store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, so, _ := testkafka.Start(t, topic, 1)
 	producer, err := events.NewProducer(client, so, "/services/kinds")
 	if err != nil {
 		t.Fatal(err)
