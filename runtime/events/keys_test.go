@@ -74,7 +74,7 @@ func TestRecordKeys(t *testing.T) {
 			b := newBroker(t, embedded.Topic{Name: orderTopic, Partitions: 2})
 			prodCodec, consCodec, header := tt.codecs(t, b)
 			p := newProducer(t, b, prodCodec)
-			key, err := events.EncodeKey(t.Context(), p, v2, &ShardKeyV2{Tenant: "t1", ID: 42, Region: "ap"})
+			key, err := events.EncodeKey(t.Context(), p, v2, "", &ShardKeyV2{Tenant: "t1", ID: 42, Region: "ap"})
 			must(t, err)
 			typ := orderType(orderTopic)
 			typ.Key = func(*OrderPlaced) string { return key }
@@ -116,9 +116,9 @@ func TestRecordKeyErrors(t *testing.T) {
 	b := newBroker(t, embedded.Topic{Name: orderTopic, Partitions: 1})
 	p := newProducer(t, b, memoryCodec(t))
 	for name, encode := range map[string]func() (string, error){
-		"nil producer": func() (string, error) { return events.EncodeKey(t.Context(), nil, s, &ShardKey{}) },
-		"nil schema":   func() (string, error) { return events.EncodeKey(t.Context(), p, nil, &ShardKey{}) },
-		"not a record": func() (string, error) { return events.EncodeKey(t.Context(), p, s, 42) },
+		"nil producer": func() (string, error) { return events.EncodeKey(t.Context(), nil, s, "", &ShardKey{}) },
+		"nil schema":   func() (string, error) { return events.EncodeKey(t.Context(), p, nil, "", &ShardKey{}) },
+		"not a record": func() (string, error) { return events.EncodeKey(t.Context(), p, s, "", 42) },
 	} {
 		if k, err := encode(); err == nil {
 			t.Errorf("%s: key % x, no error", name, k)
