@@ -37,8 +37,8 @@ type ShardKeyV2 struct {
 // TestRecordKeys pins the wire format of an Avro record key: the
 // producer's codec writes it as it writes a value — single-object encoding
 // with the key schema's fingerprint, or Confluent framing with the id of
-// the key schema registered under its own subject (the key record's full
-// name) — and a consumer built against v1 of the key reads a key written
+// the key schema registered under its own subject (here, given none, the
+// codec's strategy: the key record's full name) — and a consumer built against v1 of the key reads a key written
 // with v2 through Envelope.DecodeKey, in both modes.
 func TestRecordKeys(t *testing.T) {
 	t.Parallel()
