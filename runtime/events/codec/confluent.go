@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/sr"
 
@@ -82,7 +83,8 @@ type Confluent struct {
 	baseURL      string
 	header       sr.ConfluentHeader
 
-	ids      *boundedCache[*Schema, *bysubject.Map[int]]
+	ids      *boundedCache[*Schema, *bysubject.Map[int]] // by subject, "" for the strategy's
+	entryMu  sync.Mutex                                  // serialises adding an entry to ids
 	idCalls  flight[idKey, int]
 	writers  *boundedCache[uint64, *Schema]
 	wCalls   flight[uint64, *Schema]
@@ -190,10 +192,12 @@ func (c *Confluent) id(ctx context.Context, s *Schema, subject string) (int, err
 			}
 			return 0, fmt.Errorf("%s schema %s under subject %q: %w", what, s.name, subject, registryErr(err))
 		}
-		if e == nil {
+		c.entryMu.Lock() // so that two subjects of one schema share an entry
+		if e, ok = c.ids.get(s); !ok {
 			e = &bysubject.Map[int]{}
 			c.ids.put(s, e)
 		}
+		c.entryMu.Unlock()
 		e.Put(given, id)
 		return id, nil
 	})
