@@ -12,21 +12,23 @@ import (
 // with s by p's codec, in the wire format of a value — single-object
 // encoding (C3 01, the CRC-64-AVRO fingerprint of s, the binary body; s is
 // put in the schema store first) or, with a Schema Registry, Confluent
-// framing (00, the 4-byte id of s registered under its own subject: with
-// the codec's default [codec.RecordNameStrategy], the key record's full
-// name, which is Schema Registry's key subject for that strategy). So a
-// key carries its schema as a value does, and a reader of the key resolves
-// a compatible older or newer version of it ([Envelope.DecodeKey]).
-// Generated publishers of messages whose Kafka key schema is an Avro record
-// call it. It may do I/O on the first use of s.
-func EncodeKey(ctx context.Context, p *Producer, s *codec.Schema, v any) (string, error) {
+// framing (00, the 4-byte id of s registered under subject, the key
+// subject: generated publishers pass their event type's KeySubject, the
+// one the breaking gate checks, e.g. "<topic>-key"; an empty subject means
+// the codec's strategy, by default [codec.RecordNameStrategy], the key
+// record's full name). So a key carries its schema as a value does, and a
+// reader of the key resolves a compatible older or newer version of it
+// ([Envelope.DecodeKey]). Generated publishers of messages whose Kafka key
+// schema is an Avro record call it. It may do I/O on the first use of s
+// under subject.
+func EncodeKey(ctx context.Context, p *Producer, s *codec.Schema, subject string, v any) (string, error) {
 	if p == nil {
 		return "", errors.New("encode key: nil producer")
 	}
 	if s == nil {
 		return "", errors.New("encode key: nil schema")
 	}
-	out, err := p.codec.Encode(ctx, nil, s, v)
+	out, err := codec.EncodeSubject(ctx, p.codec, nil, s, subject, v)
 	if err != nil {
 		return "", fmt.Errorf("encode key %s: %w", s.FullName(), err)
 	}

@@ -37,8 +37,8 @@ type ShardKeyV2 struct {
 // TestRecordKeys pins the wire format of an Avro record key: the
 // producer's codec writes it as it writes a value — single-object encoding
 // with the key schema's fingerprint, or Confluent framing with the id of
-// the key schema registered under its own subject (the key record's full
-// name) — and a consumer built against v1 of the key reads a key written
+// the key schema registered under its own subject (here, given none, the
+// codec's strategy: the key record's full name) — and a consumer built against v1 of the key reads a key written
 // with v2 through Envelope.DecodeKey, in both modes.
 func TestRecordKeys(t *testing.T) {
 	t.Parallel()
@@ -74,7 +74,7 @@ func TestRecordKeys(t *testing.T) {
 			b := newBroker(t, embedded.Topic{Name: orderTopic, Partitions: 2})
 			prodCodec, consCodec, header := tt.codecs(t, b)
 			p := newProducer(t, b, prodCodec)
-			key, err := events.EncodeKey(t.Context(), p, v2, &ShardKeyV2{Tenant: "t1", ID: 42, Region: "ap"})
+			key, err := events.EncodeKey(t.Context(), p, v2, "", &ShardKeyV2{Tenant: "t1", ID: 42, Region: "ap"})
 			must(t, err)
 			typ := orderType(orderTopic)
 			typ.Key = func(*OrderPlaced) string { return key }
@@ -116,9 +116,9 @@ func TestRecordKeyErrors(t *testing.T) {
 	b := newBroker(t, embedded.Topic{Name: orderTopic, Partitions: 1})
 	p := newProducer(t, b, memoryCodec(t))
 	for name, encode := range map[string]func() (string, error){
-		"nil producer": func() (string, error) { return events.EncodeKey(t.Context(), nil, s, &ShardKey{}) },
-		"nil schema":   func() (string, error) { return events.EncodeKey(t.Context(), p, nil, &ShardKey{}) },
-		"not a record": func() (string, error) { return events.EncodeKey(t.Context(), p, s, 42) },
+		"nil producer": func() (string, error) { return events.EncodeKey(t.Context(), nil, s, "", &ShardKey{}) },
+		"nil schema":   func() (string, error) { return events.EncodeKey(t.Context(), p, nil, "", &ShardKey{}) },
+		"not a record": func() (string, error) { return events.EncodeKey(t.Context(), p, s, "", 42) },
 	} {
 		if k, err := encode(); err == nil {
 			t.Errorf("%s: key % x, no error", name, k)

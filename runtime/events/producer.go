@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/keiyaku/keiyaku/runtime/events/codec"
+	"github.com/keiyaku/keiyaku/runtime/events/internal/bysubject"
 )
 
 // instrumentation is the name of this package's tracer and meter.
@@ -46,6 +47,21 @@ type Type[T any] struct {
 	// and read with [codec.JSON] (encoding/json), without a schema header
 	// or a ce_dataschema header.
 	ContentType string
+	// Subject is the Schema Registry subject the producer's codec
+	// registers (or looks up) Schema under, when the codec has subjects
+	// ([codec.Confluent]; single-object encoding and JSON ignore it).
+	// Generated types set it to the subject the breaking gate checks:
+	// "<topic>-value" by default (TopicNameStrategy) for a channel carrying
+	// one record type, "<topic>-<record full name>"
+	// (TopicRecordNameStrategy) for one carrying several, or the strategy
+	// keiyaku.yaml configures (breaking.avro.strategy, strategies). Empty
+	// means the codec's own strategy ([codec.WithSubjectNameStrategy],
+	// default [codec.RecordNameStrategy]: the record's full name).
+	Subject string
+	// KeySubject is the subject of the Kafka key when it is an Avro record
+	// written by [EncodeKey] ("<topic>-key" by default), named as Subject
+	// is; empty for other keys and for the codec's own strategy.
+	KeySubject string
 	// Key returns the aggregate id of an event, the record key. Records
 	// with the same key go to the same partition and are consumed in
 	// order.
@@ -97,7 +113,7 @@ type Producer struct {
 	prop       propagation.TextMapPropagator
 	published  metric.Int64Counter
 	sent       sync.Map     // topic → metric.MeasurementOption
-	schemas    sync.Map     // *codec.Schema → ce_dataschema; bounded by the schemas of the build
+	schemas    sync.Map     // *codec.Schema → *bysubject.Map[string] of ce_dataschema; bounded by the schemas and subjects of the build
 	valueGuess atomic.Int64 // the largest value seen, up to maxValueGuess
 }
 
@@ -276,7 +292,7 @@ func newRecord[T any](ctx context.Context, p *Producer, typ Type[T], evt *T, id 
 		return nil, fmt.Errorf("new record %s: nil event", name)
 	}
 	c, ctype := typ.codec(p.codec)
-	dataschema, err := p.dataSchema(ctx, c, typ.Schema)
+	dataschema, err := p.dataSchema(ctx, c, typ.Schema, typ.Subject)
 	if err != nil {
 		return nil, fmt.Errorf("new record %s: data schema: %w", name, err)
 	}
@@ -322,7 +338,7 @@ func newRecord[T any](ctx context.Context, p *Producer, typ Type[T], evt *T, id 
 	keyBytes := piece(7)
 
 	start := len(buf)
-	out, err := c.Encode(ctx, buf, typ.Schema, evt)
+	out, err := codec.EncodeSubject(ctx, c, buf, typ.Schema, typ.Subject, evt)
 	if err != nil {
 		return nil, fmt.Errorf("new record %s: encode: %w", name, err)
 	}
@@ -360,20 +376,26 @@ func appendUUID(dst []byte, id uuid.UUID) []byte {
 	return append(dst, text[:]...)
 }
 
-// dataSchema returns the ce_dataschema of s, asking c once per schema; ""
-// for a type without one (JSON).
-func (p *Producer) dataSchema(ctx context.Context, c codec.Codec, s *codec.Schema) (string, error) {
+// dataSchema returns the ce_dataschema of s registered under subject,
+// asking c once per schema and subject; "" for a type without one (JSON).
+func (p *Producer) dataSchema(ctx context.Context, c codec.Codec, s *codec.Schema, subject string) (string, error) {
 	if s == nil {
 		return "", nil
 	}
-	if v, ok := p.schemas.Load(s); ok {
-		return v.(string), nil
+	v, ok := p.schemas.Load(s)
+	if ok {
+		if ds, ok := v.(*bysubject.Map[string]).Get(subject); ok {
+			return ds, nil
+		}
 	}
-	ds, err := c.DataSchema(ctx, s)
+	ds, err := codec.DataSchemaSubject(ctx, c, s, subject)
 	if err != nil {
 		return "", err
 	}
-	p.schemas.Store(s, ds)
+	if !ok {
+		v, _ = p.schemas.LoadOrStore(s, &bysubject.Map[string]{})
+	}
+	v.(*bysubject.Map[string]).Put(subject, ds)
 	return ds, nil
 }
 

@@ -129,20 +129,24 @@ var ReservationCreatedSchema = codec.MustSchema(ReservationCreatedSchemaJSON)
 
 // ReservationCancelledEvent is the ReservationCancelled message of channel reservationEvents (topic hotel.reservation.events.v1):
 // its type, topic, schema and key, for events.Publish and events.Handle.
+// Its schema registers under the Schema Registry subject hotel.reservation.events.v1-hotel.reservation.v1.ReservationCancelled (TopicRecordNameStrategy).
 var ReservationCancelledEvent = events.Type[ReservationCancelled]{
-	Name:   "hotel.reservation.v1.ReservationCancelled",
-	Topic:  "hotel.reservation.events.v1",
-	Schema: ReservationCancelledSchema,
-	Key:    func(e *ReservationCancelled) string { return e.ReservationID },
+	Name:    "hotel.reservation.v1.ReservationCancelled",
+	Topic:   "hotel.reservation.events.v1",
+	Schema:  ReservationCancelledSchema,
+	Subject: "hotel.reservation.events.v1-hotel.reservation.v1.ReservationCancelled",
+	Key:     func(e *ReservationCancelled) string { return e.ReservationID },
 }
 
 // ReservationCreatedEvent is the ReservationCreated message of channel reservationEvents (topic hotel.reservation.events.v1):
 // its type, topic, schema and key, for events.Publish and events.Handle.
+// Its schema registers under the Schema Registry subject hotel.reservation.events.v1-hotel.reservation.v1.ReservationCreated (TopicRecordNameStrategy).
 var ReservationCreatedEvent = events.Type[ReservationCreated]{
-	Name:   "hotel.reservation.v1.ReservationCreated",
-	Topic:  "hotel.reservation.events.v1",
-	Schema: ReservationCreatedSchema,
-	Key:    func(e *ReservationCreated) string { return e.ReservationID },
+	Name:    "hotel.reservation.v1.ReservationCreated",
+	Topic:   "hotel.reservation.events.v1",
+	Schema:  ReservationCreatedSchema,
+	Subject: "hotel.reservation.events.v1-hotel.reservation.v1.ReservationCreated",
+	Key:     func(e *ReservationCreated) string { return e.ReservationID },
 }
 
 // TopicPartitions maps the Kafka topics of this contract's operations to

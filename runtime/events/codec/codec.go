@@ -32,6 +32,39 @@ type Codec interface {
 	DataSchema(ctx context.Context, s *Schema) (string, error)
 }
 
+// SubjectCodec is a [Codec] that registers writer schemas in a Schema
+// Registry under a subject, [Confluent]: EncodeSubject and
+// DataSchemaSubject are Encode and DataSchema with the schema registered
+// (or looked up) under subject, an empty subject meaning the one the
+// codec's strategy names. Call them through [EncodeSubject] and
+// [DataSchemaSubject], which fall back to a plain Codec.
+type SubjectCodec interface {
+	Codec
+	EncodeSubject(ctx context.Context, dst []byte, s *Schema, subject string, v any) ([]byte, error)
+	DataSchemaSubject(ctx context.Context, s *Schema, subject string) (string, error)
+}
+
+// EncodeSubject is c.Encode with s registered under subject when c is a
+// [SubjectCodec] and subject is not empty; other codecs (single-object
+// encoding, JSON) have no subjects and ignore it. The producer calls it
+// with the event type's Subject (or KeySubject for a record key), which
+// generated types set to the subject the breaking gate checks.
+func EncodeSubject(ctx context.Context, c Codec, dst []byte, s *Schema, subject string, v any) ([]byte, error) {
+	if sc, ok := c.(SubjectCodec); ok && subject != "" {
+		return sc.EncodeSubject(ctx, dst, s, subject, v)
+	}
+	return c.Encode(ctx, dst, s, v)
+}
+
+// DataSchemaSubject is c.DataSchema with s registered under subject when c
+// is a [SubjectCodec] and subject is not empty, as [EncodeSubject].
+func DataSchemaSubject(ctx context.Context, c Codec, s *Schema, subject string) (string, error) {
+	if sc, ok := c.(SubjectCodec); ok && subject != "" {
+		return sc.DataSchemaSubject(ctx, s, subject)
+	}
+	return c.DataSchema(ctx, s)
+}
+
 var (
 	// ErrUnknownSchema reports a writer schema that cannot be found: a
 	// fingerprint absent from the schema store or an id the registry does

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -557,6 +558,53 @@ func TestConfluentOptions(t *testing.T) {
 	}
 	if !reg.SubjectExists("reservations-" + v1.FullName()) {
 		t.Error("subject from WithSubjectNameStrategy not registered")
+	}
+}
+
+// TestConfluentSubjects pins EncodeSubject: one schema encoded at once
+// under two given subjects and under none is registered under each given
+// subject and, for none, under the one WithSubjectNameStrategy names; the
+// framed id decodes; a codec without subjects (single-object) ignores the
+// subject.
+func TestConfluentSubjects(t *testing.T) {
+	t.Parallel()
+	v1 := mustSchema(t, createdV1)
+	reg := newRegistry(t)
+	c := newConfluent(t, reg.URL(), codec.WithSubjectNameStrategy(func(s *codec.Schema) string { return "by-strategy-" + s.FullName() }))
+	subjects := []string{"a.events-value", "b.events-" + v1.FullName(), ""}
+	var wg sync.WaitGroup
+	out := make([][]byte, len(subjects))
+	errs := make([]error, len(subjects))
+	for i, subject := range subjects {
+		wg.Go(func() { out[i], errs[i] = codec.EncodeSubject(t.Context(), c, nil, v1, subject, sampleV1()) })
+	}
+	wg.Wait()
+	for i, subject := range subjects {
+		if errs[i] != nil {
+			t.Fatalf("EncodeSubject %q: %v", subject, errs[i])
+		}
+		if subject == "" {
+			subject = "by-strategy-" + v1.FullName()
+		}
+		if !reg.SubjectExists(subject) {
+			t.Errorf("subject %q not registered", subject)
+		}
+		var got ReservationCreatedV1
+		if err := c.Decode(t.Context(), out[i], v1, &got); err != nil {
+			t.Errorf("decode the value encoded under %q: %v", subject, err)
+		}
+	}
+	if reg.SubjectExists(v1.FullName()) {
+		t.Errorf("registered under %s, which neither a subject nor the strategy names", v1.FullName())
+	}
+	so := newSingleObject(t, codec.NewMemoryStore())
+	a, err := codec.EncodeSubject(t.Context(), so, nil, v1, "a.events-value", sampleV1())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := so.Encode(t.Context(), nil, v1, sampleV1())
+	if err != nil || !bytes.Equal(a, b) {
+		t.Errorf("single-object EncodeSubject % x, Encode % x, %v: want the same bytes", a, b, err)
 	}
 }
 

@@ -8,8 +8,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/keiyaku/keiyaku/runtime/events/internal/bysubject"
 )
 
 // RecordNameStrategy names a schema's registry subject after the record's
@@ -18,7 +21,11 @@ import (
 func RecordNameStrategy(s *Schema) string { return s.name }
 
 // WithSubjectNameStrategy sets how [Confluent] names the registry subject of
-// a writer schema, overriding the default [RecordNameStrategy].
+// a writer schema encoded without a subject ([Codec.Encode], or
+// [EncodeSubject] with an empty one), overriding the default
+// [RecordNameStrategy]. A subject given to [EncodeSubject] wins: generated
+// event types give the one the breaking gate checks (events.Type Subject
+// and KeySubject), so the strategy applies to hand-written types only.
 // Confluent only.
 func WithSubjectNameStrategy(fn func(*Schema) string) Option {
 	return Option{name: "WithSubjectNameStrategy", confluent: true, apply: func(c *config) error {
@@ -63,8 +70,12 @@ func WithDataSchemaURL(base string) Option {
 
 // Confluent is the [Codec] for a Confluent-compatible Schema Registry: the
 // byte 00, the 4-byte big-endian schema id, the Avro body. It registers (or
-// looks up) a writer schema on its first Encode and fetches writer schemas by
-// id on Decode, caching both. It is safe for concurrent use.
+// looks up) a writer schema under its subject on its first Encode and
+// fetches writer schemas by id on Decode, caching both. The subject is the
+// one given to [Confluent.EncodeSubject] (through [EncodeSubject]: the
+// producer passes the event type's), else the one the strategy names
+// ([WithSubjectNameStrategy], default [RecordNameStrategy]). It is safe for
+// concurrent use.
 type Confluent struct {
 	client       *sr.Client
 	subject      func(*Schema) string
@@ -72,14 +83,21 @@ type Confluent struct {
 	baseURL      string
 	header       sr.ConfluentHeader
 
-	ids      *boundedCache[*Schema, int]
-	idCalls  flight[*Schema, int]
+	ids      *boundedCache[*Schema, *bysubject.Map[int]] // by subject, "" for the strategy's
+	entryMu  sync.Mutex                                  // serialises adding an entry to ids
+	idCalls  flight[idKey, int]
 	writers  *boundedCache[uint64, *Schema]
 	wCalls   flight[uint64, *Schema]
 	resolver *resolver
 }
 
-var _ Codec = (*Confluent)(nil)
+var _ SubjectCodec = (*Confluent)(nil)
+
+// idKey is a schema under a subject ("" for the strategy's).
+type idKey struct {
+	s       *Schema
+	subject string
+}
 
 // NewConfluent returns a codec that talks to the registry through client.
 func NewConfluent(client *sr.Client, opts ...Option) (*Confluent, error) {
@@ -100,7 +118,7 @@ func NewConfluent(client *sr.Client, opts ...Option) (*Confluent, error) {
 		subject:      cfg.subject,
 		autoRegister: cfg.autoRegister,
 		baseURL:      strings.TrimSuffix(cfg.baseURL, "/"),
-		ids:          newBoundedCache[*Schema, int](cfg.cacheSize),
+		ids:          newBoundedCache[*Schema, *bysubject.Map[int]](cfg.cacheSize),
 		writers:      newBoundedCache[uint64, *Schema](cfg.cacheSize),
 		resolver:     newResolver(cfg.cacheSize),
 	}, nil
@@ -108,12 +126,21 @@ func NewConfluent(client *sr.Client, opts ...Option) (*Confluent, error) {
 
 // Encode appends the Confluent framing and the Avro binary of v, written with
 // s, to dst. The first Encode with a schema registers it (or looks it up, see
-// [WithAutoRegister]); later ones do no I/O.
+// [WithAutoRegister]) under the subject the strategy names; later ones do
+// no I/O.
 func (c *Confluent) Encode(ctx context.Context, dst []byte, s *Schema, v any) ([]byte, error) {
+	return c.EncodeSubject(ctx, dst, s, "", v)
+}
+
+// EncodeSubject is [Confluent.Encode] with s registered (or looked up)
+// under subject, or under the one the strategy names when subject is
+// empty. The first use of a schema under a subject does I/O; later ones do
+// none.
+func (c *Confluent) EncodeSubject(ctx context.Context, dst []byte, s *Schema, subject string, v any) ([]byte, error) {
 	if s == nil {
 		return dst, errors.New("encode: nil schema")
 	}
-	id, err := c.id(ctx, s)
+	id, err := c.id(ctx, s, subject)
 	if err != nil {
 		return dst, err
 	}
@@ -129,16 +156,25 @@ func (c *Confluent) Encode(ctx context.Context, dst []byte, s *Schema, v any) ([
 	return out, nil
 }
 
-// id returns the registry id of s, registering or looking it up once.
-func (c *Confluent) id(ctx context.Context, s *Schema) (int, error) {
-	if id, ok := c.ids.get(s); ok {
-		return id, nil
-	}
-	return c.idCalls.do(ctx, s, func(ctx context.Context) (int, error) {
-		if id, ok := c.ids.get(s); ok {
+// id returns the registry id of s under subject ("" for the strategy's),
+// registering or looking it up once.
+func (c *Confluent) id(ctx context.Context, s *Schema, subject string) (int, error) {
+	if e, ok := c.ids.get(s); ok {
+		if id, ok := e.Get(subject); ok {
 			return id, nil
 		}
-		subject := c.subject(s)
+	}
+	return c.idCalls.do(ctx, idKey{s, subject}, func(ctx context.Context) (int, error) {
+		e, ok := c.ids.get(s)
+		if ok {
+			if id, ok := e.Get(subject); ok {
+				return id, nil
+			}
+		}
+		given := subject
+		if subject == "" {
+			subject = c.subject(s)
+		}
 		schema := sr.Schema{Schema: s.String(), Type: sr.TypeAvro}
 		var id int
 		var err error
@@ -156,7 +192,13 @@ func (c *Confluent) id(ctx context.Context, s *Schema) (int, error) {
 			}
 			return 0, fmt.Errorf("%s schema %s under subject %q: %w", what, s.name, subject, registryErr(err))
 		}
-		c.ids.put(s, id)
+		c.entryMu.Lock() // so that two subjects of one schema share an entry
+		if e, ok = c.ids.get(s); !ok {
+			e = &bysubject.Map[int]{}
+			c.ids.put(s, e)
+		}
+		c.entryMu.Unlock()
+		e.Put(given, id)
 		return id, nil
 	})
 }
@@ -224,12 +266,20 @@ func withoutUserInfo(raw string) string {
 }
 
 // DataSchema returns the registry URL of s, "<base>/schemas/ids/<id>",
-// registering or looking s up first if no Encode has.
+// registering or looking s up first (under the subject the strategy names)
+// if no Encode has.
 func (c *Confluent) DataSchema(ctx context.Context, s *Schema) (string, error) {
+	return c.DataSchemaSubject(ctx, s, "")
+}
+
+// DataSchemaSubject is [Confluent.DataSchema] with s registered (or looked
+// up) under subject, or under the one the strategy names when subject is
+// empty.
+func (c *Confluent) DataSchemaSubject(ctx context.Context, s *Schema, subject string) (string, error) {
 	if s == nil {
 		return "", errors.New("data schema: nil schema")
 	}
-	id, err := c.id(ctx, s)
+	id, err := c.id(ctx, s, subject)
 	if err != nil {
 		return "", err
 	}

@@ -7,7 +7,11 @@
 //     C3 01, the 8-byte little-endian CRC-64-AVRO fingerprint of the writer
 //     schema's Parsing Canonical Form, then the Avro binary body.
 //   - [Confluent] (when a Schema Registry is configured): the byte 00, the
-//     4-byte big-endian registry schema id, then the Avro binary body.
+//     4-byte big-endian registry schema id, then the Avro binary body. The
+//     writer schema is registered under the subject the producer gives
+//     ([EncodeSubject]: a generated event type's Subject or KeySubject, the
+//     subject the breaking gate checks), else under the one
+//     [WithSubjectNameStrategy] names (default [RecordNameStrategy]).
 //
 // [JSON], the third implementation, writes the JSON of a value with no
 // header: the values of events whose contract describes their payload with

@@ -10,6 +10,7 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
 	"github.com/keiyaku/keiyaku/tools/internal/avroschema"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
+	"github.com/keiyaku/keiyaku/tools/internal/subjects"
 )
 
 // subject is one Schema Registry subject in one version of the workspace:
@@ -128,11 +129,11 @@ func (snap snapshot) add(s *subject) {
 	}
 }
 
-// docSubjects returns the subjects of the messages of doc's channels.
+// docSubjects returns the subjects of the messages of doc's channels,
+// named by package subjects, as the generated event types name them.
 func docSubjects(cfg *config.Config, m config.Module, doc *asyncapi.Document) []*subject {
 	var out []*subject
 	for _, ch := range doc.Channels {
-		var records []string
 		sends, reads := false, false
 		for _, op := range doc.Operations {
 			if op.Channel == nil || op.Channel.Address != ch.Address {
@@ -142,46 +143,23 @@ func docSubjects(cfg *config.Config, m config.Module, doc *asyncapi.Document) []
 			reads = reads || op.Action == asyncapi.Receive
 		}
 		for _, msg := range ch.Messages {
-			if msg.Payload != nil && msg.Payload.Avro != nil && !slices.Contains(records, msg.Payload.Avro.Name) {
-				records = append(records, msg.Payload.Avro.Name)
-			}
-		}
-		strategy := cfg.Breaking.Avro.SubjectStrategy(m.Path, ch.Address)
-		if strategy == "" {
-			strategy = config.TopicNameStrategy
-			if len(records) > 1 {
-				strategy = config.TopicRecordNameStrategy
-			}
-		}
-		for _, msg := range ch.Messages {
+			names := subjects.Of(cfg.Breaking.Avro, m.Path, ch, msg)
 			for _, part := range []struct {
 				schema *asyncapi.Schema
+				name   string
 				suffix string
-			}{{msg.Payload, "value"}, {msg.Key, "key"}} {
-				if part.schema == nil || part.schema.Avro == nil {
+			}{{msg.Payload, names.Value, subjects.Value}, {msg.Key, names.Key, subjects.Key}} {
+				if part.name == "" {
 					continue
 				}
-				r := part.schema.Avro
 				out = append(out, &subject{
-					name: subjectName(strategy, ch.Address, part.suffix, r.Name), record: r, strategy: strategy,
+					name: part.name, record: part.schema.Avro, strategy: names.Strategy,
 					topic: ch.Address, message: ch.Name + "/" + msg.Name + "/" + part.suffix, owned: sends, read: reads,
 				})
 			}
 		}
 	}
 	return out
-}
-
-// subjectName names the subject of a record sent on topic as its value or
-// key (suffix), by strategy.
-func subjectName(strategy, topic, suffix, record string) string {
-	switch strategy {
-	case config.RecordNameStrategy:
-		return record
-	case config.TopicRecordNameStrategy:
-		return topic + "-" + record
-	}
-	return topic + "-" + suffix
 }
 
 // markUsed adds the full names of t and every named type inside it to

@@ -15,6 +15,7 @@ import (
 	"github.com/keiyaku/keiyaku/tools/internal/config"
 	"github.com/keiyaku/keiyaku/tools/internal/diag"
 	"github.com/keiyaku/keiyaku/tools/internal/report"
+	"github.com/keiyaku/keiyaku/tools/internal/subjects"
 )
 
 // EventsFile is the generated file of a module's typed producer and
@@ -67,6 +68,9 @@ type eventMessage struct {
 	KeyConst string // the events constant of the key header: "events.HeaderID"
 	Op       *asyncapi.Operation
 	Method   string // "PublishReservationCreated" / "OnReservationCreated"
+	// Subjects are the Schema Registry subjects of the payload and of an
+	// Avro record key, the ones the breaking gate checks.
+	Subjects subjects.Names
 }
 
 // Skipped is a part of a contract that generate writes no code for, or
@@ -313,13 +317,17 @@ func generateEvents(cfg *config.Config, m config.Module, doc *asyncapi.Document,
 		default:
 			fmt.Fprintf(&b, "// Its key (%s) is given to each publish call: Key gives none.\n", em.KeyKind)
 		}
+		keySubject := ""
+		if em.KeyKind == keyRecord {
+			keySubject = fmt.Sprintf("\tKeySubject: %q,\n", em.Subjects.Key)
+		}
 		if em.JSON {
-			fmt.Fprintf(&b, "// Its values are JSON (the payload is a JSON Schema); its ce_type is the\n// message name.\nvar %s = events.Type[%s]{\n\tName: %q,\n\tTopic: %q,\n\tContentType: events.ContentTypeJSON,\n\tKey: %s,\n}\n\n",
-				em.Var, em.Type, em.Msg.Name, em.Channel.Address, key)
+			fmt.Fprintf(&b, "// Its values are JSON (the payload is a JSON Schema); its ce_type is the\n// message name.\nvar %s = events.Type[%s]{\n\tName: %q,\n\tTopic: %q,\n\tContentType: events.ContentTypeJSON,\n%s\tKey: %s,\n}\n\n",
+				em.Var, em.Type, em.Msg.Name, em.Channel.Address, keySubject, key)
 			continue
 		}
-		fmt.Fprintf(&b, "var %s = events.Type[%s]{\n\tName: %q,\n\tTopic: %q,\n\tSchema: %sSchema,\n\tKey: %s,\n}\n\n",
-			em.Var, em.Type, em.Msg.Payload.Avro.Name, em.Channel.Address, em.Type, key)
+		fmt.Fprintf(&b, "// Its schema registers under the Schema Registry subject %s (%s).\nvar %s = events.Type[%s]{\n\tName: %q,\n\tTopic: %q,\n\tSchema: %sSchema,\n\tSubject: %q,\n%s\tKey: %s,\n}\n\n",
+			em.Subjects.Value, em.Subjects.Strategy, em.Var, em.Type, em.Msg.Payload.Avro.Name, em.Channel.Address, em.Type, em.Subjects.Value, keySubject, key)
 	}
 
 	// Topics this document works on, with their partitions, for creating
@@ -444,7 +452,7 @@ func writeRecordKey(b *bytes.Buffer, s eventMessage, ret string) {
 	if s.KeyKind != keyRecord {
 		return
 	}
-	fmt.Fprintf(b, "\tk, err := events.EncodeKey(ctx, p.p, %sSchema, key)\n\tif err != nil {\n\t\treturn %s\n\t}\n", s.KeyType, ret)
+	fmt.Fprintf(b, "\tk, err := events.EncodeKey(ctx, p.p, %sSchema, %s.KeySubject, key)\n\tif err != nil {\n\t\treturn %s\n\t}\n", s.KeyType, s.Var, ret)
 }
 
 // declaredByAvro reports whether avro.gen.go of module m declares rec: an
@@ -476,7 +484,8 @@ func describe(cfg *config.Config, m config.Module, op *asyncapi.Operation, msg *
 	if !ok {
 		return eventMessage{}, at("message %s: no module of keiyaku.yaml holds %s", msg.Name, file)
 	}
-	em := eventMessage{Msg: msg, Channel: op.Channel, Op: op, Owned: owner.Path == m.Path}
+	em := eventMessage{Msg: msg, Channel: op.Channel, Op: op, Owned: owner.Path == m.Path,
+		Subjects: subjects.Of(cfg.Breaking.Avro, m.Path, op.Channel, msg)}
 	if rec != nil {
 		em.Type, em.Event = taken.name(rec.Name), typeName(rec.Name)
 		em.Var = em.Event + "Event"

@@ -23,6 +23,7 @@ import (
 	"github.com/keiyaku/keiyaku/runtime/problem"
 	"github.com/keiyaku/keiyaku/tools/internal/asyncapi"
 	"github.com/keiyaku/keiyaku/tools/internal/config"
+	"github.com/keiyaku/keiyaku/tools/internal/subjects"
 )
 
 // EventsPath is the path prefix of the mock's event trigger:
@@ -54,6 +55,10 @@ type EventMessage struct {
 	// empty for other keys: the mock generates a key record and writes it
 	// with its schema, as generated publishers do (events.EncodeKey).
 	KeySchema string
+	// Subject and KeySubject are the Schema Registry subjects of the
+	// payload and of an Avro record key (empty for other keys), the ones
+	// the breaking gate checks and generated event types carry.
+	Subject, KeySubject string
 }
 
 // SendMessages lists the messages the modules send, in module and
@@ -91,6 +96,8 @@ func SendMessages(ctx context.Context, cfg *config.Config, modules []config.Modu
 				if msg.Key != nil && msg.Key.Avro != nil {
 					e.KeySchema = msg.Key.Avro.Schema
 				}
+				names := subjects.Of(cfg.Breaking.Avro, m.Path, op.Channel, msg)
+				e.Subject, e.KeySubject = names.Value, names.Key
 				out = append(out, e)
 			}
 		}
@@ -245,7 +252,7 @@ func (p *Publisher) Publish(ctx context.Context, name string, body []byte) (Publ
 		}
 		return g.f.UUID()
 	}
-	rec, err := events.NewRecord(ctx, prod, events.Type[any]{Name: m.Type, Topic: m.Topic, Schema: schema, Key: keyOf}, &native)
+	rec, err := events.NewRecord(ctx, prod, events.Type[any]{Name: m.Type, Topic: m.Topic, Schema: schema, Subject: m.Subject, Key: keyOf}, &native)
 	if err != nil {
 		return Published{}, fmt.Errorf("message %s: %w", m.Name, err)
 	}
@@ -277,7 +284,7 @@ func (p *Publisher) recordKey(ctx context.Context, prod *events.Producer, g *Gen
 	if err := ks.Avro().DecodeJSON(raw, &native); err != nil {
 		return "", "", fmt.Errorf("message %s: key: %w", m.Name, err)
 	}
-	key, err := events.EncodeKey(ctx, prod, ks, native)
+	key, err := events.EncodeKey(ctx, prod, ks, m.KeySubject, native)
 	if err != nil {
 		return "", "", fmt.Errorf("message %s: %w", m.Name, err)
 	}

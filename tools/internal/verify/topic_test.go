@@ -173,7 +173,7 @@ func TestTopicRecordKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	value, keySchema := codec.MustSchema(msg.Payload.Avro.Schema), codec.MustSchema(msg.Key.Avro.Schema)
-	key, err := events.EncodeKey(ctx, producer, keySchema, map[string]any{"tenant": "t1", "id": int64(42)})
+	key, err := events.EncodeKey(ctx, producer, keySchema, "", map[string]any{"tenant": "t1", "id": int64(42)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -249,6 +249,7 @@ var TenantMovedEvent = events.Type[TenantMoved]{
 	Name:        "TenantMoved",
 	Topic:       "accounts.tenants.v1",
 	ContentType: events.ContentTypeJSON,
+	KeySubject:  "accounts.tenants.v1-key",
 	Key:         func(*TenantMoved) string { return "" },
 }
 
@@ -392,7 +393,7 @@ func (p *Publisher) SessionEndedRecord(ctx context.Context, evt *Session) (*kgo.
 // publishTenant). Sends a TenantMoved. key, written with its own schema by the producer's codec
 // (events.EncodeKey), is the record key; a handler reads it with env.DecodeKey.
 func (p *Publisher) PublishTenantMoved(ctx context.Context, key *TenantKey, evt *TenantMoved) error {
-	k, err := events.EncodeKey(ctx, p.p, TenantKeySchema, key)
+	k, err := events.EncodeKey(ctx, p.p, TenantKeySchema, TenantMovedEvent.KeySubject, key)
 	if err != nil {
 		return err
 	}
@@ -405,7 +406,7 @@ func (p *Publisher) PublishTenantMoved(ctx context.Context, key *TenantKey, evt 
 // sent later (e.g. by a transactional outbox relay). key, written with its own schema by the producer's codec
 // (events.EncodeKey), is the record key; a handler reads it with env.DecodeKey.
 func (p *Publisher) TenantMovedRecord(ctx context.Context, key *TenantKey, evt *TenantMoved) (*kgo.Record, error) {
-	k, err := events.EncodeKey(ctx, p.p, TenantKeySchema, key)
+	k, err := events.EncodeKey(ctx, p.p, TenantKeySchema, TenantMovedEvent.KeySubject, key)
 	if err != nil {
 		return nil, err
 	}

@@ -137,81 +137,98 @@ var StringKeyedSchema = codec.MustSchema(StringKeyedSchemaJSON)
 
 // FieldKeyedEvent is the FieldKeyed message of channel fieldKeyed (topic kinds.field-keyed.v1):
 // its type, topic, schema and key, for events.Publish and events.Handle.
+// Its schema registers under the Schema Registry subject kinds.field-keyed.v1-value (TopicNameStrategy).
 var FieldKeyedEvent = events.Type[FieldKeyed]{
-	Name:   "example.kinds.v1.FieldKeyed",
-	Topic:  "kinds.field-keyed.v1",
-	Schema: FieldKeyedSchema,
-	Key:    func(e *FieldKeyed) string { return e.ID },
+	Name:    "example.kinds.v1.FieldKeyed",
+	Topic:   "kinds.field-keyed.v1",
+	Schema:  FieldKeyedSchema,
+	Subject: "kinds.field-keyed.v1-value",
+	Key:     func(e *FieldKeyed) string { return e.ID },
 }
 
 // HeaderKeyedEvent is the HeaderKeyed message of channel headerKey (topic kinds.header-key.v1):
 // its type, topic, schema and key, for events.Publish and events.Handle.
 // Its record key is the value of its header ce_id: Key gives none.
+// Its schema registers under the Schema Registry subject kinds.header-key.v1-value (TopicNameStrategy).
 var HeaderKeyedEvent = events.Type[HeaderKeyed]{
-	Name:   "example.kinds.v1.HeaderKeyed",
-	Topic:  "kinds.header-key.v1",
-	Schema: HeaderKeyedSchema,
-	Key:    func(*HeaderKeyed) string { return "" },
+	Name:    "example.kinds.v1.HeaderKeyed",
+	Topic:   "kinds.header-key.v1",
+	Schema:  HeaderKeyedSchema,
+	Subject: "kinds.header-key.v1-value",
+	Key:     func(*HeaderKeyed) string { return "" },
 }
 
 // IntKeyedEvent is the IntKeyed message of channel intKey (topic kinds.int-key.v1):
 // its type, topic, schema and key, for events.Publish and events.Handle.
 // Its key (int32) is given to each publish call: Key gives none.
+// Its schema registers under the Schema Registry subject kinds.int-key.v1-value (TopicNameStrategy).
 var IntKeyedEvent = events.Type[IntKeyed]{
-	Name:   "example.kinds.v1.IntKeyed",
-	Topic:  "kinds.int-key.v1",
-	Schema: IntKeyedSchema,
-	Key:    func(*IntKeyed) string { return "" },
+	Name:    "example.kinds.v1.IntKeyed",
+	Topic:   "kinds.int-key.v1",
+	Schema:  IntKeyedSchema,
+	Subject: "kinds.int-key.v1-value",
+	Key:     func(*IntKeyed) string { return "" },
 }
 
 // LongKeyedEvent is the LongKeyed message of channel longKey (topic kinds.long-key.v1):
 // its type, topic, schema and key, for events.Publish and events.Handle.
 // Its key (int64) is given to each publish call: Key gives none.
+// Its schema registers under the Schema Registry subject kinds.long-key.v1-value (TopicNameStrategy).
 var LongKeyedEvent = events.Type[LongKeyed]{
-	Name:   "example.kinds.v1.LongKeyed",
-	Topic:  "kinds.long-key.v1",
-	Schema: LongKeyedSchema,
-	Key:    func(*LongKeyed) string { return "" },
+	Name:    "example.kinds.v1.LongKeyed",
+	Topic:   "kinds.long-key.v1",
+	Schema:  LongKeyedSchema,
+	Subject: "kinds.long-key.v1-value",
+	Key:     func(*LongKeyed) string { return "" },
 }
 
 // RecordKeyedEvent is the RecordKeyed message of channel recordKey (topic kinds.record-key.v1):
 // its type, topic, schema and key, for events.Publish and events.Handle.
 // Its key (record) is given to each publish call: Key gives none.
+// Its schema registers under the Schema Registry subject kinds.record-key.v1-value (TopicNameStrategy).
 var RecordKeyedEvent = events.Type[RecordKeyed]{
-	Name:   "example.kinds.v1.RecordKeyed",
-	Topic:  "kinds.record-key.v1",
-	Schema: RecordKeyedSchema,
-	Key:    func(*RecordKeyed) string { return "" },
+	Name:       "example.kinds.v1.RecordKeyed",
+	Topic:      "kinds.record-key.v1",
+	Schema:     RecordKeyedSchema,
+	Subject:    "kinds.record-key.v1-value",
+	KeySubject: "kinds.record-key.v1-key",
+	Key:        func(*RecordKeyed) string { return "" },
 }
 
 // ShapedEvent is the Shaped message of channel unions (topic kinds.unions.v1):
 // its type, topic, schema and key, for events.Publish and events.Handle.
 // Its records have no key (a null key): Key gives none.
+// Its schema registers under the Schema Registry subject kinds.unions.v1-value (TopicNameStrategy).
 var ShapedEvent = events.Type[Shaped]{
-	Name:   "example.kinds.v1.Shaped",
-	Topic:  "kinds.unions.v1",
-	Schema: ShapedSchema,
-	Key:    func(*Shaped) string { return "" },
+	Name:    "example.kinds.v1.Shaped",
+	Topic:   "kinds.unions.v1",
+	Schema:  ShapedSchema,
+	Subject: "kinds.unions.v1-value",
+	Key:     func(*Shaped) string { return "" },
 }
 
 // StringKeyedEvent is the StringKeyed message of channel stringKey (topic kinds.string-key.v1):
 // its type, topic, schema and key, for events.Publish and events.Handle.
 // Its key (string) is given to each publish call: Key gives none.
+// Its schema registers under the Schema Registry subject kinds.string-key.v1-value (TopicNameStrategy).
 var StringKeyedEvent = events.Type[StringKeyed]{
-	Name:   "example.kinds.v1.StringKeyed",
-	Topic:  "kinds.string-key.v1",
-	Schema: StringKeyedSchema,
-	Key:    func(*StringKeyed) string { return "" },
+	Name:    "example.kinds.v1.StringKeyed",
+	Topic:   "kinds.string-key.v1",
+	Schema:  StringKeyedSchema,
+	Subject: "kinds.string-key.v1-value",
+	Key:     func(*StringKeyed) string { return "" },
 }
 
 // UserSignedUpEvent is the UserSignedUp message of channel noKey (topic kinds.no-key.v1):
 // its type, topic, schema and key, for events.Publish and events.Handle.
 // Its records have no key (a null key): Key gives none.
+// Its schema registers under the Schema Registry subject kinds.no-key.v1-value (TopicNameStrategy).
 var UserSignedUpEvent = events.Type[UserSignedUp]{
-	Name:   "com.company.UserSignedUp",
-	Topic:  "kinds.no-key.v1",
-	Schema: UserSignedUpSchema,
-	Key:    func(*UserSignedUp) string { return "" },
+	Name:    "com.company.UserSignedUp",
+	Topic:   "kinds.no-key.v1",
+	Schema:  UserSignedUpSchema,
+	Subject: "kinds.no-key.v1-value",
+	Key:     func(*UserSignedUp) string { return "" },
 }
 
 // TopicPartitions maps the Kafka topics of this contract's operations to
@@ -320,7 +337,7 @@ func (p *Publisher) LongKeyedRecord(ctx context.Context, key int64, evt *LongKey
 // publishRecordKey). Sends a RecordKeyed. key, written with its own schema by the producer's codec
 // (events.EncodeKey), is the record key; a handler reads it with env.DecodeKey.
 func (p *Publisher) PublishRecordKeyed(ctx context.Context, key *ShardKey, evt *RecordKeyed) error {
-	k, err := events.EncodeKey(ctx, p.p, ShardKeySchema, key)
+	k, err := events.EncodeKey(ctx, p.p, ShardKeySchema, RecordKeyedEvent.KeySubject, key)
 	if err != nil {
 		return err
 	}
@@ -333,7 +350,7 @@ func (p *Publisher) PublishRecordKeyed(ctx context.Context, key *ShardKey, evt *
 // sent later (e.g. by a transactional outbox relay). key, written with its own schema by the producer's codec
 // (events.EncodeKey), is the record key; a handler reads it with env.DecodeKey.
 func (p *Publisher) RecordKeyedRecord(ctx context.Context, key *ShardKey, evt *RecordKeyed) (*kgo.Record, error) {
-	k, err := events.EncodeKey(ctx, p.p, ShardKeySchema, key)
+	k, err := events.EncodeKey(ctx, p.p, ShardKeySchema, RecordKeyedEvent.KeySubject, key)
 	if err != nil {
 		return nil, err
 	}

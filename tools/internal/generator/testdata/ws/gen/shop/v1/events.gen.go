@@ -54,11 +54,13 @@ var PetAdoptedSchema = codec.MustSchema(PetAdoptedSchemaJSON)
 
 // PetAdoptedEvent is the PetAdopted message of channel petEvents (topic example.pets.events.v1):
 // its type, topic, schema and key, for events.Publish and events.Handle.
+// Its schema registers under the Schema Registry subject example.pets.events.v1-value (TopicNameStrategy).
 var PetAdoptedEvent = events.Type[PetAdopted]{
-	Name:   "example.pets.v1.PetAdopted",
-	Topic:  "example.pets.events.v1",
-	Schema: PetAdoptedSchema,
-	Key:    func(e *PetAdopted) string { return e.PetID },
+	Name:    "example.pets.v1.PetAdopted",
+	Topic:   "example.pets.events.v1",
+	Schema:  PetAdoptedSchema,
+	Subject: "example.pets.events.v1-value",
+	Key:     func(e *PetAdopted) string { return e.PetID },
 }
 
 // TopicPartitions maps the Kafka topics of this contract's operations to
