@@ -195,7 +195,14 @@ func (b *bench) machine() string {
 
 // output runs a command in the repository and returns its stdout.
 func (b *bench) output(name string, args ...string) (string, error) {
+	return b.outputIn("", name, args...)
+}
+
+// outputIn runs a command in dir ("": the repository) and returns its
+// stdout.
+func (b *bench) outputIn(dir, name string, args ...string) (string, error) {
 	cmd := exec.CommandContext(b.ctx, name, args...)
+	cmd.Dir = dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -204,11 +211,27 @@ func (b *bench) output(name string, args ...string) (string, error) {
 	return out.String(), nil
 }
 
+// inModule splits pkg, a "./"-relative package folder of the repository,
+// into the folder of the Go module holding it (the nearest go.mod above
+// it: the runtime's packages are modules of their own) and the package
+// relative to that folder, as go test must be run there.
+func inModule(pkg string) (dir, rel string) {
+	clean := filepath.Clean(pkg)
+	for d := clean; d != "." && d != string(filepath.Separator); d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			r, _ := filepath.Rel(d, clean)
+			return d, "./" + filepath.ToSlash(r)
+		}
+	}
+	return "", pkg
+}
+
 // goBench runs Go benchmarks and returns the median of every metric, by
 // benchmark name (without the -N suffix) and unit.
 func (b *bench) goBench(pkg, pattern string, extra ...string) (map[string]map[string]float64, error) {
 	args := append([]string{"test", "-run", "^$", "-bench", pattern, "-count", strconv.Itoa(b.cfg.count)}, extra...)
-	out, err := b.output("go", append(args, pkg)...)
+	dir, rel := inModule(pkg)
+	out, err := b.outputIn(dir, "go", append(args, rel)...)
 	if err != nil {
 		return nil, err
 	}
@@ -248,8 +271,9 @@ func (b *bench) goBench(pkg, pattern string, extra ...string) (map[string]map[st
 // returns where its time goes.
 func (b *bench) profileBench(pkg, pattern, benchtime string) string {
 	prof := filepath.Join(b.tmp, "cpu.pprof")
-	if _, err := b.output("go", "test", "-run", "^$", "-bench", pattern, "-benchtime", benchtime, "-count", "1",
-		"-cpuprofile", prof, "-o", filepath.Join(b.tmp, "bench.test"), pkg); err != nil {
+	dir, rel := inModule(pkg)
+	if _, err := b.outputIn(dir, "go", "test", "-run", "^$", "-bench", pattern, "-benchtime", benchtime, "-count", "1",
+		"-cpuprofile", prof, "-o", filepath.Join(b.tmp, "bench.test"), rel); err != nil {
 		return "no profile: " + oneLine(err.Error())
 	}
 	return b.profileShares(prof)

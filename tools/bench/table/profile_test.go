@@ -87,3 +87,20 @@ func TestPartOf(t *testing.T) {
 		}
 	}
 }
+
+// TestInModule pins where go test runs for a package: in the module that
+// holds it (the runtime's packages are modules of their own, which
+// "go test ./runtime/events/" from the repository root refuses).
+func TestInModule(t *testing.T) {
+	root := "../../.."
+	for pkg, want := range map[string][2]string{
+		root + "/runtime/events/":          {root + "/runtime", "./events"},
+		root + "/runtime/outbox/":          {root + "/runtime/outbox", "./."},
+		root + "/tools/internal/breaking/": {root, "./tools/internal/breaking"},
+	} {
+		dir, rel := inModule(pkg)
+		if filepath.Clean(dir) != filepath.Clean(want[0]) || rel != want[1] {
+			t.Errorf("inModule(%q) = %q, %q; want %q, %q", pkg, dir, rel, want[0], want[1])
+		}
+	}
+}
