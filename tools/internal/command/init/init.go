@@ -96,6 +96,19 @@ func run(_ context.Context, w io.Writer, f *flags) error {
 
 // adopt writes the keiyaku.yaml of a repository with contracts.
 func adopt(w io.Writer, root *os.Root, dir string, found []scaffold.Found) error {
+	var atRoot []string
+	for _, f := range found {
+		if f.Module == "." {
+			atRoot = append(atRoot, f.Path)
+		}
+	}
+	if len(atRoot) > 0 {
+		// A module is a folder of its own: generate writes gen/<module>,
+		// export copies the folder, lint reads the service and version
+		// from its path. The repository root can be none of that.
+		return fmt.Errorf("init: %s %s at the root of %s, and a keiyaku module is a folder of its own: move %s into one, e.g. mkdir -p contracts/<service>/v1 && git mv %s contracts/<service>/v1/, then run init again (nothing was written)",
+			strings.Join(atRoot, ", "), isAre(len(atRoot)), dir, itThem(len(atRoot)), strings.Join(atRoot, " "))
+	}
 	if err := writeNew(root, config.FileName, scaffold.Config(found)); err != nil {
 		return err
 	}
@@ -105,6 +118,20 @@ func adopt(w io.Writer, root *os.Root, dir string, found []scaffold.Found) error
 	}
 	fmt.Fprintf(w, "next: keiyaku lint, and add .keiyaku/ to .gitignore before keiyaku deps\n")
 	return nil
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+func itThem(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }
 
 // create writes the starter service.

@@ -200,4 +200,20 @@ func TestInitBadInput(t *testing.T) {
 			t.Errorf("init %v wrote %v", c.args, files)
 		}
 	}
+	// A contract at the repository root (as the AsyncAPI Kafka tutorial's
+	// single file often sits) cannot be a module: init says where to move
+	// it and writes nothing.
+	dir := t.TempDir()
+	doc := "asyncapi: 3.0.0\ninfo: {title: T, version: 1.0.0}\n"
+	if err := os.WriteFile(filepath.Join(dir, "user-signup.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := keiyaku(t, "init", "--dir", dir)
+	want := "user-signup.yaml is at the root of " + dir + ", and a keiyaku module is a folder of its own: move it into one, e.g. mkdir -p contracts/<service>/v1 && git mv user-signup.yaml contracts/<service>/v1/"
+	if code != exitcode.Failure || !strings.Contains(out, want) {
+		t.Errorf("init with a contract at the root = %d, want 1 with %q\n%s", code, want, out)
+	}
+	if files := tree(t, dir); len(files) != 1 {
+		t.Errorf("init with a contract at the root left %v, want only the contract", files)
+	}
 }
