@@ -98,7 +98,7 @@ type typedHandler[T any] struct {
 
 func (h *typedHandler[T]) decode(ctx context.Context, f format, value []byte) (any, error) {
 	if f != formatNone && f != h.format {
-		return nil, fmt.Errorf("%w: content-type %s, but the event type's values are %s", ErrNotEvent, f, h.format)
+		return nil, fmt.Errorf("decode: %w: content-type %s, but the event type's values are %s", ErrNotEvent, f, h.format)
 	}
 	evt := new(T)
 	if err := h.codec.Decode(ctx, value, h.schema, evt); err != nil {
@@ -942,7 +942,8 @@ func (c *Consumer) attempt(ctx context.Context, h handler, value []byte, env Env
 	if *evt == nil {
 		v, err := h.decode(ctx, env.format, value)
 		if err != nil {
-			return false, fmt.Errorf("decode %s: %w", env.Type, err)
+			// The codecs' errors name what they decode ("decode <type>: …").
+			return false, err
 		}
 		*evt = v
 	}
