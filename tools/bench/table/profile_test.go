@@ -27,7 +27,7 @@ func TestBreakdown(t *testing.T) {
 	}
 	in := doc{Name: "reservation", Tags: []string{"a", "b", "c"}, Attrs: map[string]string{"k": "v", "x": "y"}}
 	// Enough work for a few dozen samples at 100 Hz, however fast the machine.
-	for range 100_000 {
+	for range 300_000 {
 		b, err := json.Marshal(in)
 		if err != nil {
 			t.Fatal(err)
@@ -53,8 +53,18 @@ func TestBreakdown(t *testing.T) {
 	if sum < 0.999 || sum > 1.001 {
 		t.Errorf("shares add up to %.3f, want 1: %s", sum, shares(ps))
 	}
-	if top := ps[0].name; top != "JSON (encoding/json)" {
-		t.Errorf("largest part %q, want JSON: %s", top, shares(ps))
+	// Under -race the detector's own C frames, which carry no Go caller,
+	// land in the standard library's share: JSON need only be the
+	// largest part of the system, and hold a third of the samples.
+	var top part
+	for _, p := range ps {
+		if p.name != partOther && p.name != partGC && p.name != partSched && p.share > top.share {
+			top = p
+		}
+	}
+	t.Logf("breakdown: %s", shares(ps))
+	if top.name != "JSON (encoding/json)" || top.share < 0.3 {
+		t.Errorf("largest part of the system %q (%.0f %%), want JSON with at least 30 %%: %s", top.name, top.share*100, shares(ps))
 	}
 }
 
