@@ -113,20 +113,7 @@ func TestGolden(t *testing.T) {
 		if f.Path == "gen/pets/v1/openapi.gen.go" && !bytes.Contains(f.Content, []byte("type Problem struct")) {
 			t.Errorf("%s: Problem from common.yaml was not bundled", f.Path)
 		}
-		golden := filepath.Join("testdata/ws", filepath.FromSlash(f.Path))
-		if *update {
-			if err := writeFile(golden, f.Content); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update)", err)
-		}
-		if !bytes.Equal(want, f.Content) {
-			t.Errorf("%s differs from %s; run go test -update and review the diff", f.Path, golden)
-		}
+		checkGolden(t, f, filepath.Join("testdata/ws", filepath.FromSlash(f.Path)))
 	}
 }
 

@@ -25,20 +25,26 @@ func goldenPackage(t *testing.T, ws, pkg string) []File {
 		t.Fatalf("%d files generated, want avro and events", len(files))
 	}
 	for _, f := range files {
-		golden := filepath.Join(pkg, path.Base(f.Path))
-		if *update {
-			if err := os.WriteFile(golden, f.Content, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update)", err)
-		}
-		if !bytes.Equal(want, f.Content) {
-			t.Errorf("%s differs from %s; run go test -update and review the diff", f.Path, golden)
-		}
+		checkGolden(t, f, filepath.Join(pkg, path.Base(f.Path)))
 	}
 	return files
+}
+
+// checkGolden compares the generated file f with the golden file, which
+// -update rewrites instead.
+func checkGolden(t *testing.T, f File, golden string) {
+	t.Helper()
+	if *update {
+		if err := writeFile(golden, f.Content); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if !bytes.Equal(want, f.Content) {
+		t.Errorf("%s differs from %s; run go test -update and review the diff", f.Path, golden)
+	}
 }
