@@ -753,30 +753,36 @@ func (v *verifier) checkProblem(op *openapi3.Operation, method, path string, c *
 // responseErrors turns a ValidateResponse error into one line per problem.
 func responseErrors(err error) []string {
 	var out []string
-	var walk func(error)
-	walk = func(err error) {
-		if me, ok := err.(openapi3.MultiError); ok {
-			for _, e := range me {
-				walk(e)
-			}
-			return
-		}
+	for _, err := range leafErrors(err) {
 		var re *openapi3filter.ResponseError
 		if errors.As(err, &re) && re.Err != nil {
 			if me, ok := re.Err.(openapi3.MultiError); ok {
 				for _, e := range me {
 					out = append(out, re.Reason+": "+schemaMessage(e))
 				}
-				return
+				continue
 			}
 			out = append(out, strings.TrimPrefix(re.Reason+": "+schemaMessage(re.Err), ": "))
-			return
+			continue
 		}
 		out = append(out, schemaMessage(err))
 	}
-	walk(err)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// leafErrors flattens the openapi3.MultiErrors of err, nested ones too,
+// into the errors they hold, in order; any other error is its own leaf.
+func leafErrors(err error) []error {
+	me, ok := err.(openapi3.MultiError)
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range me {
+		out = append(out, leafErrors(e)...)
+	}
+	return out
 }
 
 func schemaMessage(err error) string {

@@ -351,22 +351,14 @@ var visitOptions = []openapi3.SchemaValidationOption{
 
 func visitMessages(where string, err error) []string {
 	var out []string
-	var walk func(error)
-	walk = func(err error) {
-		if me, ok := err.(openapi3.MultiError); ok {
-			for _, e := range me {
-				walk(e)
-			}
-			return
-		}
+	for _, err := range leafErrors(err) {
 		var se *openapi3.SchemaError
 		if errors.As(err, &se) {
 			out = append(out, schemaErrorLine(se, where, " "))
-			return
+			continue
 		}
 		out = append(out, where+": "+err.Error())
 	}
-	walk(err)
 	return out
 }
 
