@@ -276,16 +276,7 @@ func (b *bench) profileBench(pkg, pattern, benchtime string) string {
 		"-cpuprofile", prof, "-o", filepath.Join(b.tmp, "bench.test"), rel); err != nil {
 		return "no profile: " + oneLine(err.Error())
 	}
-	return b.profileShares(prof)
-}
-
-// profileShares formats the breakdown of a CPU profile file.
-func (b *bench) profileShares(prof string) string {
-	ps, err := breakdown(prof, 0.03)
-	if err != nil {
-		return "no profile: " + oneLine(err.Error())
-	}
-	return shares(ps)
+	return profileShares(prof)
 }
 
 func (b *bench) events() ([]row, error) {
@@ -388,7 +379,7 @@ func (b *bench) load() ([]row, error) {
 	runsNote := fmt.Sprintf("median of %d runs", len(runs))
 	throughput := row{"Reservations made (201) per second, 32 workers, SQLite (" + runsNote + ")", fmt.Sprintf("%s req/s (%d answers other than 201 in all runs)", num(rps), refused), "—", "—", "≥ 1,000 req/s", atLeast(rps, 1000)}
 	if rps < 1000 || p99 > 50 {
-		b.why[throughput.name] = "CPU profile of the last SQLite run (the four services, the broker and the load in one process): " + b.profileShares(prof)
+		b.why[throughput.name] = "CPU profile of the last SQLite run (the four services, the broker and the load in one process): " + profileShares(prof)
 	}
 	rows := []row{
 		throughput,

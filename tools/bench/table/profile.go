@@ -132,6 +132,16 @@ func partOf(fn string) string {
 	return ""
 }
 
+// profileShares is the breakdown of the CPU profile file, parts under 3 %
+// folded, on one line, or why there is none.
+func profileShares(file string) string {
+	ps, err := breakdown(file, 0.03)
+	if err != nil {
+		return "no profile: " + oneLine(err.Error())
+	}
+	return shares(ps)
+}
+
 // shares formats a breakdown on one line: "SQLite 35 %, …".
 func shares(ps []part) string {
 	s := make([]string, len(ps))
